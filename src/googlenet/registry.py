@@ -92,13 +92,23 @@ def model_info(name: str) -> ModelInfo:
         ) from None
 
 
-def create_model(name: str, num_classes: int = 1000, **kwargs) -> nn.Module:
+def create_model(name: str, num_classes: int = 1000, weights: str | None = None, **kwargs) -> nn.Module:
     """Build a registered model by name.
 
     Args:
         name: a name from :func:`list_models`.
         num_classes: size of the classifier output.
+        weights: path of a .safetensors checkpoint to load (strict: every key and shape must match).
         **kwargs: builder options (e.g. ``width=0.5``, ``aux_logits=False``).
     """
     info = model_info(name)
-    return info.builder(num_classes=num_classes, **kwargs)
+    try:
+        model = info.builder(num_classes=num_classes, **kwargs)
+    except TypeError as err:
+        raise UserError(f"model {name!r} does not accept these options: {err}") from None
+    if weights is not None:
+        from .checkpoint import load_state_strict, read_checkpoint
+
+        tensors, _ = read_checkpoint(weights)
+        load_state_strict(model, tensors, source=str(weights))
+    return model
