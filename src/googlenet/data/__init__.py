@@ -1,0 +1,1 @@
+"""Data: locating the real datasets, decoding, augmentation and loaders."""
