@@ -34,16 +34,12 @@ class ModelStats:
         return asdict(self)
 
 
-def model_stats(name: str, input_size: int | None = None, num_classes: int = 1000, **kwargs) -> ModelStats:
-    """Count ``name`` on the meta device (no memory, no arithmetic) at ``input_size`` (default: the model's)."""
-    size = input_size or model_info(name).default_input_size
-    check_input_size(name, size, **kwargs)
-    with torch.device("meta"):
-        model = create_model(name, num_classes=num_classes, **kwargs)
+def module_stats(label: str, model: torch.nn.Module, size: int) -> ModelStats:
+    """Stats of any module (build it on the meta device to count without memory or arithmetic)."""
     prof = profile_model(model, size)
     rf = prof.final_rf.size[0] if prof.final_rf is not None else None
     return ModelStats(
-        model=name,
+        model=label,
         input_size=size,
         params=prof.main_params,
         macs=prof.main_macs,
@@ -53,6 +49,15 @@ def model_stats(name: str, input_size: int | None = None, num_classes: int = 100
         train_saved_bytes=prof.train_saved_bytes,
         receptive_field=rf,
     )
+
+
+def model_stats(name: str, input_size: int | None = None, num_classes: int = 1000, **kwargs) -> ModelStats:
+    """Count ``name`` on the meta device (no memory, no arithmetic) at ``input_size`` (default: the model's)."""
+    size = input_size or model_info(name).default_input_size
+    check_input_size(name, size, **kwargs)
+    with torch.device("meta"):
+        model = create_model(name, num_classes=num_classes, **kwargs)
+    return module_stats(name, model, size)
 
 
 def _median_seconds(fn, repeats: int, warmup: int) -> float:

@@ -49,12 +49,12 @@ def family_chart(points: list[ChartPoint], out: str | Path, title: str = "") -> 
                 edgecolors="black",
                 label=style["label"],
             )
-            for p in pts:
+            for i, p in enumerate(sorted(pts, key=lambda q: q.macs)):
                 ax.annotate(
                     f"{p.accuracy.model}\n{p.params / 1e6:.1f}M",
                     (p.macs / 1e9, p.accuracy.top1),
                     fontsize=7,
-                    xytext=(4, 4),
+                    xytext=(5, 4) if i % 2 == 0 else (5, -18),  # alternate above/below: neighbours overlap less
                     textcoords="offset points",
                 )
         ax.set_xscale("log")
@@ -62,7 +62,7 @@ def family_chart(points: list[ChartPoint], out: str | Path, title: str = "") -> 
         ax.set_ylabel("top-1 accuracy (%)")
         ax.set_title(f"{dataset}", fontsize=10)
         ax.grid(True, which="both", alpha=0.3)
-        ax.legend(fontsize=7, loc="lower right", title="marker area ~ parameters", title_fontsize=7)
+        ax.legend(fontsize=7, loc="lower right", markerscale=0.4, title="marker area ~ parameters", title_fontsize=7)
     if title:
         fig.suptitle(title, fontsize=10)
     fig.tight_layout()

@@ -9,7 +9,6 @@ import torch
 from tabulate import tabulate
 
 from ..analysis.compare import ModelStats, chart_points, compare_models
-from ..analysis.plot import family_chart
 from ..errors import UserError
 from ..registry import list_models, model_info
 from ._common import human
@@ -87,6 +86,8 @@ def run(args: argparse.Namespace) -> int:
     stats = compare_models(names, args.input_size, args.measure, args.batch_size, args.repeats, args.num_classes)
     plotted = None
     if args.plot:
+        from ..analysis.plot import family_chart  # matplotlib only when a chart is asked for
+
         points = chart_points(names, args.results)
         if not points:
             raise UserError("none of these models has a published or measured accuracy: nothing to plot")
