@@ -207,9 +207,7 @@ class GoogLeNet(nn.Module):
 
     def _check_input(self, x: Tensor) -> None:
         if x.dim() != 4 or x.shape[1] != self.in_chans:
-            raise InputSizeError(
-                f"expected a batch of shape N x {self.in_chans} x H x W, got {list(x.shape)}"
-            )
+            raise InputSizeError(f"expected a batch of shape N x {self.in_chans} x H x W, got {list(x.shape)}")
 
     def _transform_input(self, x: Tensor) -> Tensor:
         # x_imagenet * std / 0.5 + (mean - 0.5) / 0.5: from (x - mean) / std to (x - 0.5) / 0.5, torchvision's
