@@ -25,7 +25,9 @@ IMAGENET_STD = (0.229, 0.224, 0.225)
 
 # torchvision's published DenseNet files predate its module names: "denselayer1.norm.1.weight" is now
 # "denselayer1.norm1.weight" (the same pattern torchvision's own loader rewrites).
-_OLD_DENSENET_KEY = re.compile(r"^(.*denselayer\d+\.(?:norm|relu|conv))\.((?:[12])\.(?:weight|bias|running_mean|running_var))$")
+_OLD_DENSENET_KEY = re.compile(
+    r"^(.*denselayer\d+\.(?:norm|relu|conv))\.((?:[12])\.(?:weight|bias|running_mean|running_var))$"
+)
 
 
 def _imagenet_classes() -> list[str] | None:
@@ -107,14 +109,14 @@ def import_torchvision(
         model: registered model name, e.g. ``resnet50`` or ``googlenet_bn``.
         out: destination ``.safetensors`` path.
         num_classes: classifier size; inferred from the checkpoint when None.
-        model_kwargs: builder options recorded in the metadata; None: :func:`default_model_kwargs`.
+        model_kwargs: builder options, recorded in the metadata; they override :func:`default_model_kwargs`.
         class_names: class names to record; None: ImageNet's when there are 1000 classes.
 
     Returns:
         The written path and its metadata.
     """
     info = model_info(model)
-    kwargs = dict(default_model_kwargs(model) if model_kwargs is None else model_kwargs)
+    kwargs = {**default_model_kwargs(model), **(model_kwargs or {})}
     state = read_torchvision_state(src)
     if num_classes is None:
         num_classes = infer_num_classes(model, state, kwargs) or 1000
