@@ -174,9 +174,8 @@ def test_resnet_v1_moves_the_stride_to_the_first_1x1():
     v15 = meta_model("resnet50")
     v1 = meta_model("resnet50", stride_in_1x1=True)
     assert n_params(v1) == n_params(v15)
-    strided_v1 = [
-        (n, m.conv1.stride, m.conv2.stride) for n, m in v1.named_modules() if n.endswith(".0") and "layer" in n
-    ]
+    first_blocks = [(f"layer{i}.0", v1.get_submodule(f"layer{i}.0")) for i in (1, 2, 3, 4)]
+    strided_v1 = [(n, m.conv1.stride, m.conv2.stride) for n, m in first_blocks]
     assert strided_v1 == [
         ("layer1.0", (1, 1), (1, 1)),
         ("layer2.0", (2, 2), (1, 1)),

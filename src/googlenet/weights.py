@@ -51,11 +51,12 @@ def read_torchvision_state(path: str | os.PathLike) -> dict[str, torch.Tensor]:
     try:
         obj = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as err:
-        found = re.search(r"WeightsUnpickler error: ([^\n]*)", str(err))
-        reason = found.group(1).strip() if found else "not a plain state dict"
+        found = re.search(r"Unsupported global: ([^\n]*)", str(err))
+        if not found:  # e.g. "Unsupported operand": not a pickle at all
+            raise CheckpointError(f"{path} is not a readable PyTorch checkpoint") from None
         raise CheckpointError(
             f"{path} holds more than tensors and plain containers, which weights_only loading refuses "
-            f"({reason}); save model.state_dict() instead"
+            f"({found.group(1).strip()}); save model.state_dict() instead"
         ) from None
     except Exception as err:  # torch.load raises many types for a file that is not a checkpoint
         raise CheckpointError(f"{path} is not a readable PyTorch checkpoint ({type(err).__name__}: {err})") from None
@@ -85,6 +86,15 @@ def infer_num_classes(name: str, state: Mapping[str, torch.Tensor], model_kwargs
         if key in state:
             return int(state[key].shape[0])
     return None
+
+
+def _add_batchnorm_counters(state: dict[str, torch.Tensor], expected: Mapping[str, torch.Tensor]) -> None:
+    """Files saved before PyTorch 0.4.1 lack ``num_batches_tracked``; fill in 0, as BatchNorm's own loader does."""
+    if any(k.endswith(".num_batches_tracked") for k in state):
+        return
+    for key in expected:
+        if key.endswith(".num_batches_tracked"):
+            state[key] = torch.tensor(0, dtype=torch.long)
 
 
 def default_model_kwargs(name: str) -> dict[str, Any]:
@@ -121,6 +131,7 @@ def import_torchvision(
     if num_classes is None:
         num_classes = infer_num_classes(model, state, kwargs) or 1000
     net = create_model(model, num_classes=num_classes, **kwargs)
+    _add_batchnorm_counters(state, net.state_dict())
     load_state_strict(net, state, source=str(src))
     if class_names is None and num_classes == 1000:
         class_names = _imagenet_classes()
