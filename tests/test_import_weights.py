@@ -121,7 +121,7 @@ class NotATensor:
 
 def test_pickled_objects_are_refused(tmp_path, capsys):
     torch.save({"model": tvm.alexnet(weights=None).state_dict(), "extra": NotATensor()}, tmp_path / "evil.pth")
-    with pytest.raises(CheckpointError, match="weights_only loading refuses.*NotATensor"):
+    with pytest.raises(CheckpointError, match=r"weights_only loading refuses.*NotATensor"):
         import_torchvision(tmp_path / "evil.pth", "alexnet_tv", tmp_path / "a.safetensors")
     (tmp_path / "junk.pth").write_text("not a checkpoint")
     code = main(["import-weights", str(tmp_path / "junk.pth"), "--model", "alexnet_tv", "-o", str(tmp_path / "a")])

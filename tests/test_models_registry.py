@@ -7,6 +7,9 @@ replaces the classifier runs last in the file.
 
 from __future__ import annotations
 
+import math
+from functools import cache
+
 import pytest
 import torch
 from torch import Tensor, nn
@@ -88,8 +91,10 @@ def test_train_forward_backward_reaches_every_parameter(built):
     loss.backward()
     missing = [n for n, p in model.named_parameters() if p.grad is None]
     assert not missing, f"no gradient reaches {missing[:5]}"
-    assert all(torch.isfinite(p.grad).all() for p in model.parameters())
-    assert any(p.grad.abs().sum() > 0 for p in model.parameters())
+    # one pass per tensor (the VGGs hold 130M gradients): a NaN or inf anywhere makes the norm non-finite
+    norms = {n: torch.linalg.vector_norm(p.grad).item() for n, p in model.named_parameters()}
+    bad = [n for n, v in norms.items() if not math.isfinite(v) or v == 0]
+    assert not bad, f"zero or non-finite gradients in {bad[:5]}"
     model.zero_grad(set_to_none=True)
 
 
@@ -146,9 +151,14 @@ def test_torchvision_parity(built):
         torch.testing.assert_close(model(x), twin(x), rtol=0, atol=1e-5)
 
 
+@cache
+def module_classes(name: str) -> frozenset[type]:
+    return frozenset(type(m) for m in meta_model(name).modules())
+
+
 def test_every_torchvision_class_model_has_a_parity_test():
     tv_classes = (tvm.AlexNet, tvm.VGG, tvm.ResNet, tvm.DenseNet)
-    tv_based = {n for n in NAMES if isinstance(meta_model(n), tv_classes)}
+    tv_based = {n for n in NAMES if any(issubclass(c, tv_classes) for c in module_classes(n))}
     paper_only = tv_based - set(TORCHVISION_TWINS)
     assert paper_only == {"vgg11_lrn", "vgg11_lrn_bn", "vgg16_c", "vgg16_c_bn"}  # configs torchvision lacks
     assert set(TORCHVISION_TWINS) <= set(NAMES)
@@ -165,13 +175,10 @@ def test_torchscript_matches_eager(built):
 
 
 def test_scripted_models_cover_every_module_class():
-    def classes(name: str) -> set[type]:
-        return {type(m) for m in meta_model(name).modules()}
-
-    covered = set().union(*(classes(n) for n in SCRIPTED))
+    covered = frozenset().union(*(module_classes(n) for n in SCRIPTED))
     for name in NAMES:
         if name not in NOT_SCRIPTABLE:
-            assert classes(name) <= covered, f"{name} has module classes no scripted model has"
+            assert module_classes(name) <= covered, f"{name} has module classes no scripted model has"
 
 
 def test_reset_classifier(built):
