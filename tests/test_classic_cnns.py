@@ -11,6 +11,7 @@ from torchvision import models as tvm
 from googlenet import create_model
 from googlenet.analysis.meta import meta_model, shapes_only_batchnorm
 from googlenet.analysis.profile import profile_model
+from googlenet.errors import UserError
 
 
 def n_params(model: nn.Module) -> int:
@@ -201,7 +202,7 @@ def test_resnet_v1_same_weights_different_function():
 
 
 def test_resnet_v1_flag_rejected_for_basic_blocks():
-    with pytest.raises(ValueError, match="bottleneck"):
+    with pytest.raises(UserError, match="does not accept these options: stride_in_1x1 applies to bottleneck"):
         create_model("resnet18", stride_in_1x1=True)
 
 

@@ -33,7 +33,8 @@ def _resnet(builder: Callable[..., nn.Module], num_classes: int, stride_in_1x1: 
     model = builder(weights=None, num_classes=num_classes, **kwargs)
     if stride_in_1x1:
         if not any(isinstance(m, Bottleneck) for m in model.modules()):
-            raise ValueError("stride_in_1x1 applies to bottleneck ResNets (50/101/152) only")
+            # TypeError: an option this builder does not take (create_model reports it as a UserError)
+            raise TypeError("stride_in_1x1 applies to bottleneck ResNets (50/101/152) only")
         move_stride_to_1x1(model)
     return adapt(model)
 
