@@ -9,33 +9,64 @@ import torch
 import torchvision
 from torch import nn
 
-from googlenet.analysis.accuracy import project_results
+from googlenet import list_models, model_info
+from googlenet.analysis.accuracy import project_results, torchvision_accuracy
+from googlenet.analysis.compare import model_stats
 from googlenet.analysis.explain import stacked_vs_single
+from googlenet.analysis.meta import meta_model
 from googlenet.analysis.profile import profile_model
 from googlenet.analysis.stages import stage_table
 from googlenet.cli import main
 
-# torchvision weights metadata: (num_params, GFLOPS as torchvision reports them = multiply-adds / 1e9)
+# torchvision's ImageNet weights, typed in from its documentation: registered name -> (torchvision name,
+# num_params, GFLOPS as torchvision reports them = multiply-adds / 1e9, IMAGENET1K_V1 top-1 %)
 TORCHVISION = {
-    "googlenet": (6_624_904, 1.498),
-    "resnet50": (25_557_032, 4.089),
-    "vgg16": (138_357_544, 15.47),
-    "alexnet": (61_100_840, 0.714),
-    "densenet121": (7_978_856, 2.834),
+    "googlenet_bn": ("googlenet", 6_624_904, 1.498, 69.778),
+    "resnet50": ("resnet50", 25_557_032, 4.089, 76.13),
+    "vgg16": ("vgg16", 138_357_544, 15.47, 71.592),
+    "alexnet_tv": ("alexnet", 61_100_840, 0.714, 56.522),
+    "densenet121": ("densenet121", 7_978_856, 2.834, 74.434),
 }
 
 
 @pytest.mark.parametrize("name", list(TORCHVISION))
-def test_counts_match_torchvision_metadata(name):
-    params, gmacs = TORCHVISION[name]
-    meta = torchvision.models.get_model_weights(name).DEFAULT.meta  # offline: no download
-    assert (meta["num_params"], meta["_ops"]) == (params, gmacs)
-    kwargs = {"init_weights": False} if name == "googlenet" else {}
-    with torch.device("meta"):
-        model = getattr(torchvision.models, name)(**kwargs)
-    prof = profile_model(model, 224, memory=False)
-    assert prof.main_params == pytest.approx(params, rel=0.01)
-    assert prof.main_macs / 1e9 == pytest.approx(gmacs, rel=0.01)
+def test_registered_counts_match_torchvision_metadata(name):
+    """``compare``'s figures for the registered model (built on the meta device) against torchvision's."""
+    tv, params, gmacs, top1 = TORCHVISION[name]
+    meta = torchvision.models.get_model_weights(tv).IMAGENET1K_V1.meta  # offline: no download
+    assert (meta["num_params"], meta["_ops"], meta["_metrics"]["ImageNet-1K"]["acc@1"]) == (params, gmacs, top1)
+    st = model_stats(name)  # the model's default input: 224 px
+    assert st.input_size == 224
+    assert st.params == pytest.approx(params, rel=0.01)
+    assert st.macs / 1e9 == pytest.approx(gmacs, rel=0.01)
+    acc = torchvision_accuracy(name)
+    assert (acc.top1, acc.source, acc.input_size) == (top1, "torchvision", 224)
+    assert tv in acc.detail and "IMAGENET1K_V1" in acc.detail
+
+
+def test_paper_models_have_no_published_accuracy():
+    # the paper's GoogLeNet (no batch norm) and AlexNet (LRN, 96 filters) are not torchvision's networks
+    assert [torchvision_accuracy(n) for n in ("googlenet", "alexnet", "alexnet_grouped", "vgg11_lrn")] == [None] * 4
+
+
+# compare (counting only, no --measure) on one model of every variant the registry's builders have, beside the
+# five above: paper AlexNet with and without groups, LRN + BN VGG, VGG-16 C (1x1 convs), the paper's GoogLeNet,
+# its naive and small-input versions, and basic-block ResNets. (All of them at once take ~45 s on 2 busy cores.)
+SMOKE = ["alexnet", "alexnet_grouped", "vgg11_lrn_bn", "vgg16_c", "googlenet", "googlenet_naive", "resnet18"]
+
+
+def test_compare_runs_on_every_kind_of_registered_model(capsys):
+    families = {model_info(n).family for n in [*SMOKE, *TORCHVISION]}
+    assert families == {model_info(n).family for n in list_models()}  # a new family needs a model here
+    assert main(["compare", *SMOKE, "googlenet_small", "--input-size", "64", "--num-classes", "10", "--json"]) == 0
+    stats = json.loads(capsys.readouterr().out)["models"]
+    assert [s["model"] for s in stats] == [*SMOKE, "googlenet_small"]
+    for s in stats:
+        model = meta_model(s["model"], 10)
+        main_params = sum(p.numel() for n, p in model.named_parameters() if not n.startswith("aux"))
+        assert s["input_size"] == 64 and s["params"] == main_params
+        assert s["macs"] > 0 and 0 < s["depth"] <= s["weighted_layers"] and s["receptive_field"] > 0
+        assert s["peak_forward_bytes"] > 3 * 64 * 64 * 4  # the input image alone
 
 
 def test_memory_by_hand():

@@ -9,6 +9,7 @@ from dataclasses import asdict, dataclass
 import torch
 
 from ..registry import create_model, model_info
+from .meta import meta_model
 from .profile import check_input_size, profile_model
 
 
@@ -55,9 +56,7 @@ def model_stats(name: str, input_size: int | None = None, num_classes: int = 100
     """Count ``name`` on the meta device (no memory, no arithmetic) at ``input_size`` (default: the model's)."""
     size = input_size or model_info(name).default_input_size
     check_input_size(name, size, **kwargs)
-    with torch.device("meta"):
-        model = create_model(name, num_classes=num_classes, **kwargs)
-    return module_stats(name, model, size)
+    return module_stats(name, meta_model(name, num_classes, **kwargs), size)
 
 
 def _median_seconds(fn, repeats: int, warmup: int) -> float:
@@ -116,9 +115,7 @@ def compare_models(
 
 
 def _counts(name: str, size: int, num_classes: int, model_args: dict) -> tuple[int, int]:
-    with torch.device("meta"):
-        model = create_model(name, num_classes=num_classes, **model_args)
-    prof = profile_model(model, size, memory=False)
+    prof = profile_model(meta_model(name, num_classes, **model_args), size, memory=False)
     return prof.main_macs, prof.main_params
 
 

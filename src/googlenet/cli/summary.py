@@ -10,15 +10,15 @@ import argparse
 import json
 from dataclasses import asdict
 
-import torch
 from tabulate import tabulate
 
+from ..analysis.meta import meta_model
 from ..analysis.naive import NaiveVsReduced, naive_vs_reduced
 from ..analysis.paper import compare_table1
 from ..analysis.profile import ModelProfile, check_input_size, profile_model
 from ..analysis.receptive import format_pair
 from ..analysis.stages import stage_table
-from ..registry import create_model, model_info
+from ..registry import model_info
 from ._common import add_model_args, human, parse_model_args
 
 HIDDEN_KINDS = {"ReLU", "Identity"}  # zero-cost rows that only clutter the table
@@ -251,8 +251,7 @@ def run(args: argparse.Namespace) -> int:
     check_input_size(args.model, args.input_size, **kwargs)
     if args.naive_vs_reduced:
         return run_naive(args, kwargs)
-    with torch.device("meta"):  # counting only: no memory, no arithmetic
-        model = create_model(args.model, num_classes=args.num_classes, **kwargs)
+    model = meta_model(args.model, args.num_classes, **kwargs)  # counting only: no memory, no arithmetic
     prof = profile_model(model, args.input_size)
     paper = is_paper_setting(args.model, args, kwargs)
     if args.json:
