@@ -14,16 +14,14 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
-import torch
-import torchvision
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
-from googlenet import create_model, list_models  # noqa: E402
-from googlenet.analysis.accuracy import Accuracy, project_results, torchvision_accuracy  # noqa: E402
-from googlenet.analysis.compare import ModelStats, model_stats, module_stats  # noqa: E402
+from googlenet.analysis.accuracy import project_results, torchvision_accuracy  # noqa: E402
+from googlenet.analysis.compare import ModelStats, model_stats  # noqa: E402
 from googlenet.analysis.explain import stacked_vs_single  # noqa: E402
+from googlenet.analysis.meta import meta_model  # noqa: E402
 from googlenet.analysis.naive import naive_vs_reduced  # noqa: E402
 from googlenet.analysis.plot import ChartPoint, family_chart  # noqa: E402
 from googlenet.analysis.profile import profile_model  # noqa: E402
@@ -32,37 +30,21 @@ from googlenet.cli.explain import receptive_field_table  # noqa: E402
 from googlenet.cli.summary import NAIVE_LEGEND, naive_table, stages_table, table1_table  # noqa: E402
 
 DOCS = ROOT / "docs"
-# the family as registered names (torchvision's network where one exists); before the classic families are
-# registered, torchvision's builders stand in for them under torchvision's names
-FAMILY = ["alexnet_tv", "vgg16", "vgg19", "googlenet", "googlenet_bn", "resnet18", "resnet50", "densenet121"]
-TV_STAND_IN = {"alexnet_tv": "alexnet", "googlenet_bn": "googlenet"}
+# the family as registered names: the paper's own networks (googlenet, alexnet) and torchvision's, which carry
+# published accuracies (googlenet_bn is torchvision's GoogLeNet, alexnet_tv its one-tower AlexNet)
+FAMILY = ["alexnet", "alexnet_tv", "vgg16", "vgg19", "googlenet", "googlenet_bn", "resnet18", "resnet50", "densenet121"]
 
 
 def family_stats() -> tuple[list[ModelStats], list[ChartPoint], str]:
-    registered = set(list_models())
     stats, points = [], []
     for name in FAMILY:
-        if name in registered:
-            st = model_stats(name, 224)
-            acc = torchvision_accuracy(name)
-        else:
-            tv = TV_STAND_IN.get(name, name)
-            kwargs = {"init_weights": False} if tv == "googlenet" else {}
-            with torch.device("meta"):
-                model = getattr(torchvision.models, tv)(**kwargs)
-            st = module_stats(f"{tv} (torchvision)", model, 224)
-            enum = torchvision.models.get_model_weights(tv)
-            w = enum["IMAGENET1K_V1"]
-            acc = Accuracy(
-                st.model, w.meta["_metrics"]["ImageNet-1K"]["acc@1"], "ImageNet-1K val", "torchvision", w.name
-            )
+        st = model_stats(name, 224)
         stats.append(st)
+        acc = torchvision_accuracy(name)
         if acc is not None:
             points.append(ChartPoint(acc, st.macs, st.params))
     for acc in project_results():
-        with torch.device("meta"):
-            model = create_model(acc.model, num_classes=acc.num_classes, **acc.model_args)
-        prof = profile_model(model, acc.input_size, memory=False)
+        prof = profile_model(meta_model(acc.model, acc.num_classes, **acc.model_args), acc.input_size, memory=False)
         points.append(ChartPoint(acc, prof.main_macs, prof.main_params))
     sources = "\n".join(
         f"- {a.model}: {a.top1:.2f} % on {a.dataset}, {a.source}: {a.detail}" for a in (p.accuracy for p in points)
@@ -100,9 +82,7 @@ def block(text: str) -> str:
 
 def main() -> None:
     DOCS.mkdir(exist_ok=True)
-    with torch.device("meta"):
-        g = create_model("googlenet")
-    prof = profile_model(g, 224)
+    prof = profile_model(meta_model("googlenet"), 224)
     rows = naive_vs_reduced("googlenet")
     naive_chart(rows, DOCS / "naive_vs_reduced.png")
     rf_rows = [r for r in prof.rows if r.rf is not None and not r.name.startswith("aux") and r.kind != "Dropout"]
@@ -186,8 +166,11 @@ peak and {saved} MiB saved for backward in training.
 
 ## The family
 
-`googlenet compare` at 224 px (auxiliary heads excluded from params and MACs; depth is the longest chain of
-layers with weights).
+`googlenet compare alexnet alexnet_tv vgg16 vgg19 googlenet googlenet_bn resnet18 resnet50 densenet121` at
+224 px (auxiliary heads excluded from params and MACs; depth is the longest chain of layers with weights).
+`googlenet` and `alexnet` are the papers' networks, which have no published ImageNet weights and so are not on
+the chart; `googlenet_bn` is torchvision's GoogLeNet (batch norm, a 3x3 convolution in the "5x5" branch, hence
+its smaller receptive field) and `alexnet_tv` torchvision's AlexNet (64-192-384-256-256 filters, no LRN).
 
 {family}
 

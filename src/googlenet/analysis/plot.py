@@ -31,6 +31,11 @@ class ChartPoint:
     params: int
 
 
+def marker_area(p: ChartPoint) -> float:
+    """Scatter marker area in points² (its width is the square root), proportional to the parameters."""
+    return max(p.params / 1e6, 0.5) * 6
+
+
 def family_chart(points: list[ChartPoint], out: str | Path, title: str = "") -> Path:
     """Write the chart to ``out`` (PNG) and return its path."""
     datasets = sorted({p.accuracy.dataset for p in points}, key=lambda d: (not d.startswith("ImageNet"), d))
@@ -43,7 +48,7 @@ def family_chart(points: list[ChartPoint], out: str | Path, title: str = "") -> 
             ax.scatter(
                 [p.macs / 1e9 for p in pts],
                 [p.accuracy.top1 for p in pts],
-                s=[max(p.params / 1e6, 0.5) * 6 for p in pts],
+                s=[marker_area(p) for p in pts],
                 marker=style["marker"],
                 alpha=0.55,
                 edgecolors="black",
@@ -54,10 +59,12 @@ def family_chart(points: list[ChartPoint], out: str | Path, title: str = "") -> 
                     f"{p.accuracy.model}\n{p.params / 1e6:.1f}M",
                     (p.macs / 1e9, p.accuracy.top1),
                     fontsize=7,
-                    xytext=(5, 4) if i % 2 == 0 else (5, -18),  # alternate above/below: neighbours overlap less
+                    # right of the marker's edge, alternately above and below: neighbours overlap less
+                    xytext=(marker_area(p) ** 0.5 / 2 + 2, 4 if i % 2 == 0 else -18),
                     textcoords="offset points",
                 )
         ax.set_xscale("log")
+        ax.margins(x=0.15, y=0.12)  # room for the labels of the outermost points
         ax.set_xlabel("multiply-adds per image (G, log scale)")
         ax.set_ylabel("top-1 accuracy (%)")
         ax.set_title(f"{dataset}", fontsize=10)
