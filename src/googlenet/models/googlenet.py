@@ -201,9 +201,7 @@ class GoogLeNet(nn.Module):
 
     def _check_input(self, x: Tensor) -> None:
         if x.dim() != 4 or x.shape[1] != self.in_chans:
-            raise InputSizeError(
-                f"expected a batch of shape N x {self.in_chans} x H x W, got {list(x.shape)}"
-            )
+            raise InputSizeError(f"expected a batch of shape N x {self.in_chans} x H x W, got {list(x.shape)}")
 
     def _trunk(self, x: Tensor, want_aux: bool) -> tuple[Tensor, list[Tensor]]:
         aux: list[Tensor] = []
