@@ -15,17 +15,17 @@ from ..eval.metrics import save_confusion_png
 from ..eval.stream import REDUCTIONS
 
 
-def add_model_options(p: argparse.ArgumentParser) -> None:
+def add_model_options(p: argparse.ArgumentParser, several_crops: bool = True) -> None:
     """Options shared by ``eval`` and ``predict``: crops, reduction, back end, device, sizes."""
     p.add_argument(
         "--crops",
         type=int,
-        nargs="+",
+        nargs="+" if several_crops else None,
         choices=CROP_SCHEMES,
-        default=None,
+        default=None if several_crops else 1,
         metavar="N",
-        help="views per image: 1 (resize + centre crop), 10 (corners + centre, mirrored), "
-        "144 (the paper's scheme); several values evaluate each (default: 1)",
+        help="views per image: 1 (resize + centre crop), 10 (corners + centre, mirrored), 144 (the paper's scheme)"
+        + ("; several values evaluate each (default: 1)" if several_crops else " (default: 1)"),
     )
     p.add_argument(
         "--reduce",

@@ -6,7 +6,6 @@ import argparse
 import json
 import sys
 
-from ..errors import UserError
 from ..eval.members import class_names_of, load_members
 from ..eval.predict import as_dict, expand_inputs, predict
 from .eval import add_model_options
@@ -26,17 +25,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--topk", type=int, default=5, help="classes shown per image (default 5)")
     p.add_argument("--json", action="store_true", help="one JSON object per line instead of a table")
-    add_model_options(p)
+    add_model_options(p, several_crops=False)
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    if len(args.crops or [1]) > 1:
-        raise UserError("give one --crops value")
     members = load_members(args.checkpoint, backend=args.backend, device=args.device, input_size=args.input_size)
     names = class_names_of(members)
     files = expand_inputs(args.inputs)
-    preds = predict(members, files, (args.crops or [1])[0], args.reduce, args.chunk_size, args.resize)
+    preds = predict(members, files, args.crops, args.reduce, args.chunk_size, args.resize)
     failed = 0
     for pred in preds:
         if pred.error is not None:
