@@ -109,7 +109,9 @@ def run(args: argparse.Namespace) -> int:
     names = class_names_of(members)
     png = args.confusion or (str(Path(args.json).with_suffix(".confusion.png")) if args.json else None)
     if png:
-        save_confusion_png(rows[-1]["confusion"], names, png)
+        last = rows[-1]
+        title = f"{len(last['models'])} model(s), {last['crops']} crop(s): top-1 {100 * last['top1']:.2f}%"
+        save_confusion_png(last["confusion"], names, png, title)
         print(f"confusion matrix: {png}")
     if args.json:
         report = {"data": str(root), "class_names": names, "backend": args.backend, "rows": rows}

@@ -6,7 +6,7 @@ Evaluation and prediction only ever call such a ``forward``, so a back end is on
     def _ort(model: nn.Module, device: torch.device, input_size: int) -> Forward: ...
 
 Modules named in :data:`PLUGIN_MODULES` (the deployment package) are imported on first use so they can
-register more back ends (ONNX Runtime, compiled graphs) without this file knowing them.
+register more back ends (ONNX Runtime, ``torch.compile``) without this file knowing them.
 """
 
 from __future__ import annotations
@@ -81,15 +81,5 @@ def _channels_last(model: nn.Module, device: torch.device, input_size: int) -> F
 
     def forward(x: Tensor) -> Tensor:
         return model(x.to(device, memory_format=torch.channels_last))
-
-    return forward
-
-
-@register_backend("compile")
-def _compile(model: nn.Module, device: torch.device, input_size: int) -> Forward:
-    compiled = torch.compile(model.to(memory_format=torch.channels_last), dynamic=True)
-
-    def forward(x: Tensor) -> Tensor:
-        return compiled(x.to(device, memory_format=torch.channels_last))
 
     return forward

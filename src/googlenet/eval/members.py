@@ -8,8 +8,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import torch
-
 from ..checkpoint import load_checkpoint
 from ..errors import UserError
 from ..registry import model_info
@@ -63,7 +61,6 @@ def load_member(
     names = meta.get("class_names")
     if names is not None and len(names) != num_classes:
         raise UserError(f"{path}: {len(names)} class names for {num_classes} classes")
-    torch.manual_seed(0)  # back ends that trace or export draw example inputs
     forward = make_forward(model, backend, device, size)
     return Member(str(path), meta["model"], forward, size, mean, std, num_classes, names, meta, in_chans)
 

@@ -75,7 +75,7 @@ def summarize(probs: Tensor, targets: Tensor, class_names: Sequence[str] | None 
 
 
 def save_confusion_png(
-    cm: Tensor | Sequence[Sequence[int]], class_names: Sequence[str], path: str | os.PathLike
+    cm: Tensor | Sequence[Sequence[int]], class_names: Sequence[str], path: str | os.PathLike, title: str = ""
 ) -> Path:
     """Draw a row-normalised confusion matrix with counts in the cells (matplotlib, Agg) and save it as PNG."""
     from matplotlib.figure import Figure  # no pyplot: no global backend state, renders with Agg
@@ -91,6 +91,8 @@ def save_confusion_png(
     ax.set_yticks(range(k), labels=list(class_names), fontsize=8)
     ax.set_xlabel("predicted")
     ax.set_ylabel("true")
+    if title:
+        ax.set_title(title, fontsize=10)
     if k <= 30:
         for i in range(k):
             for j in range(k):
