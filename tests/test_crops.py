@@ -32,7 +32,20 @@ def test_counts_and_shapes(hw: tuple[int, int]) -> None:
     assert center_crop(img, 32).shape == (1, 3, 32, 32)
     for n in (1, 10, 144):
         out = make_views(n, 32)(img)
-        assert out.shape == (n, 3, 32, 32) and out.dtype == torch.uint8
+        distinct = 48 if n == 144 and hw[0] == hw[1] else n  # a square image's 3 squares are one square
+        assert out.shape == (distinct, 3, 32, 32) and out.dtype == torch.uint8
+
+
+def test_distinct_144_on_a_square_image_are_the_144_without_repeats() -> None:
+    img = torch.randint(0, 256, (3, 50, 50), dtype=torch.uint8)
+    full, distinct = paper_144_crops(img, 32), paper_144_crops(img, 32, distinct=True)
+    # crop (scale s, square q, view v) equals crop (s, 0, v) for every square q, mirrored or not
+    for mirror in (0, 72):
+        for s in range(4):
+            for q in range(3):
+                for v in range(6):
+                    d = mirror // 72 * 24 + s * 6 + v
+                    assert torch.equal(full[mirror + (s * 3 + q) * 6 + v], distinct[d])
 
 
 def test_144_crops_at_native_scale_are_hand_cut_pixels() -> None:

@@ -82,6 +82,19 @@ def test_stream_mixed_view_counts_keep_order() -> None:
         )
 
 
+def test_distinct_144_gives_the_same_probabilities(two_checkpoints) -> None:
+    from googlenet.checkpoint import load_checkpoint
+    from googlenet.eval.crops import paper_144_crops
+
+    model, _ = load_checkpoint(two_checkpoints[0])
+    img = torch.rand(3, 40, 40)
+    full, distinct = paper_144_crops(img, 32), paper_144_crops(img, 32, distinct=True)
+    forward = make_forward(model)
+    for reduce in ("mean", "max"):
+        (_, a), (_, b) = (next(stream_probabilities(forward, [(0, v)], reduce=reduce)) for v in (full, distinct))
+        torch.testing.assert_close(a, b, rtol=0, atol=1e-6)
+
+
 def test_target_map() -> None:
     assert target_map(["a", "b"], ["a", "b"]) is None
     assert target_map(["a", "b", "c"], ["c", "a", "b"]) == [1, 2, 0]
