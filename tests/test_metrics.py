@@ -65,7 +65,7 @@ def test_summarize_and_png(tmp_path) -> None:
     # argmax per row: 0, 1, 0, 5 -> only class "a" (target 0, predicted 0) is right
     assert s["per_class"]["a"] == {"accuracy": 1.0, "count": 1}
     assert s["per_class"]["d"] == {"accuracy": 0.0, "count": 1}
-    assert math.isnan(s["per_class"]["c"]["accuracy"]) and s["per_class"]["c"]["count"] == 0
+    assert s["per_class"]["c"] == {"accuracy": None, "count": 0}
     assert s["confusion"][3][1] == 1 and sum(map(sum, s["confusion"])) == 4
     png = save_confusion_png(s["confusion"], names, tmp_path / "cm.png")
     with Image.open(png) as im:

@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 from ..checkpoint import atomic_write
+from ..errors import UserError
 from ..eval.backends import available_backends
 from ..eval.crops import CROP_SCHEMES
 from ..eval.evaluate import EvalOptions, evaluate, resolve_split, table3_markdown
@@ -83,6 +84,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.limit is not None and args.limit < 1:
+        raise UserError(f"--limit must be at least 1, not {args.limit}")
     crops = args.crops or ([1, 10, 144] if args.table3 else [1])
     root = resolve_split(args.data, args.split or None)
     members = load_members(args.checkpoint, backend=args.backend, device=args.device, input_size=args.input_size)
@@ -99,7 +102,8 @@ def run(args: argparse.Namespace) -> int:
     if len(rows) == 1:
         print("per class:")
         for name, pc in rows[0]["per_class"].items():
-            print(f"  {name:<24} {100 * pc['accuracy']:6.2f}%  ({pc['count']} images)")
+            acc = "     -" if pc["accuracy"] is None else f"{100 * pc['accuracy']:6.2f}%"
+            print(f"  {name:<24} {acc}  ({pc['count']} images)")
     for s in rows[-1]["skipped"]:
         print(f"skipped: {s['error']}")
     if args.table3:
@@ -115,7 +119,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"confusion matrix: {png}")
     if args.json:
         report = {"data": str(root), "class_names": names, "backend": args.backend, "rows": rows}
-        text = json.dumps(report, indent=1)
+        text = json.dumps(report, indent=1, allow_nan=False)
         atomic_write(args.json, lambda tmp: Path(tmp).write_text(text + "\n"))
         print(f"json: {args.json}")
     return 0

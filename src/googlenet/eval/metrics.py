@@ -56,7 +56,8 @@ def summarize(probs: Tensor, targets: Tensor, class_names: Sequence[str] | None 
 
     Returns:
         ``{"n", "top1", "top5", "loss", "per_class": {name: {"accuracy", "count"}}, "confusion": [[...]]}``
-        (accuracies as fractions; top-5 is top-K when there are fewer than 5 classes).
+        (accuracies as fractions, ``None`` for a class with no images, so the dict is valid JSON; top-5 is
+        top-K when there are fewer than 5 classes).
     """
     num_classes = probs.shape[1]
     names = list(class_names) if class_names else [str(i) for i in range(num_classes)]
@@ -69,7 +70,9 @@ def summarize(probs: Tensor, targets: Tensor, class_names: Sequence[str] | None 
         "top1": acc[1],
         "top5": acc[5],
         "loss": nll(probs, targets),
-        "per_class": {n: {"accuracy": a, "count": c} for n, a, c in zip(names, per_class, counts, strict=True)},
+        "per_class": {
+            n: {"accuracy": None if c == 0 else a, "count": c} for n, a, c in zip(names, per_class, counts, strict=True)
+        },
         "confusion": cm.tolist(),
     }
 
