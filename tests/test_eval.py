@@ -186,3 +186,11 @@ def test_eval_cli_table3_on_imagenette(imagenette128_root: Path, two_checkpoints
         assert 0 <= r["top1"] <= r["top5"] <= 1 and sum(map(sum, r["confusion"])) == 3
     assert text.count("| 1: ") == 3 and "top-5 error" in text
     assert out.with_suffix(".confusion.png").stat().st_size > 1000
+
+
+def test_eval_resize_follows_training_crop_fraction() -> None:
+    from googlenet.eval.members import eval_resize
+
+    assert eval_resize({"config": {"crop_fraction": 0.875}}, 112) == 128  # 112 / 0.875
+    assert eval_resize({"config": {"crop_fraction": 1.0}}, 56) == 56
+    assert eval_resize({"model": "googlenet"}, 112) is None  # then 256/224 of the crop size

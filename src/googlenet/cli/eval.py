@@ -44,7 +44,8 @@ def add_model_options(p: argparse.ArgumentParser, several_crops: bool = True) ->
         "--resize",
         type=int,
         default=None,
-        help="shorter side before 1 or 10 crops (default: 256/224 of the crop size, 146 for 128)",
+        help="shorter side before 1 or 10 crops (default: input_size / crop_fraction from the checkpoint's "
+        "training config, else 256/224 of the crop size)",
     )
 
 

@@ -33,7 +33,7 @@ class EvalOptions:
     chunk_size: int = 128
     workers: int = 0
     limit: int | None = None
-    resize: int | None = None  # shorter side before 1 or 10 crops; default 256/224 x crop size
+    resize: int | None = None  # shorter side before 1 or 10 crops; default: the checkpoint's, else 256/224 x crop
     progress: bool = True
 
 
@@ -82,7 +82,8 @@ def target_map(folder_classes: Sequence[str], names: Sequence[str] | None) -> li
 
 def run_pass(member: Member, root: Path, crops: int, opts: EvalOptions) -> PassResult:
     """Evaluate one model with one crop scheme over the image folder ``root`` (chunked, with a progress bar)."""
-    dataset = EvalImageFolder(root, make_views(crops, member.input_size, opts.resize), mode=member.image_mode)
+    views = make_views(crops, member.input_size, opts.resize or member.resize)
+    dataset = EvalImageFolder(root, views, mode=member.image_mode)
     mapping = target_map(dataset.classes, member.class_names)
     indices = subset_indices(dataset.targets, opts.limit)
     loader = DataLoader(

@@ -32,6 +32,7 @@ class Member:
     class_names: list[str] | None
     meta: dict[str, Any]
     in_chans: int = 3
+    resize: int | None = None  # shorter side before 1 or 10 crops, from the training's crop_fraction
 
     @property
     def image_mode(self) -> str:
@@ -62,7 +63,14 @@ def load_member(
     if names is not None and len(names) != num_classes:
         raise UserError(f"{path}: {len(names)} class names for {num_classes} classes")
     forward = make_forward(model, backend, device, size)
-    return Member(str(path), meta["model"], forward, size, mean, std, num_classes, names, meta, in_chans)
+    resize = eval_resize(meta, size)
+    return Member(str(path), meta["model"], forward, size, mean, std, num_classes, names, meta, in_chans, resize)
+
+
+def eval_resize(meta: dict[str, Any], size: int) -> int | None:
+    """Shorter side the training evaluated at: ``size / crop_fraction`` from the checkpoint's config, if saved."""
+    fraction = meta.get("crop_fraction") or (meta.get("config") or {}).get("crop_fraction")
+    return max(size, round(size / float(fraction))) if fraction else None
 
 
 def load_members(paths: Sequence[str | os.PathLike], **kwargs: Any) -> list[Member]:

@@ -63,7 +63,7 @@ def predict(
     sums: dict[int, Tensor] = {}
     errors: dict[int, str] = {}
     for member in members:
-        views = make_views(crops, member.input_size, resize)
+        views = make_views(crops, member.input_size, resize or member.resize)
 
         def items(member: Member = member, views=views) -> Iterator[tuple[int, Tensor]]:
             for i, f in enumerate(todo):
