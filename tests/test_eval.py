@@ -99,6 +99,8 @@ def test_target_map() -> None:
     assert target_map(["a", "b", "c"], ["c", "a", "b"]) == [1, 2, 0]
     with pytest.raises(UserError, match="3 classes"):
         target_map(["a", "b", "c"], ["a", "b"])
+    with pytest.warns(UserWarning, match="matching them by order"):
+        assert target_map(["0_x", "1_y"], ["x", "y"]) is None
 
 
 @pytest.fixture(scope="module")

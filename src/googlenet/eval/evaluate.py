@@ -64,6 +64,9 @@ def resolve_split(data: str | os.PathLike, split: str | None) -> Path:
     return root
 
 
+_WARNED: set[tuple[str, ...]] = set()
+
+
 def target_map(folder_classes: Sequence[str], names: Sequence[str] | None) -> list[int] | None:
     """Folder class index -> model class index (None: the same), matching by name where the names match."""
     if names is None or list(names) == list(folder_classes):
@@ -71,6 +74,9 @@ def target_map(folder_classes: Sequence[str], names: Sequence[str] | None) -> li
     if sorted(names) == sorted(folder_classes):
         return [list(names).index(c) for c in folder_classes]
     if len(names) == len(folder_classes):
+        if (key := (*folder_classes, "|", *names)) in _WARNED:
+            return None
+        _WARNED.add(key)  # once: decoding resets the warnings registry, so the default filter repeats it
         warnings.warn(
             f"class folders {list(folder_classes)[:3]}... differ from the checkpoint's class names "
             f"{list(names)[:3]}...; matching them by order",
