@@ -59,6 +59,7 @@ def stream_probabilities(
         raise UserError(f"chunk size must be at least 1, not {chunk_size}")
     keys: list[Any] = []
     left: list[int] = []  # views still to come back, per queued image
+    counts: list[int] = []  # views per queued image
     acc: list[Tensor | None] = []
     pieces: list[Tensor] = []
     owners: list[int] = []  # queued image index of each queued view
@@ -89,7 +90,6 @@ def stream_probabilities(
             first += 1
             yield keys.pop(0), p
 
-    counts: list[int] = []
     queued = 0
     for key, views in items:
         if len(views) == 0:
