@@ -1,0 +1,126 @@
+"""``googlenet eval``: top-1/top-5 of checkpoints (alone and ensembled) with 1, 10 or 144 crops per image."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from ..checkpoint import atomic_write
+from ..errors import UserError
+from ..eval.backends import available_backends
+from ..eval.crops import CROP_SCHEMES
+from ..eval.evaluate import EvalOptions, evaluate, resolve_split, table3_markdown
+from ..eval.members import class_names_of, load_members
+from ..eval.metrics import save_confusion_png
+from ..eval.stream import REDUCTIONS
+
+
+def add_model_options(p: argparse.ArgumentParser, several_crops: bool = True) -> None:
+    """Options shared by ``eval`` and ``predict``: crops, reduction, back end, device, sizes."""
+    p.add_argument(
+        "--crops",
+        type=int,
+        nargs="+" if several_crops else None,
+        choices=CROP_SCHEMES,
+        default=None if several_crops else 1,
+        metavar="N",
+        help="views per image: 1 (resize + centre crop), 10 (corners + centre, mirrored), 144 (the paper's scheme)"
+        + ("; several values evaluate each (default: 1)" if several_crops else " (default: 1)"),
+    )
+    p.add_argument(
+        "--reduce",
+        choices=REDUCTIONS,
+        default="mean",
+        help="combine the softmax of an image's crops by mean (the paper) or max",
+    )
+    p.add_argument(
+        "--backend", default="eager", help=f"inference back end: {', '.join(available_backends())} (default: eager)"
+    )
+    p.add_argument("--device", default="cpu", help="torch device (cpu, cuda, cuda:1, mps)")
+    p.add_argument("--chunk-size", type=int, default=128, help="most crops forwarded at once (bounds memory)")
+    p.add_argument("--input-size", type=int, default=None, help="crop size (default: the checkpoint's input_size)")
+    p.add_argument(
+        "--resize",
+        type=int,
+        default=None,
+        help="shorter side before 1 or 10 crops (default: input_size / crop_fraction from the checkpoint's "
+        "training config, else 256/224 of the crop size)",
+    )
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser(
+        "eval", help="evaluate checkpoints (top-1/top-5, multi-crop, ensembles)", description=__doc__
+    )
+    p.add_argument(
+        "--checkpoint",
+        nargs="+",
+        required=True,
+        metavar="C",
+        help="checkpoint(s) (.safetensors or a run folder); several are also ensembled",
+    )
+    p.add_argument(
+        "--data",
+        required=True,
+        help="image folder root/<split>/<class>/*, or a dataset name (imagenette2-128, cifar10)",
+    )
+    p.add_argument("--split", default="val", help="subfolder of --data to evaluate ('' for --data itself)")
+    add_model_options(p)
+    p.add_argument(
+        "--table3",
+        action="store_true",
+        help="print a Markdown table shaped like the paper's Table 3 (default crops: 1 10 144)",
+    )
+    p.add_argument("--json", metavar="OUT", help="write every figure (per class, confusion, skipped files) as JSON")
+    p.add_argument(
+        "--confusion",
+        metavar="PNG",
+        help="confusion matrix of the last setting (default: beside --json as OUT.confusion.png)",
+    )
+    p.add_argument("--limit", type=int, default=None, help="evaluate at most N images, spread over the classes")
+    p.add_argument("--workers", type=int, default=0, help="DataLoader worker processes decoding and cropping")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.limit is not None and args.limit < 1:
+        raise UserError(f"--limit must be at least 1, not {args.limit}")
+    crops = args.crops or ([1, 10, 144] if args.table3 else [1])
+    root = resolve_split(args.data, args.split or None)
+    members = load_members(args.checkpoint, backend=args.backend, device=args.device, input_size=args.input_size)
+    opts = EvalOptions(args.reduce, args.chunk_size, args.workers, args.limit, args.resize, not args.no_progress)
+    rows = evaluate(members, root, crops, opts)
+
+    for r in rows:
+        who = "ensemble of " + str(len(r["models"])) if len(r["models"]) > 1 else r["models"][0]
+        print(
+            f"{who} | {r['crops']} crop{'s' * (r['crops'] > 1)} ({r['reduce']}): top-1 {100 * r['top1']:.2f}%  "
+            f"top-5 {100 * r['top5']:.2f}%  loss {r['loss']:.4f}  ({r['n']} images, {len(r['skipped'])} unreadable, "
+            f"{r['seconds']:.1f} s)"
+        )
+    if len(rows) == 1:
+        print("per class:")
+        for name, pc in rows[0]["per_class"].items():
+            acc = "     -" if pc["accuracy"] is None else f"{100 * pc['accuracy']:6.2f}%"
+            print(f"  {name:<24} {acc}  ({pc['count']} images)")
+    for s in rows[-1]["skipped"]:
+        print(f"skipped: {s['error']}")
+    if args.table3:
+        print()
+        print(table3_markdown(rows))
+
+    names = class_names_of(members)
+    png = args.confusion or (str(Path(args.json).with_suffix(".confusion.png")) if args.json else None)
+    if png:
+        last = rows[-1]
+        title = f"{len(last['models'])} model(s), {last['crops']} crop(s): top-1 {100 * last['top1']:.2f}%"
+        save_confusion_png(last["confusion"], names, png, title)
+        print(f"confusion matrix: {png}")
+    if args.json:
+        report = {"data": str(root), "class_names": names, "backend": args.backend, "rows": rows}
+        text = json.dumps(report, indent=1, allow_nan=False)
+        atomic_write(args.json, lambda tmp: Path(tmp).write_text(text + "\n"))
+        print(f"json: {args.json}")
+    return 0

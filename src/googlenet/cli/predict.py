@@ -1,0 +1,55 @@
+"""``googlenet predict``: the top classes of images (files, folders, globs); unreadable files are reported."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from ..eval.members import class_names_of, load_members
+from ..eval.predict import as_dict, expand_inputs, predict
+from .eval import add_model_options
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser(
+        "predict", help="classify image files with a checkpoint (or an ensemble)", description=__doc__
+    )
+    p.add_argument("inputs", nargs="+", metavar="IMAGE", help="image files, folders (searched recursively) or globs")
+    p.add_argument(
+        "--checkpoint",
+        action="append",
+        required=True,
+        metavar="C",
+        help="checkpoint (.safetensors or run folder); repeat to ensemble several",
+    )
+    p.add_argument("--topk", type=int, default=5, help="classes shown per image (default 5)")
+    p.add_argument("--json", action="store_true", help="one JSON object per line instead of a table")
+    add_model_options(p, several_crops=False)
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    members = load_members(args.checkpoint, backend=args.backend, device=args.device, input_size=args.input_size)
+    names = class_names_of(members)
+    files = expand_inputs(args.inputs)
+    preds = predict(members, files, args.crops, args.reduce, args.chunk_size, args.resize)
+    failed = 0
+    for pred in preds:
+        if pred.error is not None:
+            failed += 1
+            if args.json:
+                print(json.dumps(as_dict(pred, args.topk, names)), flush=True)
+            else:
+                print(f"error: {pred.error}", file=sys.stderr, flush=True)
+            continue
+        if args.json:
+            print(json.dumps(as_dict(pred, args.topk, names)))
+        else:
+            print(pred.path)
+            for rank, (name, _, p) in enumerate(pred.topk(args.topk, names), 1):
+                print(f"  {rank}. {name:<28} {100 * p:6.2f}%")
+    sys.stdout.flush()
+    if failed:
+        print(f"googlenet predict: {failed} of {len(preds)} file(s) could not be read", file=sys.stderr)
+    return 1 if failed else 0

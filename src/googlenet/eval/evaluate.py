@@ -1,0 +1,191 @@
+"""``googlenet eval`` as a library: checkpoints x crop schemes over an image folder, ensembles, Table 3."""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+import warnings
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import Tensor
+from torch.utils.data import DataLoader, Subset
+from tqdm import tqdm
+
+from ..data.sources import DataNotFoundError, locate
+from ..errors import UserError
+from .crops import make_views
+from .dataset import EvalImageFolder, identity_collate, subset_indices
+from .members import Member, class_names_of
+from .metrics import summarize
+from .stream import stream_probabilities
+
+
+@dataclass
+class EvalOptions:
+    """How each pass runs (see ``googlenet eval --help``)."""
+
+    reduce: str = "mean"
+    chunk_size: int = 128
+    workers: int = 0
+    limit: int | None = None
+    resize: int | None = None  # shorter side before 1 or 10 crops; default: the checkpoint's, else 256/224 x crop
+    progress: bool = True
+
+
+@dataclass
+class PassResult:
+    """Probabilities of one model under one crop scheme, for every readable image."""
+
+    member: Member
+    crops: int
+    probs: Tensor  # (N, K)
+    targets: Tensor  # (N,)
+    skipped: list[tuple[str, str]] = field(default_factory=list)
+    seconds: float = 0.0
+
+
+def resolve_split(data: str | os.PathLike, split: str | None) -> Path:
+    """``DATA/SPLIT`` (or ``DATA`` itself when split is None); DATA may also be a dataset name for ``locate``."""
+    root = Path(data)
+    if not root.is_dir():
+        try:
+            root = locate(str(data))
+        except DataNotFoundError as err:
+            raise UserError(f"--data {data}: not a folder, nor a known dataset ({err})") from None
+    if split:
+        if not (root / split).is_dir():
+            raise UserError(f"{root} has no {split!r} split folder")
+        root = root / split
+    return root
+
+
+_WARNED: set[tuple[str, ...]] = set()
+
+
+def target_map(folder_classes: Sequence[str], names: Sequence[str] | None) -> list[int] | None:
+    """Folder class index -> model class index (None: the same), matching by name where the names match."""
+    if names is None or list(names) == list(folder_classes):
+        return None
+    if sorted(names) == sorted(folder_classes):
+        return [list(names).index(c) for c in folder_classes]
+    if len(names) == len(folder_classes):
+        if (key := (*folder_classes, "|", *names)) in _WARNED:
+            return None
+        _WARNED.add(key)  # once: decoding resets the warnings registry, so the default filter repeats it
+        warnings.warn(
+            f"class folders {list(folder_classes)[:3]}... differ from the checkpoint's class names "
+            f"{list(names)[:3]}...; matching them by order",
+            stacklevel=2,
+        )
+        return None
+    raise UserError(f"the data has {len(folder_classes)} classes, the checkpoint {len(names)}")
+
+
+def run_pass(member: Member, root: Path, crops: int, opts: EvalOptions) -> PassResult:
+    """Evaluate one model with one crop scheme over the image folder ``root`` (chunked, with a progress bar)."""
+    views = make_views(crops, member.input_size, opts.resize or member.resize)
+    dataset = EvalImageFolder(root, views, mode=member.image_mode)
+    mapping = target_map(dataset.classes, member.class_names)
+    indices = subset_indices(dataset.targets, opts.limit)
+    loader = DataLoader(
+        Subset(dataset, indices), batch_size=None, num_workers=opts.workers, collate_fn=identity_collate
+    )
+    skipped: list[tuple[str, str]] = []
+
+    def items():
+        for views, target, path, error in loader:
+            if error is not None:
+                skipped.append((path, error))
+                continue
+            yield (mapping[target] if mapping else target), views
+
+    bar = tqdm(
+        total=len(indices),
+        unit="img",
+        desc=f"{member.model_name} {crops} crop{'s' * (crops > 1)}",
+        disable=not opts.progress,
+        mininterval=0.5 if sys.stderr.isatty() else 10.0,
+        file=sys.stderr,
+    )
+    probs, targets = [], []
+    start = time.perf_counter()
+    with bar:
+        stream = stream_probabilities(
+            member.forward, items(), chunk_size=opts.chunk_size, reduce=opts.reduce, preprocess=member.preprocess()
+        )
+        for target, p in stream:
+            probs.append(p)
+            targets.append(target)
+            bar.update(len(probs) + len(skipped) - bar.n)
+    seconds = time.perf_counter() - start
+    if not probs:
+        raise UserError(f"no readable images in {root} ({len(skipped)} unreadable)")
+    return PassResult(member, crops, torch.stack(probs), torch.tensor(targets), skipped, seconds)
+
+
+def ensemble(results: Sequence[PassResult]) -> Tensor:
+    """Average the probabilities of several models (the paper's ensembling)."""
+    for r in results[1:]:
+        if r.probs.shape != results[0].probs.shape or not torch.equal(r.targets, results[0].targets):
+            raise UserError("ensemble members saw different images")
+    return torch.stack([r.probs for r in results]).mean(dim=0)
+
+
+def evaluate(
+    members: Sequence[Member], root: Path, crop_schemes: Sequence[int], opts: EvalOptions
+) -> list[dict[str, Any]]:
+    """Every model alone (when several) and their ensemble, under each crop scheme.
+
+    Returns:
+        One row per (models, crops) setting: ``{"models", "crops", "reduce", "seconds", "skipped", ...}`` plus
+        :func:`~googlenet.eval.metrics.summarize`'s fields.
+    """
+    names = class_names_of(members)
+    rows: list[dict[str, Any]] = []
+    for crops in crop_schemes:
+        results = [run_pass(m, root, crops, opts) for m in members]
+        settings = [[r] for r in results] if len(results) > 1 else []
+        for group in [*settings, results]:
+            probs = group[0].probs if len(group) == 1 else ensemble(group)
+            row = {
+                "models": [r.member.path for r in group],
+                "crops": crops,
+                "reduce": opts.reduce,
+                "seconds": sum(r.seconds for r in group),
+                "skipped": [{"path": p, "error": e} for p, e in group[0].skipped],
+                **summarize(probs, group[0].targets, names),
+            }
+            rows.append(row)
+    return rows
+
+
+def _pct(x: float) -> str:
+    return f"{100 * x:.2f}%"
+
+
+def _short(path: str) -> str:
+    p = Path(path)
+    return f"1: {p.parent.name}/{p.name}" if p.parent.name else f"1: {p.name}"
+
+
+def table3_markdown(rows: Sequence[dict[str, Any]]) -> str:
+    """Rows shaped like the paper's Table 3: models, crops, cost, top-1/top-5 error, top-5 change from the base."""
+    base = rows[0]
+    lines = [
+        "| models | crops | cost | top-1 error | top-5 error | top-5 vs base | time |",
+        "|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    for r in rows:
+        models = r["models"]
+        who = _short(models[0]) if len(models) == 1 else f"{len(models)}: ensemble"
+        delta = 100 * ((1 - r["top5"]) - (1 - base["top5"]))
+        lines.append(
+            f"| {who} | {r['crops']} | {len(r['models']) * r['crops']} | {_pct(1 - r['top1'])} | "
+            f"{_pct(1 - r['top5'])} | {delta:+.2f} | {r['seconds']:.0f} s |"
+        )
+    return "\n".join(lines)

@@ -1,0 +1,95 @@
+"""``googlenet predict`` as a library: files, folders and globs -> top-k classes, bad files reported, not fatal."""
+
+from __future__ import annotations
+
+import glob
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from torch import Tensor
+from torchvision.transforms.v2 import functional as F
+
+from ..data.decode import IMAGE_EXTENSIONS, ImageDecodeError, open_image
+from .crops import make_views
+from .members import Member
+from .stream import stream_probabilities
+
+
+@dataclass
+class Prediction:
+    """The ensemble's probabilities for one file, or why the file could not be read."""
+
+    path: str
+    probs: Tensor | None = None
+    error: str | None = None
+
+    def topk(self, k: int, names: Sequence[str]) -> list[tuple[str, int, float]]:
+        """``(class name, index, probability)`` of the ``k`` most probable classes."""
+        assert self.probs is not None
+        p, i = self.probs.topk(min(k, len(self.probs)))
+        return [(names[j], j, v) for v, j in zip(p.tolist(), i.tolist(), strict=True)]
+
+
+def expand_inputs(inputs: Sequence[str]) -> list[Prediction]:
+    """Files in command-line order: a file as given, a folder's images (recursively, sorted), a glob's matches.
+
+    An input that matches nothing becomes a :class:`Prediction` carrying the error.
+    """
+    out: list[Prediction] = []
+    for arg in inputs:
+        path = Path(arg)
+        if path.is_dir():
+            files = sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_EXTENSIONS)
+            out += [Prediction(str(p)) for p in files] or [Prediction(arg, error=f"{arg}: no images in folder")]
+        elif path.exists() or not glob.has_magic(arg):
+            out.append(Prediction(arg))
+        else:
+            files = sorted(p for p in glob.glob(arg, recursive=True) if Path(p).is_file())
+            out += [Prediction(p) for p in files] or [Prediction(arg, error=f"{arg}: no file matches")]
+    return out
+
+
+def predict(
+    members: Sequence[Member],
+    files: Sequence[Prediction],
+    crops: int = 1,
+    reduce: str = "mean",
+    chunk_size: int = 128,
+    resize: int | None = None,
+) -> list[Prediction]:
+    """Fill in ``probs`` (averaged over crops and over ``members``) or ``error`` for each file."""
+    todo = [f for f in files if f.error is None]
+    sums: dict[int, Tensor] = {}
+    errors: dict[int, str] = {}
+    for member in members:
+        views = make_views(crops, member.input_size, resize or member.resize)
+
+        def items(member: Member = member, views=views) -> Iterator[tuple[int, Tensor]]:
+            for i, f in enumerate(todo):
+                try:
+                    img = F.pil_to_tensor(open_image(f.path, member.image_mode))
+                except ImageDecodeError as err:
+                    errors[i] = str(err)
+                    continue
+                yield i, views(img)
+
+        stream = stream_probabilities(
+            member.forward, items(), chunk_size=chunk_size, reduce=reduce, preprocess=member.preprocess()
+        )
+        for i, p in stream:
+            sums[i] = sums[i] + p if i in sums else p
+    for i, f in enumerate(todo):
+        if i in errors:
+            f.error = errors[i]
+        else:
+            f.probs = sums[i] / len(members)
+    return list(files)
+
+
+def as_dict(pred: Prediction, k: int, names: Sequence[str]) -> dict:
+    """The JSON-lines record of one prediction."""
+    if pred.error is not None:
+        return {"path": pred.path, "error": pred.error}
+    top = pred.topk(k, names)
+    return {"path": pred.path, "top": [{"class": n, "index": j, "prob": round(p, 6)} for n, j, p in top]}

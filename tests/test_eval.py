@@ -1,0 +1,197 @@
+"""Evaluation: chunked streaming, ensembles against an independent pipeline, back ends, and a real Imagenette run."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import pytest
+import torch
+from torch import nn
+
+from _eval_kit import IMAGENETTE, make_checkpoint, reference_probs
+from googlenet.cli import main
+from googlenet.errors import UserError
+from googlenet.eval.backends import BACKENDS, make_forward, register_backend
+from googlenet.eval.evaluate import EvalOptions, ensemble, evaluate, run_pass, target_map
+from googlenet.eval.members import load_members
+from googlenet.eval.stream import stream_probabilities
+
+
+class Recorder(nn.Module):
+    """A tiny float64 conv net that records the batch sizes it is given."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        torch.manual_seed(0)
+        self.net = nn.Sequential(nn.Conv2d(3, 4, 3), nn.ReLU(), nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(4, 5))
+        self.net.double()
+        self.batches: list[int] = []
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        self.batches.append(len(x))
+        return self.net(x) * 20  # sharpen so the softmax is far from uniform
+
+
+def views_of(n_images: int, n_views: int, seed: int = 1) -> list[torch.Tensor]:
+    g = torch.Generator().manual_seed(seed)
+    return [torch.rand(n_views, 3, 8, 8, generator=g, dtype=torch.float64) for _ in range(n_images)]
+
+
+@pytest.mark.parametrize("chunk", [7, 144, 1000])
+def test_chunked_144_equals_unchunked(chunk: int) -> None:
+    model = Recorder()
+    views = views_of(3, 144)
+    with torch.no_grad():
+        expected = [model.net(v * 1.0).mul(20).softmax(1).mean(0) for v in views]  # each image in one batch
+    got = list(stream_probabilities(model, enumerate(views), chunk_size=chunk))
+    assert [k for k, _ in got] == [0, 1, 2]
+    for (_, p), e in zip(got, expected, strict=True):
+        torch.testing.assert_close(p.double(), e, rtol=0, atol=1e-6)
+    assert max(model.batches) <= chunk and sum(model.batches) == 3 * 144
+
+
+def test_stream_bounded_lookahead_and_max() -> None:
+    model = Recorder()
+    views = views_of(5, 144)
+    pulled: list[int] = []
+
+    def items():
+        for i, v in enumerate(views):
+            pulled.append(i)
+            yield i, v
+
+    stream = stream_probabilities(model, items(), chunk_size=50, reduce="max")
+    key, p = next(stream)
+    assert key == 0 and len(pulled) <= 2  # one image's views and one chunk in memory, not the whole data set
+    with torch.no_grad():
+        m = model.net(views[0]).mul(20).softmax(1).amax(0)
+    torch.testing.assert_close(p.double(), m / m.sum(), rtol=0, atol=1e-6)
+    assert [k for k, _ in stream] == [1, 2, 3, 4]
+
+
+def test_stream_mixed_view_counts_keep_order() -> None:
+    model = Recorder()
+    views = [views_of(1, n, seed=n)[0] for n in (1, 10, 3, 144, 1)]
+    got = list(stream_probabilities(model, zip("abcde", views, strict=True), chunk_size=4))
+    assert [k for k, _ in got] == list("abcde")
+    with torch.no_grad():
+        torch.testing.assert_close(
+            got[3][1].double(), model.net(views[3]).mul(20).softmax(1).mean(0), atol=1e-6, rtol=0
+        )
+
+
+def test_distinct_144_gives_the_same_probabilities() -> None:
+    from googlenet.eval.crops import paper_144_crops
+
+    model = Recorder()
+    img = torch.rand(3, 40, 40, dtype=torch.float64)
+    full, distinct = paper_144_crops(img, 32), paper_144_crops(img, 32, distinct=True)
+    assert len(distinct) == 48
+    for reduce in ("mean", "max"):
+        (_, a), (_, b) = (next(stream_probabilities(model, [(0, v)], reduce=reduce)) for v in (full, distinct))
+        torch.testing.assert_close(a, b, rtol=0, atol=1e-6)
+
+
+def test_target_map() -> None:
+    assert target_map(["a", "b"], ["a", "b"]) is None
+    assert target_map(["a", "b", "c"], ["c", "a", "b"]) == [1, 2, 0]
+    with pytest.raises(UserError, match="3 classes"):
+        target_map(["a", "b", "c"], ["a", "b"])
+    with pytest.warns(UserWarning, match="matching them by order"):
+        assert target_map(["0_x", "1_y"], ["x", "y"]) is None
+
+
+@pytest.fixture(scope="module")
+def tiny_val(imagenette128_root: Path, tmp_path_factory) -> tuple[Path, list[Path], list[int]]:
+    """One real val image per Imagenette class (symlinked), plus one truncated JPEG the evaluation must skip."""
+    root = tmp_path_factory.mktemp("tiny") / "val"
+    files, targets = [], []
+    for t, wnid in enumerate(IMAGENETTE):
+        src = sorted((imagenette128_root / "val" / wnid).iterdir())[0]
+        (root / wnid).mkdir(parents=True)
+        (root / wnid / src.name).symlink_to(src)
+        files.append(root / wnid / src.name)
+        targets.append(t)
+    (root / IMAGENETTE[0] / "zz_truncated.jpg").write_bytes(files[1].read_bytes()[:500])
+    return root, files, targets
+
+
+@pytest.fixture(scope="module")
+def two_checkpoints(tmp_path_factory) -> list[Path]:
+    """Two different architectures (width and input size) predicting the same 10 classes."""
+    d = tmp_path_factory.mktemp("ckpt")
+    return [make_checkpoint(d / "a.safetensors", seed=1), make_checkpoint(d / "b.safetensors", 2, 0.125, 40)]
+
+
+def test_ensemble_matches_independent_pipeline(tiny_val, two_checkpoints) -> None:
+    root, files, targets = tiny_val
+    members = load_members(two_checkpoints)
+    opts = EvalOptions(progress=False)
+    results = [run_pass(m, root, 1, opts) for m in members]
+    refs = [reference_probs(c, files).float() for c in two_checkpoints]
+    for r, ref in zip(results, refs, strict=True):
+        assert r.targets.tolist() == targets and len(r.skipped) == 1 and "truncated" in r.skipped[0][1]
+        torch.testing.assert_close(r.probs, ref, rtol=0, atol=2e-4)
+    assert not torch.allclose(refs[0], refs[1], atol=1e-3)  # the models differ, so averaging is tested
+    mean = (refs[0] + refs[1]) / 2
+    torch.testing.assert_close(ensemble(results), mean, rtol=0, atol=2e-4)
+
+    rows = evaluate(members, root, [1], opts)
+    assert [len(r["models"]) for r in rows] == [1, 1, 2]
+    t = torch.tensor(targets)
+    expected_loss = -mean[torch.arange(10), t].double().log().mean().item()
+    assert math.isclose(rows[2]["loss"], expected_loss, rel_tol=1e-4)
+    assert rows[2]["n"] == 10 and len(rows[2]["skipped"]) == 1
+    assert rows[2]["top1"] == (mean.argmax(1) == t).double().mean().item()
+
+
+def test_channels_last_backend_matches_eager(two_checkpoints) -> None:
+    from googlenet.checkpoint import load_checkpoint
+
+    model, _ = load_checkpoint(two_checkpoints[1])
+    x = torch.randn(2, 3, 40, 40)
+    with torch.no_grad():
+        eager = make_forward(model, "eager")(x)
+        cl = make_forward(model, "channels_last")(x)
+    torch.testing.assert_close(cl, eager, rtol=1e-4, atol=1e-5)
+
+
+def test_backend_registry_hook() -> None:
+    @register_backend("test_double")
+    def _double(model, device, input_size):
+        return lambda x: 2 * model(x)
+
+    try:
+        out = make_forward(nn.Identity(), "test_double")(torch.ones(1, 3))
+        assert out.tolist() == [[2.0, 2.0, 2.0]]
+    finally:
+        del BACKENDS["test_double"]
+    with pytest.raises(UserError, match="unknown backend"):
+        make_forward(nn.Identity(), "no_such_backend")
+
+
+def test_eval_cli_table3_on_imagenette(imagenette128_root: Path, two_checkpoints, tmp_path, capsys) -> None:
+    out = tmp_path / "eval.json"
+    argv = ["eval", "--checkpoint", str(two_checkpoints[0]), "--data", str(imagenette128_root), "--split", "val"]
+    argv += ["--limit", "3", "--table3", "--json", str(out), "--no-progress"]
+    assert main(argv) == 0
+    text = capsys.readouterr().out
+    report = json.loads(out.read_text())
+    rows = report["rows"]
+    assert [r["crops"] for r in rows] == [1, 10, 144]
+    for r in rows:
+        assert r["n"] == 3 and r["skipped"] == []  # one image from each of the first 3 classes
+        assert [pc["count"] for pc in r["per_class"].values()] == [1, 1, 1] + [0] * 7
+        assert 0 <= r["top1"] <= r["top5"] <= 1 and sum(map(sum, r["confusion"])) == 3
+    assert text.count("| 1: ") == 3 and "top-5 error" in text
+    assert out.with_suffix(".confusion.png").stat().st_size > 1000
+
+
+def test_eval_resize_follows_training_crop_fraction() -> None:
+    from googlenet.eval.members import eval_resize
+
+    assert eval_resize({"config": {"crop_fraction": 0.875}}, 112) == 128  # 112 / 0.875
+    assert eval_resize({"config": {"crop_fraction": 1.0}}, 56) == 56
+    assert eval_resize({"model": "googlenet"}, 112) is None  # then 256/224 of the crop size
