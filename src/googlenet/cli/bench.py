@@ -46,7 +46,9 @@ def run(args: argparse.Namespace) -> int:
 
     model_args = parse_model_args(args.model_arg)
     model, meta = resolve_model(args.checkpoint, args.model, model_args)
-    name = meta["model"] + (f"({', '.join(f'{k}={v}' for k, v in model_args.items())})" if model_args else "")
+    name = meta["model"] + ("*" if model_args else "")
+    if model_args:
+        print(f"{name}: {meta['model']} with " + ", ".join(f"{k}={v}" for k, v in model_args.items()))
     reference = None
     if args.reference == "auto":
         try:
@@ -54,8 +56,9 @@ def run(args: argparse.Namespace) -> int:
             reference = torchvision_reference(meta["model"], kwargs, meta.get("num_classes", 1000))
         except KeyError:
             reference = None
-    print(f"threads: torch.set_num_threads({args.threads}), onnxruntime intra_op_num_threads={args.threads}",
-          flush=True)
+    print(
+        f"threads: torch.set_num_threads({args.threads}), onnxruntime intra_op_num_threads={args.threads}", flush=True
+    )
     report = run_bench(
         model,
         name,

@@ -69,9 +69,15 @@ def run(args: argparse.Namespace) -> int:
         from ..deploy.quantize import quantize_static_file
 
         mean, std = meta.get("mean") or IMAGENET_MEAN, meta.get("std") or IMAGENET_STD
-        calib = sample_batch(args.calibration_images, size, mean=None if args.bake_normalization else mean,
-                             std=None if args.bake_normalization else std, data=args.data, in_chans=in_chans,
-                             split="train")
+        calib = sample_batch(
+            args.calibration_images,
+            size,
+            mean=None if args.bake_normalization else mean,
+            std=None if args.bake_normalization else std,
+            data=args.data,
+            in_chans=in_chans,
+            split="train",
+        )
         quantize_static_file(result.path, args.int8, calib)
         print(f"wrote {args.int8} (int8 QDQ, calibrated on {len(calib)} train images)")
     return 0

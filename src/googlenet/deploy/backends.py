@@ -57,7 +57,7 @@ def channels_last(model: nn.Module, optimize: bool = True, **_: object) -> Backe
     return _inference(lambda x: model(x.contiguous(memory_format=torch.channels_last)))
 
 
-def compile(  # noqa: A001  (the back end's name)
+def compile(  # (the back end's name)
     model: nn.Module, input_size: int = 224, batch_size: int = 1, optimize: bool = True, **_: object
 ) -> Backend:
     """``torch.compile`` (inductor, weights frozen as constants) of the folded NHWC model; compiled on first call."""
@@ -72,7 +72,7 @@ def compile(  # noqa: A001  (the back end's name)
     return run
 
 
-def ort_session_options(threads: int | None = None):  # noqa: ANN201  (onnxruntime type, imported lazily)
+def ort_session_options(threads: int | None = None):  # (onnxruntime type, imported lazily)
     """ONNX Runtime options: all graph optimisations, ``threads`` intra-op threads, sequential execution."""
     import onnxruntime as ort
 

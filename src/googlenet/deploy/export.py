@@ -143,7 +143,7 @@ def export_torchscript(graph: nn.Module, path: str | os.PathLike, example: Tenso
         warnings.simplefilter("ignore")
         try:
             module = torch.jit.script(graph)
-        except Exception:  # noqa: BLE001  (models outside this package may not script; tracing covers them)
+        except Exception:  # (models outside this package may not script; tracing covers them)
             module = torch.jit.trace(graph, example, check_trace=False)
     extra = {f"{META_KEY}.json": json.dumps(metadata, sort_keys=True)}
 
@@ -174,7 +174,7 @@ def read_metadata(path: str | os.PathLike) -> dict[str, Any]:
 
     try:
         proto = onnx.load(str(path), load_external_data=False)
-    except Exception as err:  # noqa: BLE001  (protobuf raises several types)
+    except Exception as err:  # (protobuf raises several types)
         raise ExportError(f"{path} is neither an ONNX nor a TorchScript file ({err})") from None
     props = {p.key: p.value for p in proto.metadata_props}
     return json.loads(props.get(META_KEY, "{}"))
@@ -280,8 +280,9 @@ def export_model(
     example_in = example if bake_normalization else normalized[: len(example)]
     if fmt == "onnx":
         info.update(opset=opset, exporter="dynamo" if dynamo else "torchscript-legacy")
-        export_onnx(graph, path, example_in.contiguous(), dynamic_batch=dynamic_batch, opset=opset,
-                    dynamo=dynamo, metadata=info)
+        export_onnx(
+            graph, path, example_in.contiguous(), dynamic_batch=dynamic_batch, opset=opset, dynamo=dynamo, metadata=info
+        )
     else:
         export_torchscript(graph, path, example_in, info)
     loaded = load_exported(path)

@@ -7,6 +7,7 @@ mode up to float rounding; tests compare them with the original model.
 from __future__ import annotations
 
 import copy
+import itertools
 
 import torch
 from torch import Tensor, nn
@@ -30,7 +31,7 @@ def fold_batch_norm(model: nn.Module) -> nn.Module:
             module.bn = nn.Identity()
         if isinstance(module, nn.Sequential):
             names = list(module._modules)
-            for a, b in zip(names, names[1:]):
+            for a, b in itertools.pairwise(names):
                 first, second = module._modules[a], module._modules[b]
                 if isinstance(first, nn.Conv2d) and isinstance(second, nn.BatchNorm2d):
                     module._modules[a] = fuse_conv_bn_eval(first, second)
@@ -61,8 +62,9 @@ class MergedInception(nn.Module):
         self.reduce = nn.Conv2d(first.in_channels, sum(self.splits), 1)
         with torch.no_grad():
             self.reduce.weight.copy_(torch.cat([c.weight for c in convs]))
-            self.reduce.bias.copy_(torch.cat([c.bias if c.bias is not None else c.weight.new_zeros(c.out_channels)
-                                              for c in convs]))
+            self.reduce.bias.copy_(
+                torch.cat([c.bias if c.bias is not None else c.weight.new_zeros(c.out_channels) for c in convs])
+            )
         self.branch2 = block.branch2[1]
         self.branch3 = block.branch3[1]
         self.branch4 = block.branch4

@@ -70,8 +70,10 @@ def sample_batch(
     """``count`` real Imagenette images (or images from ``data``), preprocessed; see :func:`preprocess`."""
     from ..data.sources import locate
 
-    root = Path(data) if data is not None and not str(data).startswith("imagenette") else locate(
-        str(data or "imagenette2-128")
+    root = (
+        Path(data)
+        if data is not None and not str(data).startswith("imagenette")
+        else locate(str(data or "imagenette2-128"))
     )
     if not root.exists():
         raise UserError(f"image folder not found: {root}")

@@ -41,6 +41,10 @@ def resolve_model(
         raise UserError("give a model name or --checkpoint")
     kwargs = dict(model_args or {})
     net = create_model(model, num_classes=num_classes, **kwargs)
-    meta = {"model": model, "num_classes": num_classes, "model_kwargs": kwargs,
-            "input_size": model_info(model).default_input_size}
+    meta = {
+        "model": model,
+        "num_classes": num_classes,
+        "model_kwargs": kwargs,
+        "input_size": model_info(model).default_input_size,
+    }
     return net.eval(), meta

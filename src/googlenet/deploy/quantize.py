@@ -12,7 +12,7 @@ from torch import Tensor
 from ..checkpoint import atomic_write
 
 
-def _reader(images: Tensor, input_name: str, batch_size: int):  # noqa: ANN202  (onnxruntime base class)
+def _reader(images: Tensor, input_name: str, batch_size: int):  # (onnxruntime base class)
     from onnxruntime.quantization import CalibrationDataReader
 
     class Reader(CalibrationDataReader):
@@ -49,8 +49,11 @@ def quantize_static_file(
     from onnxruntime.quantization import CalibrationMethod, QuantFormat, QuantType, quantize_static
     from onnxruntime.quantization.shape_inference import quant_pre_process
 
-    methods = {"minmax": CalibrationMethod.MinMax, "entropy": CalibrationMethod.Entropy,
-               "percentile": CalibrationMethod.Percentile}
+    methods = {
+        "minmax": CalibrationMethod.MinMax,
+        "entropy": CalibrationMethod.Entropy,
+        "percentile": CalibrationMethod.Percentile,
+    }
     input_name = onnx.load(str(src), load_external_data=False).graph.input[0].name
     with tempfile.TemporaryDirectory() as tmp:
         prepped = Path(tmp) / "prep.onnx"
