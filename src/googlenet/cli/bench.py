@@ -37,6 +37,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--repeats", type=int, default=10, help="timed batches per back end (default 10)")
     p.add_argument("--warmup", type=int, default=2, help="untimed batches per back end (default 2)")
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    p.add_argument("--profile", action="store_true", help="also print per-operator time of each path (largest batch)")
     p.set_defaults(func=run)
 
 
@@ -59,12 +60,13 @@ def run(args: argparse.Namespace) -> int:
     print(
         f"threads: torch.set_num_threads({args.threads}), onnxruntime intra_op_num_threads={args.threads}", flush=True
     )
+    paths = [p.strip() for p in args.paths.split(",") if p.strip()]
     report = run_bench(
         model,
         name,
         batches=args.batch,
         input_size=args.input_size,
-        paths=[p.strip() for p in args.paths.split(",") if p.strip()],
+        paths=paths,
         reference=reference,
         reference_paths=[p.strip() for p in args.reference_paths.split(",") if p.strip()],
         threads=args.threads,
@@ -72,4 +74,11 @@ def run(args: argparse.Namespace) -> int:
         repeats=args.repeats,
     )
     print(json.dumps(report.to_dict(), indent=2) if args.json else format_report(report))
+    if args.profile:
+        from ..deploy.opprofile import format_profile, op_profile
+
+        for path in dict.fromkeys(["eager", *paths]):
+            if path in ("eager", "channels_last", "compile", "onnxruntime"):
+                times = op_profile(model, path, max(args.batch), args.input_size, args.threads)
+                print("\n" + format_profile(times, f"{name} {path}, batch {max(args.batch)}"))
     return 0
