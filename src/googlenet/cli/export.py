@@ -33,6 +33,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--tolerance", type=float, default=1e-4, help="max abs logit difference (default 1e-4)")
     p.add_argument("--int8", metavar="OUT", help="also write a static int8 (QDQ) ONNX model calibrated on images")
     p.add_argument("--calibration-images", type=int, default=64, help="train images for int8 calibration")
+    p.add_argument("--evaluate", action="store_true", help="with --int8: top-1 of fp32 and int8 files on val")
+    p.add_argument("--eval-limit", type=int, help="evaluate on at most this many val images")
     p.set_defaults(func=run)
 
 
@@ -80,4 +82,29 @@ def run(args: argparse.Namespace) -> int:
         )
         quantize_static_file(result.path, args.int8, calib)
         print(f"wrote {args.int8} (int8 QDQ, calibrated on {len(calib)} train images)")
+        if args.evaluate:
+            _compare(args, result.path, meta, size, None if args.bake_normalization else (mean, std))
     return 0
+
+
+def _compare(args: argparse.Namespace, fp32_path: str, meta: dict, size: int, norm: tuple | None) -> None:
+    """Top-1 of the fp32 and int8 files on the validation images, and how often they agree."""
+    from pathlib import Path
+
+    from ..data.sources import locate
+    from ..deploy.accuracy import labelled_files, top1
+    from ..deploy.export import load_exported
+
+    root = Path(args.data) if args.data and Path(args.data).is_dir() else locate(args.data or "imagenette2-128")
+    root = root / "val" if (root / "val").is_dir() else root
+    files = labelled_files(root, meta.get("class_names"))
+    if args.eval_limit:
+        files = files[:: max(1, len(files) // args.eval_limit)][: args.eval_limit]
+    mean, std = norm if norm else (None, None)
+    acc32, p32 = top1(load_exported(fp32_path), files, size, mean, std)
+    acc8, p8 = top1(load_exported(args.int8), files, size, mean, std)
+    agree = (p32 == p8).float().mean().item()
+    print(
+        f"top-1 on {len(files)} val images: fp32 {100 * acc32:.2f}%, int8 {100 * acc8:.2f}% "
+        f"(change {100 * (acc8 - acc32):+.2f} points); predictions agree on {100 * agree:.1f}%"
+    )
