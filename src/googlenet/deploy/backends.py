@@ -10,10 +10,11 @@ eager              the model as is, eval mode, ``torch.inference_mode``
 channels_last      batch norm folded, weights and input in NHWC (oneDNN convolutions)
 compile            batch norm folded, ``torch.compile`` (inductor) with weight freezing, NHWC
 onnxruntime        batch norm folded, exported to ONNX in memory, ONNX Runtime CPU with all graph optimisations
+onnxruntime_merged as ``onnxruntime`` with each Inception's three 1x1 convs merged (measured: no faster)
 onnxruntime_int8   as ``onnxruntime``, then static int8 QDQ quantisation calibrated on real images
 =================  =========================================================================================
 
-The factories never change the model passed in. ``threads`` sets torch's and ONNX Runtime's intra-op threads.
+The factories put the model in eval mode and otherwise leave it alone (they rewrite copies). ``threads`` sets torch's and ONNX Runtime's intra-op threads.
 """
 
 from __future__ import annotations
