@@ -48,7 +48,7 @@ def randomize_bn(model: nn.Module) -> nn.Module:
 def paper_with_strong_lrn() -> nn.Module:
     """Paper GoogLeNet with alpha=1 LRN: with alpha=1e-4 and random weights LRN changes logits by < 1e-4."""
     torch.manual_seed(0)
-    model = create_model("googlenet", num_classes=10, aux_logits=True).eval()
+    model = create_model("googlenet", num_classes=10, width=0.5, aux_logits=True).eval()
     model.lrn1 = nn.LocalResponseNorm(5, alpha=1.0, beta=0.75, k=1.0)
     model.lrn2 = nn.LocalResponseNorm(5, alpha=1.0, beta=0.75, k=1.0)
     return model
@@ -57,7 +57,7 @@ def paper_with_strong_lrn() -> nn.Module:
 def test_onnx_paper_googlenet_lrn_and_ceil_pools(images, tmp_path):
     model = paper_with_strong_lrn()
     with torch.no_grad():  # the checks below can fail: LRN and ceil mode change the logits a lot
-        no_lrn = create_model("googlenet", num_classes=10, aux_logits=True).eval()
+        no_lrn = create_model("googlenet", num_classes=10, width=0.5, aux_logits=True).eval()
         no_lrn.load_state_dict(model.state_dict())
         assert (no_lrn(normalize(images)) - model(normalize(images))).abs().max() > 1e-2
     out = tmp_path / "g.onnx"

@@ -214,4 +214,13 @@ def format_report(report: BenchReport) -> str:
             f"| {r.model} | {r.path} | {r.batch} | {r.images_per_s:.1f} | {r.median_ms:.1f} "
             f"({r.min_ms:.1f}-{r.max_ms:.1f}) | {r.gflops_per_s:.1f} | {r.ratio:.2f} | {r.max_abs_diff:.1e} |"
         )
+    lines.append("")
+    for batch in dict.fromkeys(r.batch for r in report.rows):
+        own = [r for r in report.rows if r.batch == batch and not r.model.startswith("torchvision")]
+        ref = [r for r in report.rows if r.batch == batch and r.model.startswith("torchvision") and r.path != "eager"]
+        best = max(own, key=lambda r: r.images_per_s)
+        line = f"batch {batch}: fastest path {best.path}, {best.ratio:.2f}x {report.reference}"
+        for r in ref:
+            line += f", {best.images_per_s / r.images_per_s:.2f}x {r.model} {r.path}"
+        lines.append(line)
     return "\n".join(lines)
