@@ -69,6 +69,8 @@ def test_onnx_paper_googlenet_lrn_and_ceil_pools(images, tmp_path):
     ceil = [a.i for n in pools for a in n.attribute if a.name == "ceil_mode"]
     assert len(pools) == 4 + 9 and ceil.count(1) == len(pools)  # 4 stride-2 pools + one per Inception branch
     assert not any("aux" in init.name for init in proto.graph.initializer)  # inference graph only
+    ops = [n.op_type for n in proto.graph.node]
+    assert ops.count("LRN") == 2 and "Pow" not in ops  # one ONNX LRN node each, not a decomposition
     # an independent run: ONNX Runtime on a batch size the export never saw
     session = ort.InferenceSession(str(out), providers=["CPUExecutionProvider"])
     got = session.run(None, {"input": normalize(images[:5]).numpy()})[0]

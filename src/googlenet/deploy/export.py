@@ -100,6 +100,12 @@ def export_onnx(
     axes = {"input": {0: "batch"}, "logits": {0: "batch"}} if dynamic_batch else None
     path = Path(path)
     tmp = path.with_name(f".{path.name}.export")
+    from .lrn import dynamo_translation_table, register_legacy_symbolic, use_onnx_lrn
+
+    graph = use_onnx_lrn(graph)
+    extra: dict[str, Any] = {"custom_translation_table": dynamo_translation_table()} if dynamo else {}
+    if not dynamo:
+        register_legacy_symbolic(opset)
     with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
         warnings.simplefilter("ignore")  # deprecation chatter from both exporters
         torch.onnx.export(
@@ -113,6 +119,7 @@ def export_onnx(
             dynamic_axes=axes,
             external_data=False,
             verbose=False,
+            **extra,
         )
     try:
         proto = onnx.load(str(tmp))
