@@ -14,7 +14,8 @@ onnxruntime_merged as ``onnxruntime`` with each Inception's three 1x1 convs merg
 onnxruntime_int8   as ``onnxruntime``, then static int8 QDQ quantisation calibrated on real images
 =================  =========================================================================================
 
-The factories put the model in eval mode and otherwise leave it alone (they rewrite copies). ``threads`` sets torch's and ONNX Runtime's intra-op threads.
+The factories put the model in eval mode and otherwise leave it alone (they rewrite copies).
+``threads`` sets torch's and ONNX Runtime's intra-op threads.
 """
 
 from __future__ import annotations

@@ -48,10 +48,11 @@ def use_onnx_lrn(model: nn.Module) -> nn.Module:
     return model
 
 
-def _legacy_symbolic(g, x, size, alpha, beta, k):  # noqa: ANN001, ANN202  (TorchScript graph values)
+def _legacy_symbolic(g, x, size, alpha, beta, k):  # (TorchScript graph values)
     from torch.onnx import symbolic_helper
 
-    size, alpha, beta, k = (symbolic_helper._maybe_get_const(v, t) for v, t in zip((size, alpha, beta, k), "ifff"))
+    get = symbolic_helper._maybe_get_const
+    size, alpha, beta, k = get(size, "i"), get(alpha, "f"), get(beta, "f"), get(k, "f")
     return g.op("LRN", x, size_i=size, alpha_f=alpha, beta_f=beta, bias_f=k)
 
 
@@ -64,7 +65,7 @@ def dynamo_translation_table() -> dict:
     """``custom_translation_table`` for the torch.export-based exporter."""
     from onnxscript import opset18 as op
 
-    def lrn_onnx(x, size: int, alpha: float, beta: float, k: float):  # noqa: ANN001, ANN202
+    def lrn_onnx(x, size: int, alpha: float, beta: float, k: float):
         return op.LRN(x, size=size, alpha=alpha, beta=beta, bias=k)
 
     return {torch.ops.googlenet.lrn.default: lrn_onnx}
