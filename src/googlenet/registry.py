@@ -1,9 +1,9 @@
 """Model registry: every builder registered here is part of the test matrix for free.
 
-    @register_model
-    def googlenet(num_classes: int = 1000, **kwargs) -> nn.Module: ...
+@register_model
+def googlenet(num_classes: int = 1000, **kwargs) -> nn.Module: ...
 
-    model = create_model("googlenet", num_classes=10)
+model = create_model("googlenet", num_classes=10)
 """
 
 from __future__ import annotations

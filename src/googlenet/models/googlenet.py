@@ -23,8 +23,8 @@ aux outputs           training only                    returned in training, ord
                                                        wrong for years                   any mode, order 4a, 4d
 forward return type   n/a                              tuple in training, tensor in      always logits; a tuple
                                                        eval                              only when asked
-input transform       none                             ``transform_input`` re-maps       none
-                                                       normalisation when weights load
+input transform       none                             ``transform_input`` re-maps       off; ``transform_input``
+                                                       normalisation when weights load   as torchvision
 weight init           Caffe xavier, bias 0.2           truncated normal 0.01 (scipy,     Caffe xavier (fan-in
                                                        slow before 0.13)                 uniform), bias 0.2
 ====================  ===============================  ================================  =========================
@@ -85,6 +85,8 @@ class GoogLeNet(nn.Module):
         pool4_kernel: kernel of the max pool before 5a (2 reproduces torchvision's port).
         aux_paper_pool: 5x5/3 average pool in the aux heads (False: adaptive only, as torchvision).
         bn_eps: batch norm epsilon.
+        transform_input: re-map inputs normalised with ImageNet mean/std to the [-1, 1] range that
+            torchvision's ported GoogLeNet weights expect (as torchvision's ``transform_input``).
         init: ``"caffe"`` (xavier fan-in uniform, conv bias 0.2) or ``"torchvision"`` (truncated normal 0.01).
     """
 
@@ -105,6 +107,7 @@ class GoogLeNet(nn.Module):
         pool4_kernel: int = 3,
         aux_paper_pool: bool = True,
         bn_eps: float = 1e-3,
+        transform_input: bool = False,
         init: str = "caffe",
     ) -> None:
         super().__init__()
@@ -115,6 +118,9 @@ class GoogLeNet(nn.Module):
         self.num_classes = num_classes
         self.in_chans = in_chans
         self.small_input = small_input
+        if transform_input and in_chans != 3:
+            raise ValueError("transform_input needs 3 input channels")
+        self.transform_input = transform_input
         c = partial(scale_channels, width=width)
         conv_block: ConvFactory = partial(ConvBlock, batch_norm=batch_norm, bn_eps=bn_eps)
 
@@ -201,12 +207,21 @@ class GoogLeNet(nn.Module):
 
     def _check_input(self, x: Tensor) -> None:
         if x.dim() != 4 or x.shape[1] != self.in_chans:
-            raise InputSizeError(
-                f"expected a batch of shape N x {self.in_chans} x H x W, got {list(x.shape)}"
-            )
+            raise InputSizeError(f"expected a batch of shape N x {self.in_chans} x H x W, got {list(x.shape)}")
+
+    def _transform_input(self, x: Tensor) -> Tensor:
+        # x_imagenet * std / 0.5 + (mean - 0.5) / 0.5: from (x - mean) / std to (x - 0.5) / 0.5, torchvision's
+        # exact arithmetic so that its weights give identical logits
+        if self.transform_input:
+            x_ch0 = torch.unsqueeze(x[:, 0], 1) * (0.229 / 0.5) + (0.485 - 0.5) / 0.5
+            x_ch1 = torch.unsqueeze(x[:, 1], 1) * (0.224 / 0.5) + (0.456 - 0.5) / 0.5
+            x_ch2 = torch.unsqueeze(x[:, 2], 1) * (0.225 / 0.5) + (0.406 - 0.5) / 0.5
+            x = torch.cat((x_ch0, x_ch1, x_ch2), 1)
+        return x
 
     def _trunk(self, x: Tensor, want_aux: bool) -> tuple[Tensor, list[Tensor]]:
         aux: list[Tensor] = []
+        x = self._transform_input(x)
         x = self.conv1(x)  # N x 64 x 112 x 112
         x = self.maxpool1(x)  # N x 64 x 56 x 56
         x = self.lrn1(x)

@@ -1,0 +1,40 @@
+"""Argument helpers shared by subcommands."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+import yaml
+
+from ..errors import UserError
+
+
+def parse_model_args(items: list[str] | None) -> dict[str, Any]:
+    """``["width=0.5", "aux_logits=false"]`` -> ``{"width": 0.5, "aux_logits": False}`` (values read as YAML)."""
+    kwargs: dict[str, Any] = {}
+    for item in items or []:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise UserError(f"expected KEY=VALUE, got {item!r}")
+        kwargs[key.strip()] = yaml.safe_load(value)
+    return kwargs
+
+
+def add_model_args(parser: argparse.ArgumentParser) -> None:
+    """``--set KEY=VALUE`` options passed to the model builder."""
+    parser.add_argument(
+        "--set",
+        dest="model_args",
+        action="append",
+        metavar="KEY=VALUE",
+        help="model builder option, repeatable (e.g. --set width=0.5 --set aux_logits=false)",
+    )
+
+
+def human(n: float, unit: str = "") -> str:
+    """1234567 -> '1.23M' (K, M, G)."""
+    for scale, suffix in ((1e9, "G"), (1e6, "M"), (1e3, "K")):
+        if abs(n) >= scale:
+            return f"{n / scale:.3g}{suffix}{unit}"
+    return f"{n:g}{unit}"

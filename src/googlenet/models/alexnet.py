@@ -1,0 +1,123 @@
+"""AlexNet, Krizhevsky, Sutskever & Hinton, "ImageNet Classification with Deep CNNs", NeurIPS 2012.
+
+Three registered forms:
+
+- ``alexnet``: the paper's network on one device: 96-256-384-384-256 convs, ReLU, local response
+  normalisation after the ReLUs of conv1 and conv2, overlapping 3x3/2 max pools after conv1, conv2 and
+  conv5, FC 4096-4096 with dropout 0.5, paper initialisation (N(0, 0.01) weights; bias 1 in conv2, conv4,
+  conv5 and the hidden FC layers, 0 elsewhere).
+- ``alexnet_grouped``: the paper's two-GPU form. conv2, conv4 and conv5 only see the maps on their own GPU,
+  i.e. ``groups=2`` (kernel depths 48, 192, 192); conv3 and the FC layers see everything.
+- ``alexnet_tv``: torchvision's "one weird trick" variant (64-192-384-256-256, no LRN, no groups).
+
+Deviations and readings of the paper, all shared with torchvision's layout:
+
+- input 224 px with conv1 padding 2 (the paper's 224 does not divide; Caffe uses 227 px and no padding);
+  both give 55x55 after conv1 and 6x6x256 before the classifier.
+- dropout follows the ReLU of fc6 and fc7 (Caffe's ``drop6``/``drop7``).
+- an adaptive average pool to 6x6 before the classifier (the identity at 224 px) accepts other sizes.
+
+State-dict keys follow torchvision's AlexNet (``features.N``, ``classifier.N``; final layer ``classifier.6``).
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor, nn
+from torchvision import models as tvm
+
+from ..registry import register_model
+from .adapter import adapt
+
+# Krizhevsky LRN: b = a / (k + alpha * sum_n a^2)^beta with k=2, n=5, alpha=1e-4, beta=0.75. PyTorch divides
+# alpha by n, so the paper's alpha is 5 * 1e-4 here.
+LRN = {"size": 5, "alpha": 5e-4, "beta": 0.75, "k": 2.0}
+
+
+class AlexNet(nn.Module):
+    """The paper's AlexNet; ``grouped=True`` is its two-GPU form with grouped convs.
+
+    Args:
+        num_classes: classifier outputs.
+        grouped: ``groups=2`` in conv2, conv4 and conv5, as the paper's two-GPU split.
+        dropout: dropout after the two hidden FC layers (paper 0.5).
+        in_chans: input channels.
+    """
+
+    def __init__(self, num_classes: int = 1000, *, grouped: bool = False, dropout: float = 0.5, in_chans: int = 3):
+        super().__init__()
+        g = 2 if grouped else 1
+        self.num_classes = num_classes
+        self.features = nn.Sequential(
+            nn.Conv2d(in_chans, 96, kernel_size=11, stride=4, padding=2),  # 0: conv1, N x 96 x 55 x 55
+            nn.ReLU(inplace=True),
+            nn.LocalResponseNorm(**LRN),
+            nn.MaxPool2d(kernel_size=3, stride=2),  # 3: N x 96 x 27 x 27
+            nn.Conv2d(96, 256, kernel_size=5, padding=2, groups=g),  # 4: conv2, N x 256 x 27 x 27
+            nn.ReLU(inplace=True),
+            nn.LocalResponseNorm(**LRN),
+            nn.MaxPool2d(kernel_size=3, stride=2),  # 7: N x 256 x 13 x 13
+            nn.Conv2d(256, 384, kernel_size=3, padding=1),  # 8: conv3, N x 384 x 13 x 13
+            nn.ReLU(inplace=True),
+            nn.Conv2d(384, 384, kernel_size=3, padding=1, groups=g),  # 10: conv4, N x 384 x 13 x 13
+            nn.ReLU(inplace=True),
+            nn.Conv2d(384, 256, kernel_size=3, padding=1, groups=g),  # 12: conv5, N x 256 x 13 x 13
+            nn.ReLU(inplace=True),
+            nn.MaxPool2d(kernel_size=3, stride=2),  # 14: N x 256 x 6 x 6
+        )
+        self.avgpool = nn.AdaptiveAvgPool2d((6, 6))
+        self.num_features = 4096
+        self.classifier = nn.Sequential(
+            nn.Linear(256 * 6 * 6, 4096),  # 0: fc6
+            nn.ReLU(inplace=True),
+            nn.Dropout(p=dropout),
+            nn.Linear(4096, 4096),  # 3: fc7
+            nn.ReLU(inplace=True),
+            nn.Dropout(p=dropout),
+            nn.Linear(4096, num_classes),  # 6: fc8
+        )
+        self._init_weights()
+
+    def _init_weights(self) -> None:
+        # Section 5: weights N(0, 0.01); biases 1 in conv2, conv4, conv5 and the hidden FC layers, else 0
+        ones = {"features.4", "features.10", "features.12", "classifier.0", "classifier.3"}
+        for name, m in self.named_modules():
+            if isinstance(m, (nn.Conv2d, nn.Linear)):
+                nn.init.normal_(m.weight, 0.0, 0.01)
+                nn.init.constant_(m.bias, 1.0 if name in ones else 0.0)
+
+    def forward_features(self, x: Tensor) -> Tensor:
+        """Conv trunk: N x 256 x 6 x 6 at 224 px."""
+        return self.features(x)
+
+    def forward_head(self, x: Tensor) -> Tensor:
+        """Pool to 6x6, flatten, fc6 -> fc7 -> fc8."""
+        x = self.avgpool(x)
+        return self.classifier(torch.flatten(x, 1))
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.forward_head(self.forward_features(x))
+
+    def reset_classifier(self, num_classes: int) -> None:
+        """Replace fc8 for ``num_classes`` outputs (fine-tuning)."""
+        old = self.classifier[6]
+        self.classifier[6] = nn.Linear(old.in_features, num_classes, device=old.weight.device, dtype=old.weight.dtype)
+        self.num_classes = num_classes
+
+
+@register_model(family="alexnet", min_input_size=63)
+def alexnet(num_classes: int = 1000, **kwargs) -> AlexNet:
+    """AlexNet as the paper: 96-256-384-384-256, LRN, overlapping pools, dropout 0.5, on one device."""
+    return AlexNet(num_classes, **kwargs)
+
+
+@register_model(family="alexnet", min_input_size=63)
+def alexnet_grouped(num_classes: int = 1000, **kwargs) -> AlexNet:
+    """AlexNet's two-GPU form: groups=2 in conv2, conv4 and conv5, as the paper splits them."""
+    return AlexNet(num_classes, grouped=True, **kwargs)
+
+
+@register_model(family="alexnet", min_input_size=63)
+def alexnet_tv(num_classes: int = 1000, **kwargs) -> nn.Module:
+    """torchvision's AlexNet ("one weird trick": 64-192-384-256-256, no LRN, no groups)."""
+    return adapt(tvm.alexnet(weights=None, num_classes=num_classes, **kwargs))

@@ -1,0 +1,137 @@
+"""`googlenet import-weights`: torchvision checkpoints (random weights, saved here) in, identical logits out."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+from torch import nn
+from torchvision import models as tvm
+
+from googlenet import create_model
+from googlenet.checkpoint import CheckpointError, load_checkpoint
+from googlenet.cli import main
+from googlenet.weights import import_torchvision
+
+
+def save_pth(model: nn.Module, path: Path, wrap=None) -> Path:
+    state = model.state_dict()
+    torch.save(wrap(state) if wrap else state, path)
+    return path
+
+
+def logits(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
+    with torch.no_grad():
+        return model.eval()(x)
+
+
+@pytest.fixture(scope="module")
+def resnet18_pth(tmp_path_factory) -> tuple[nn.Module, Path]:
+    torch.manual_seed(0)
+    tv = tvm.resnet18(weights=None, num_classes=10)
+    with torch.no_grad():  # non-trivial batch-norm statistics
+        for m in tv.modules():
+            if isinstance(m, nn.BatchNorm2d):
+                m.running_mean.normal_(0, 0.1)
+                m.running_var.uniform_(0.5, 1.5)
+    return tv.eval(), save_pth(tv, tmp_path_factory.mktemp("tv") / "resnet18.pth")
+
+
+def test_import_resnet18_gives_identical_logits(resnet18_pth, tmp_path):
+    tv, src = resnet18_pth
+    out, meta = import_torchvision(src, "resnet18", tmp_path / "r18.safetensors")
+    assert meta["num_classes"] == 10  # read from fc.weight
+    x = torch.randn(2, 3, 64, 64)
+    expected = logits(tv, x)
+    assert torch.equal(logits(create_model("resnet18", num_classes=10, weights=out), x), expected)
+    model, loaded_meta = load_checkpoint(out)
+    assert torch.equal(logits(model, x), expected)
+    sidecar = json.loads(out.with_suffix(".json").read_text())
+    assert sidecar["model"] == loaded_meta["model"] == "resnet18"
+    assert sidecar["mean"] == [0.485, 0.456, 0.406] and sidecar["std"] == [0.229, 0.224, 0.225]
+    assert "class_names" not in sidecar  # 10 classes: names unknown
+
+
+def test_cli_import_googlenet_bn_with_imagenet_metadata(tmp_path, capsys):
+    torch.manual_seed(0)
+    tv = tvm.googlenet(weights=None, aux_logits=True, init_weights=True)
+    src = save_pth(tv, tmp_path / "googlenet.pth")
+    out = tmp_path / "gbn.safetensors"
+    assert main(["import-weights", str(src), "--model", "googlenet_bn", "-o", str(out)]) == 0
+    assert "googlenet_bn" in capsys.readouterr().out
+    model, meta = load_checkpoint(out)
+    assert meta["num_classes"] == 1000 and len(meta["class_names"]) == 1000
+    assert meta["class_names"][0] == "tench" and meta["class_names"][999] == "toilet tissue"
+    # torchvision switches transform_input on for its published GoogLeNet weights; so does the import
+    assert meta["model_kwargs"] == {"transform_input": True}
+    tv_t = tvm.googlenet(weights=None, aux_logits=True, init_weights=False, transform_input=True)
+    tv_t.load_state_dict(tv.state_dict())
+    x = torch.randn(1, 3, 96, 96)
+    assert (logits(model, x) - logits(tv_t, x)).abs().max() <= 1e-5
+
+
+def test_training_checkpoint_and_ddp_prefix_are_unwrapped(resnet18_pth, tmp_path):
+    tv, _ = resnet18_pth
+    src = save_pth(
+        tv, tmp_path / "ckpt.pth", wrap=lambda sd: {"model": {f"module.{k}": v for k, v in sd.items()}, "epoch": 3}
+    )
+    out, _ = import_torchvision(src, "resnet18", tmp_path / "r18.safetensors")
+    x = torch.randn(1, 3, 32, 32)
+    assert torch.equal(logits(load_checkpoint(out)[0], x), logits(tv, x))
+
+
+def test_old_densenet_keys_are_renamed(tmp_path):
+    torch.manual_seed(0)
+    tv = tvm.densenet121(weights=None, num_classes=10)
+    # torchvision's published files use "denselayer1.norm.1.weight" for today's "denselayer1.norm1.weight" and,
+    # saved before PyTorch 0.4.1, have no batch-norm "num_batches_tracked" counters
+    old = {
+        k.replace(".norm1.", ".norm.1.").replace(".conv2.", ".conv.2."): v
+        for k, v in tv.state_dict().items()
+        if not k.endswith("num_batches_tracked")
+    }
+    assert any(".norm.1." in k for k in old) and any(".conv.2." in k for k in old)
+    torch.save(old, tmp_path / "densenet121.pth")
+    out, _ = import_torchvision(tmp_path / "densenet121.pth", "densenet121", tmp_path / "d.safetensors")
+    x = torch.randn(1, 3, 32, 32)
+    assert torch.equal(logits(load_checkpoint(out)[0], x), logits(tv, x))
+
+
+def test_wrong_model_names_the_first_missing_key(resnet18_pth, tmp_path):
+    _, src = resnet18_pth
+    out = tmp_path / "r34.safetensors"
+    with pytest.raises(CheckpointError, match=r"missing key 'layer1\.2\.conv1\.weight'"):
+        import_torchvision(src, "resnet34", out)
+    assert not out.exists()
+
+
+def test_wrong_shape_names_the_key(tmp_path):
+    state = tvm.resnet18(weights=None).state_dict()
+    state["conv1.weight"] = torch.zeros(64, 3, 5, 5)
+    torch.save(state, tmp_path / "bad.pth")
+    with pytest.raises(CheckpointError, match=r"'conv1\.weight' has shape \(64, 3, 5, 5\)"):
+        import_torchvision(tmp_path / "bad.pth", "resnet18", tmp_path / "bad.safetensors")
+
+
+class NotATensor:
+    """A pickled object of this class could run code on load; weights_only loading must refuse it."""
+
+
+def test_pickled_objects_are_refused(tmp_path, capsys):
+    torch.save({"model": tvm.alexnet(weights=None).state_dict(), "extra": NotATensor()}, tmp_path / "evil.pth")
+    with pytest.raises(CheckpointError, match=r"weights_only loading refuses.*NotATensor"):
+        import_torchvision(tmp_path / "evil.pth", "alexnet_tv", tmp_path / "a.safetensors")
+    (tmp_path / "junk.pth").write_text("not a checkpoint")
+    code = main(["import-weights", str(tmp_path / "junk.pth"), "--model", "alexnet_tv", "-o", str(tmp_path / "a")])
+    err = capsys.readouterr().err
+    assert code == 2 and "not a readable PyTorch checkpoint" in err and len(err.strip().splitlines()) == 1
+
+
+def test_missing_file_and_unknown_model_are_one_line_errors(tmp_path, capsys):
+    assert main(["import-weights", str(tmp_path / "none.pth"), "--model", "resnet18", "-o", str(tmp_path / "x")]) == 2
+    assert "checkpoint not found" in capsys.readouterr().err
+    torch.save({}, tmp_path / "empty.pth")
+    assert main(["import-weights", str(tmp_path / "empty.pth"), "--model", "resnet19", "-o", str(tmp_path / "x")]) == 2
+    assert "Did you mean" in capsys.readouterr().err
