@@ -20,7 +20,6 @@ from googlenet.deploy.images import IMAGENET_MEAN, IMAGENET_STD, image_files, pr
 from googlenet.registry import create_model
 
 SIZE = 80  # odd feature maps (40 -> ceil 20 ...): ceil-mode pools differ from floor mode here
-TV_KWARGS = dict(batch_norm=True, lrn=False, ch5x5_kernel=3, pool4_kernel=2, dropout=0.2, aux_paper_pool=False)
 
 
 @pytest.fixture(scope="module")
@@ -79,7 +78,7 @@ def test_onnx_paper_googlenet_lrn_and_ceil_pools(images, tmp_path):
 
 
 def test_onnx_bn_form_matches_torchvision_with_baked_normalization(images, tmp_path):
-    model = randomize_bn(create_model("googlenet", num_classes=1000, aux_logits=False, **TV_KWARGS))
+    model = randomize_bn(create_model("googlenet_bn", num_classes=1000, aux_logits=False))
     tv = torchvision.models.googlenet(weights=None, aux_logits=False, init_weights=False, transform_input=False)
     tv.load_state_dict(model.state_dict())  # identical keys: the reference is torchvision's own forward
     out = tmp_path / "bn.onnx"
@@ -115,7 +114,7 @@ def test_onnx_classic_torchvision_resnet18_and_metadata(images, tmp_path):
 
 def test_torchscript_export_and_metadata(images, tmp_path):
     torch.manual_seed(0)
-    model = randomize_bn(create_model("googlenet", num_classes=10, width=0.5, aux_logits=True, **TV_KWARGS))
+    model = randomize_bn(create_model("googlenet_bn", num_classes=10, width=0.5))
     out = tmp_path / "g.pt"
     meta = {"model": "googlenet", "class_names": [str(i) for i in range(10)], "input_size": SIZE}
     result = export_model(model, out, "torchscript", images=images, meta=meta)
@@ -128,7 +127,7 @@ def test_torchscript_export_and_metadata(images, tmp_path):
 
 def test_fold_and_merge_match_float64_reference():
     torch.manual_seed(0)
-    model = randomize_bn(create_model("googlenet", num_classes=10, width=0.25, aux_logits=False, **TV_KWARGS))
+    model = randomize_bn(create_model("googlenet_bn", num_classes=10, width=0.25, aux_logits=False))
     x = torch.randn(2, 3, 64, 64)
     with torch.no_grad():
         expected = model.double()(x.double())

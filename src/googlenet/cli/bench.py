@@ -6,6 +6,8 @@ import argparse
 import json
 import os
 
+from ._common import add_model_args
+
 
 def _ints(text: str) -> list[int]:
     try:
@@ -27,7 +29,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("model", nargs="?", help="registered model name (or use --checkpoint)")
     p.add_argument("--checkpoint", "-c", help="a .safetensors checkpoint instead of a random-weight model")
-    p.add_argument("--model-arg", action="append", metavar="KEY=VALUE", help="builder option, repeatable")
+    add_model_args(p)
     p.add_argument("--batch", type=_ints, default=[1, 16], help="batch sizes, comma-separated (default 1,16)")
     p.add_argument("--input-size", type=int, default=224, help="image side (default 224)")
     p.add_argument("--paths", default="eager,channels_last,compile,onnxruntime", help="back ends, comma-separated")
@@ -43,9 +45,10 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from ..deploy.bench import format_report, run_bench, torchvision_reference
-    from ..deploy.loading import parse_model_args, resolve_model
+    from ..deploy.loading import resolve_model
+    from ._common import parse_model_args
 
-    model_args = parse_model_args(args.model_arg)
+    model_args = parse_model_args(args.model_args)
     model, meta = resolve_model(args.checkpoint, args.model, model_args)
     name = meta["model"] + ("*" if model_args else "")
     if model_args:

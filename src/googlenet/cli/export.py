@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 from ..errors import UserError
+from ._common import add_model_args
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -18,7 +19,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     src = p.add_mutually_exclusive_group(required=True)
     src.add_argument("--checkpoint", "-c", help="a .safetensors checkpoint (or a run folder)")
     src.add_argument("--model", "-m", help="a registered model name (random weights)")
-    p.add_argument("--model-arg", action="append", metavar="KEY=VALUE", help="builder option, repeatable")
+    add_model_args(p)
     p.add_argument("--num-classes", type=int, default=1000, help="classes of a --model (default 1000)")
     p.add_argument("--format", "-f", default="onnx", help="onnx or torchscript (default onnx)")
     p.add_argument("--output", "-o", required=True, help="output file")
@@ -41,9 +42,10 @@ def register(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from ..deploy.export import export_model
     from ..deploy.images import IMAGENET_MEAN, IMAGENET_STD, sample_batch
-    from ..deploy.loading import parse_model_args, resolve_model
+    from ..deploy.loading import resolve_model
+    from ._common import parse_model_args
 
-    model, meta = resolve_model(args.checkpoint, args.model, parse_model_args(args.model_arg), args.num_classes)
+    model, meta = resolve_model(args.checkpoint, args.model, parse_model_args(args.model_args), args.num_classes)
     size = args.input_size or int(meta.get("input_size") or 224)
     in_chans = getattr(model, "in_chans", 3)
     images = sample_batch(args.parity_images, size, mean=None, std=None, data=args.data, in_chans=in_chans)

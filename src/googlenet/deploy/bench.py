@@ -21,7 +21,7 @@ from ..errors import UserError
 from .backends import BACKENDS, Backend, make_backend
 
 # registered name -> torchvision builder name, for models whose topology and keys equal torchvision's
-TORCHVISION_EQUIVALENT = {"googlenet_bn": "googlenet", "alexnet_tv": "alexnet", "vgg16_tv": "vgg16"}
+TORCHVISION_EQUIVALENT = {"googlenet_bn": "googlenet", "alexnet_tv": "alexnet"}
 # GoogLeNet knobs that give torchvision's topology (batch norm, no LRN, 3x3 "5x5" branch, 2x2 pool before 5a)
 _TV_GOOGLENET_KWARGS = {"batch_norm": True, "lrn": False, "ch5x5_kernel": 3, "pool4_kernel": 2}
 
@@ -79,7 +79,7 @@ def count_macs(model: nn.Module, input_size: int, in_chans: int = 3) -> int:
     try:
         from ..analysis.profile import profile_model  # the lead's per-layer profiler
 
-        return int(profile_model(model, input_size).total_macs)
+        return int(profile_model(model, input_size, memory=False).total_macs)
     except (ImportError, AttributeError, TypeError):
         from torch.utils.flop_counter import FlopCounterMode
 

@@ -2,24 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Any
 
-import yaml
 from torch import nn
 
 from ..errors import UserError
-
-
-def parse_model_args(items: Sequence[str] | None) -> dict[str, Any]:
-    """``["batch_norm=true", "dropout=0.2"]`` -> ``{"batch_norm": True, "dropout": 0.2}`` (YAML scalars)."""
-    out: dict[str, Any] = {}
-    for item in items or ():
-        key, sep, value = item.partition("=")
-        if not sep or not key:
-            raise UserError(f"model option {item!r} is not KEY=VALUE")
-        out[key.strip()] = yaml.safe_load(value)
-    return out
 
 
 def resolve_model(
