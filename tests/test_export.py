@@ -10,6 +10,7 @@ import onnx
 import onnxruntime as ort
 import pytest
 import torch
+import torch.nn.functional as F
 import torchvision
 from torch import nn
 
@@ -17,6 +18,7 @@ from googlenet.cli import main
 from googlenet.deploy.export import ExportError, ParityError, check_parity, export_model, read_metadata
 from googlenet.deploy.fuse import fold_batch_norm, merge_inception_1x1
 from googlenet.deploy.images import IMAGENET_MEAN, IMAGENET_STD, image_files, preprocess
+from googlenet.deploy.lrn import ConvLRN
 from googlenet.registry import create_model
 
 SIZE = 80  # odd feature maps (40 -> ceil 20 ...): ceil-mode pools differ from floor mode here
@@ -156,3 +158,13 @@ def test_bad_format_and_missing_checkpoint_are_one_line_errors(tmp_path, capsys)
     assert "checkpoint not found" in capsys.readouterr().err
     with pytest.raises(ExportError, match="not found"):
         read_metadata(tmp_path / "absent.onnx")
+
+
+@pytest.mark.parametrize("beta", [0.75, 0.5])
+def test_conv_lrn_matches_torch_lrn_in_float64(beta):
+    x = torch.randn(2, 16, 9, 9, dtype=torch.float64) * 3
+    fast = ConvLRN(16, 5, alpha=1.0, beta=beta, k=2.0).double()
+    torch.testing.assert_close(fast(x), F.local_response_norm(x, 5, alpha=1.0, beta=beta, k=2.0), rtol=1e-12, atol=0)
+    # hand check of one element: channel 0 sees channels 0..2 (the window is clipped at the edge)
+    s = (x[0, 0:3, 4, 4] ** 2).sum()
+    assert fast(x)[0, 0, 4, 4].item() == pytest.approx((x[0, 0, 4, 4] / (2.0 + s / 5) ** beta).item(), rel=1e-12)

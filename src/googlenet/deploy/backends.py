@@ -9,7 +9,8 @@ name               what it does
 eager              the model as is, eval mode, ``torch.inference_mode``
 channels_last      batch norm folded, weights and input in NHWC (oneDNN convolutions)
 compile            batch norm folded, ``torch.compile`` (inductor) with weight freezing, NHWC
-onnxruntime        batch norm folded, exported to ONNX in memory, ONNX Runtime CPU with all graph optimisations
+onnxruntime        batch norm folded, LRN as conv + sqrt, exported to ONNX in memory, ONNX Runtime CPU with all
+                   graph optimisations
 onnxruntime_merged as ``onnxruntime`` with each Inception's three 1x1 convs merged (measured: no faster)
 onnxruntime_int8   as ``onnxruntime``, then static int8 QDQ quantisation calibrated on real images
 =================  =========================================================================================
@@ -103,8 +104,10 @@ def ort_callable(path: str | os.PathLike | bytes, threads: int | None = None) ->
 
 def _onnx_bytes(model: nn.Module, input_size: int, batch_size: int, merge: bool, dynamo: bool) -> bytes:
     from .export import export_onnx
+    from .lrn import use_conv_lrn
 
     graph = merge_inception_1x1(model) if merge else fold_batch_norm(model)
+    graph = use_conv_lrn(graph, input_size)  # ONNX Runtime's own LRN kernel is slower than this
     in_chans = getattr(model, "in_chans", 3)
     example = torch.randn(batch_size, in_chans, input_size, input_size)
     with tempfile.TemporaryDirectory() as tmp:

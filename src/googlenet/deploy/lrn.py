@@ -69,3 +69,55 @@ def dynamo_translation_table() -> dict:
         return op.LRN(x, size=size, alpha=alpha, beta=beta, bias=k)
 
     return {torch.ops.googlenet.lrn.default: lrn_onnx}
+
+
+class ConvLRN(nn.Module):
+    """LRN as GEMM-friendly arithmetic: the window sum of squares is a 1x1 conv with a banded 0/1 weight.
+
+    ``x / (k + alpha / size * band(x^2)) ^ beta``; for the paper's beta = 0.75 the power is
+    ``sqrt(t) * sqrt(sqrt(t))``, which vectorises far better than ``pow``. Equal to torch's LRN up to float
+    rounding (a sum in a different order).
+    """
+
+    def __init__(self, channels: int, size: int, alpha: float, beta: float, k: float) -> None:
+        super().__init__()
+        idx = torch.arange(channels)
+        band = ((idx[:, None] - idx[None, :]).abs() <= size // 2).float() * (alpha / size)
+        self.register_buffer("band", band.view(channels, channels, 1, 1))
+        self.beta, self.k = beta, k
+
+    def forward(self, x: Tensor) -> Tensor:
+        t = F.conv2d(x * x, self.band) + self.k
+        if self.beta == 0.75:
+            s = torch.sqrt(t)
+            return x / (s * torch.sqrt(s))
+        return x * t.pow(-self.beta)
+
+
+def use_conv_lrn(model: nn.Module, input_size: int = 224) -> nn.Module:
+    """Copy of ``model`` with each odd-sized ``nn.LocalResponseNorm`` replaced by a :class:`ConvLRN`.
+
+    The channel count of each LRN is found by one forward pass at ``input_size``.
+    """
+    model = copy.deepcopy(model).eval()
+    found: dict[nn.Module, int] = {}
+
+    def record(module: nn.Module, inputs: tuple[Tensor, ...], output: Tensor) -> None:
+        found[module] = inputs[0].shape[1]
+
+    hooks = [
+        m.register_forward_hook(record)
+        for m in model.modules()
+        if isinstance(m, nn.LocalResponseNorm) and m.size % 2 == 1
+    ]
+    if not hooks:
+        return model
+    with torch.no_grad():
+        model(torch.zeros(1, getattr(model, "in_chans", 3), input_size, input_size))
+    for h in hooks:
+        h.remove()
+    for parent in list(model.modules()):
+        for name, child in list(parent.named_children()):
+            if child in found:
+                setattr(parent, name, ConvLRN(found[child], child.size, child.alpha, child.beta, child.k))
+    return model
