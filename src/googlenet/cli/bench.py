@@ -1,0 +1,87 @@
+"""``googlenet bench``: inference speed of every back end, side by side, against torchvision's eager model."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+
+from ._common import add_model_args
+
+
+def _ints(text: str) -> list[int]:
+    try:
+        values = [int(v) for v in text.split(",") if v.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated integers, got {text!r}") from None
+    if not values or min(values) < 1:
+        raise argparse.ArgumentTypeError(f"expected positive integers, got {text!r}")
+    return values
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "bench",
+        help="time inference back ends side by side (images/s, latency, GFLOP/s, ratio to torchvision)",
+        description="Times each back end round-robin in one process (warm-up, then --repeats timed batches; "
+        "median with min-max spread) and prints the ratio to torchvision's eager model of the same "
+        "architecture when one exists, else to the model's own eager path.",
+    )
+    p.add_argument("model", nargs="?", help="registered model name (or use --checkpoint)")
+    p.add_argument("--checkpoint", "-c", help="a .safetensors checkpoint instead of a random-weight model")
+    add_model_args(p)
+    p.add_argument("--batch", type=_ints, default=[1, 16], help="batch sizes, comma-separated (default 1,16)")
+    p.add_argument("--input-size", type=int, default=224, help="image side (default 224)")
+    p.add_argument("--paths", default="eager,channels_last,compile,onnxruntime", help="back ends, comma-separated")
+    p.add_argument("--reference", default="auto", help="auto (torchvision twin if any), none, or self")
+    p.add_argument("--reference-paths", default="eager,onnxruntime", help="back ends timed for the reference")
+    p.add_argument("--threads", type=int, default=min(2, os.cpu_count() or 1), help="intra-op threads")
+    p.add_argument("--repeats", type=int, default=10, help="timed batches per back end (default 10)")
+    p.add_argument("--warmup", type=int, default=2, help="untimed batches per back end (default 2)")
+    p.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    p.add_argument("--profile", action="store_true", help="also print per-operator time of each path (largest batch)")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..deploy.bench import format_report, run_bench, torchvision_reference
+    from ..deploy.loading import resolve_model
+    from ._common import parse_model_args
+
+    model_args = parse_model_args(args.model_args)
+    model, meta = resolve_model(args.checkpoint, args.model, model_args)
+    name = meta["model"] + ("*" if model_args else "")
+    if model_args:
+        print(f"{name}: {meta['model']} with " + ", ".join(f"{k}={v}" for k, v in model_args.items()))
+    reference = None
+    if args.reference == "auto":
+        try:
+            kwargs = {**meta.get("model_kwargs", {}), **model_args}
+            reference = torchvision_reference(meta["model"], kwargs, meta.get("num_classes", 1000))
+        except KeyError:
+            reference = None
+    print(
+        f"threads: torch.set_num_threads({args.threads}), onnxruntime intra_op_num_threads={args.threads}", flush=True
+    )
+    paths = [p.strip() for p in args.paths.split(",") if p.strip()]
+    report = run_bench(
+        model,
+        name,
+        batches=args.batch,
+        input_size=args.input_size,
+        paths=paths,
+        reference=reference,
+        reference_paths=[p.strip() for p in args.reference_paths.split(",") if p.strip()],
+        threads=args.threads,
+        warmup=args.warmup,
+        repeats=args.repeats,
+    )
+    print(json.dumps(report.to_dict(), indent=2) if args.json else format_report(report))
+    if args.profile:
+        from ..deploy.opprofile import format_profile, op_profile
+
+        for path in dict.fromkeys(["eager", *paths]):
+            if path in ("eager", "channels_last", "compile", "onnxruntime"):
+                times = op_profile(model, path, max(args.batch), args.input_size, args.threads)
+                print("\n" + format_profile(times, f"{name} {path}, batch {max(args.batch)}"))
+    return 0

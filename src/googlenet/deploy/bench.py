@@ -1,0 +1,226 @@
+"""Inference benchmark: every back end side by side in one process, against torchvision's eager model.
+
+Timing is round-robin: each repeat times one batch on every (model, back end) in turn, so a change in the
+machine's load hits all of them alike and the ratios stay comparable even when absolute figures drift.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import statistics
+import time
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import torch
+from torch import nn
+
+from ..errors import UserError
+from .backends import BACKENDS, Backend, make_backend
+
+# registered name -> torchvision builder name, for models whose topology and keys equal torchvision's
+TORCHVISION_EQUIVALENT = {"googlenet_bn": "googlenet", "alexnet_tv": "alexnet"}
+# GoogLeNet knobs that give torchvision's topology (batch norm, no LRN, 3x3 "5x5" branch, 2x2 pool before 5a)
+_TV_GOOGLENET_KWARGS = {"batch_norm": True, "lrn": False, "ch5x5_kernel": 3, "pool4_kernel": 2}
+
+
+@dataclass
+class BenchRow:
+    """One (model, back end, batch size) measurement."""
+
+    model: str
+    path: str
+    batch: int
+    median_ms: float
+    min_ms: float
+    max_ms: float
+    images_per_s: float
+    gflops_per_s: float
+    max_abs_diff: float
+    ratio: float = float("nan")
+
+
+@dataclass
+class BenchReport:
+    """All rows plus the conditions they were measured under."""
+
+    rows: list[BenchRow]
+    threads: int
+    input_size: int
+    repeats: int
+    macs: int
+    reference: str
+    environment: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**{k: v for k, v in asdict(self).items() if k != "rows"}, "rows": [asdict(r) for r in self.rows]}
+
+
+def torchvision_reference(name: str, model_kwargs: dict[str, Any], num_classes: int = 1000) -> tuple[str, nn.Module]:
+    """torchvision's model of the same architecture as registered ``name`` (with ``model_kwargs``), or KeyError."""
+    import torchvision
+
+    tv_name = TORCHVISION_EQUIVALENT.get(name)
+    if name == "googlenet" and all(model_kwargs.get(k) == v for k, v in _TV_GOOGLENET_KWARGS.items()):
+        tv_name = "googlenet"
+    if tv_name is None:
+        raise KeyError(name)
+    if tv_name == "googlenet":
+        model = torchvision.models.googlenet(weights=None, init_weights=True, aux_logits=False, num_classes=num_classes)
+    else:
+        model = torchvision.models.get_model(tv_name, weights=None, num_classes=num_classes)
+    return f"torchvision {tv_name}", model.eval()
+
+
+def count_macs(model: nn.Module, input_size: int, in_chans: int = 3) -> int:
+    """Multiply-accumulates of one image's forward pass (the project's profiler when present, else torch's)."""
+    try:
+        from ..analysis.profile import profile_model  # the lead's per-layer profiler
+
+        return int(profile_model(model, input_size, memory=False).total_macs)
+    except (ImportError, AttributeError, TypeError):
+        from torch.utils.flop_counter import FlopCounterMode
+
+        counter = FlopCounterMode(display=False)
+        with counter, torch.no_grad():
+            model.eval()(torch.zeros(1, in_chans, input_size, input_size))
+        return counter.get_total_flops() // 2
+
+
+def _parse_paths(paths: Sequence[str]) -> list[str]:
+    unknown = [p for p in paths if p not in BACKENDS]
+    if unknown:
+        raise UserError(f"unknown path(s) {', '.join(unknown)}; choose from: {', '.join(BACKENDS)}")
+    return list(dict.fromkeys(paths))
+
+
+def run_bench(
+    model: nn.Module,
+    name: str,
+    *,
+    batches: Sequence[int] = (1, 16),
+    input_size: int = 224,
+    paths: Sequence[str] = ("eager", "channels_last", "compile", "onnxruntime"),
+    reference: tuple[str, nn.Module] | None = None,
+    reference_paths: Sequence[str] = ("eager", "onnxruntime"),
+    threads: int = 2,
+    warmup: int = 2,
+    repeats: int = 10,
+    seed: int = 0,
+) -> BenchReport:
+    """Time every back end in ``paths`` for ``model`` (and ``reference_paths`` for ``reference``).
+
+    Args:
+        model: the network to deploy.
+        name: its display name.
+        batches: batch sizes to time.
+        input_size: square image side.
+        paths: back ends (see :data:`~googlenet.deploy.backends.BACKENDS`) for ``model``.
+        reference: ``(display name, module)`` whose eager speed is the ratio's denominator; ``None`` uses
+            ``model``'s own eager path.
+        reference_paths: back ends also timed for ``reference``.
+        threads: intra-op threads for torch and ONNX Runtime (set here, and reported).
+        warmup: untimed calls per back end and batch size (after compilation).
+        repeats: timed calls per back end and batch size; the median is reported, with min and max.
+        seed: seed of the random input batch.
+    """
+    paths = _parse_paths(paths)
+    reference_paths = _parse_paths(reference_paths) if reference is not None else []
+    if "eager" not in paths:
+        paths = ["eager", *paths]
+    if reference is not None and "eager" not in reference_paths:
+        reference_paths = ["eager", *reference_paths]
+    torch.set_num_threads(threads)
+    model = model.eval()
+    in_chans = getattr(model, "in_chans", 3)
+    macs = count_macs(model, input_size, in_chans)
+    subjects: list[tuple[str, str, Backend]] = []
+    for path in paths:
+        subjects.append((name, path, make_backend(path, model, input_size, max(batches), threads)))
+    if reference is not None:
+        for path in reference_paths:
+            fn = make_backend(path, reference[1], input_size, max(batches), threads, optimize=False)
+            subjects.append((reference[0], path, fn))
+    load_before = os.getloadavg()
+    rows: list[BenchRow] = []
+    generator = torch.Generator().manual_seed(seed)
+    for batch in batches:
+        x = torch.randn(batch, in_chans, input_size, input_size, generator=generator)
+        outputs = {}
+        for subject, path, fn in subjects:
+            for _ in range(max(1, warmup)):
+                outputs[(subject, path)] = fn(x)
+        times: dict[tuple[str, str], list[float]] = {(s, p): [] for s, p, _ in subjects}
+        for _ in range(repeats):
+            for subject, path, fn in subjects:
+                start = time.perf_counter()
+                fn(x)
+                times[(subject, path)].append(time.perf_counter() - start)
+        for subject, path, _ in subjects:
+            t = times[(subject, path)]
+            median = statistics.median(t)
+            eager_out = outputs[(subject, "eager")]
+            rows.append(
+                BenchRow(
+                    model=subject,
+                    path=path,
+                    batch=batch,
+                    median_ms=median * 1e3,
+                    min_ms=min(t) * 1e3,
+                    max_ms=max(t) * 1e3,
+                    images_per_s=batch / median,
+                    gflops_per_s=2 * macs * batch / median / 1e9,
+                    max_abs_diff=(outputs[(subject, path)].float() - eager_out.float()).abs().max().item(),
+                )
+            )
+    base_name = reference[0] if reference is not None else name
+    for row in rows:
+        base = next(r for r in rows if r.model == base_name and r.path == "eager" and r.batch == row.batch)
+        row.ratio = row.images_per_s / base.images_per_s
+    env = {
+        "torch": torch.__version__,
+        "onnxruntime": _version("onnxruntime"),
+        "cpu": platform.processor() or platform.machine(),
+        "cpu_count": os.cpu_count(),
+        "loadavg_before": [round(v, 2) for v in load_before],
+        "loadavg_after": [round(v, 2) for v in os.getloadavg()],
+    }
+    return BenchReport(rows, threads, input_size, repeats, macs, f"{base_name} eager", env)
+
+
+def _version(module: str) -> str:
+    try:
+        return __import__(module).__version__
+    except ImportError:
+        return "absent"
+
+
+def format_report(report: BenchReport) -> str:
+    """The report as a Markdown table plus one line on the conditions."""
+    env = report.environment
+    lines = [
+        f"threads: {report.threads} (torch intra-op and ONNX Runtime intra-op), input {report.input_size} px, "
+        f"{report.repeats} timed repeats (median; spread min-max), torch {env.get('torch')}, "
+        f"onnxruntime {env.get('onnxruntime')}, {report.macs / 1e9:.2f} GMACs/image, "
+        f"load average {env.get('loadavg_before', ['?'])[0]} -> {env.get('loadavg_after', ['?'])[0]}",
+        "",
+        f"| model | path | batch | images/s | latency ms (min-max) | GFLOP/s | x {report.reference} | max abs diff |",
+        "|---|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    for r in report.rows:
+        lines.append(
+            f"| {r.model} | {r.path} | {r.batch} | {r.images_per_s:.1f} | {r.median_ms:.1f} "
+            f"({r.min_ms:.1f}-{r.max_ms:.1f}) | {r.gflops_per_s:.1f} | {r.ratio:.2f} | {r.max_abs_diff:.1e} |"
+        )
+    lines.append("")
+    for batch in dict.fromkeys(r.batch for r in report.rows):
+        own = [r for r in report.rows if r.batch == batch and not r.model.startswith("torchvision")]
+        ref = [r for r in report.rows if r.batch == batch and r.model.startswith("torchvision") and r.path != "eager"]
+        best = max(own, key=lambda r: r.images_per_s)
+        line = f"batch {batch}: fastest path {best.path}, {best.ratio:.2f}x {report.reference}"
+        for r in ref:
+            line += f", {best.images_per_s / r.images_per_s:.2f}x {r.model} {r.path}"
+        lines.append(line)
+    return "\n".join(lines)

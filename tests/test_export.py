@@ -1,0 +1,171 @@
+"""Export: ONNX / TorchScript parity with eager on real images, metadata round trip, clear errors."""
+
+from __future__ import annotations
+
+import json
+import zipfile
+
+import numpy as np
+import onnx
+import onnxruntime as ort
+import pytest
+import torch
+import torch.nn.functional as F
+import torchvision
+from torch import nn
+
+from googlenet.cli import main
+from googlenet.deploy.export import ExportError, ParityError, check_parity, export_model, read_metadata
+from googlenet.deploy.fuse import fold_batch_norm, merge_inception_1x1
+from googlenet.deploy.images import IMAGENET_MEAN, IMAGENET_STD, image_files, preprocess
+from googlenet.deploy.lrn import ConvLRN
+from googlenet.registry import create_model
+
+SIZE = 80  # odd feature maps (40 -> ceil 20 ...): ceil-mode pools differ from floor mode here
+
+
+@pytest.fixture(scope="module")
+def images(imagenette128_root) -> torch.Tensor:
+    """Six real Imagenette val images in [0, 1], 80 px."""
+    return preprocess(image_files(imagenette128_root, 6), SIZE, mean=None, std=None)
+
+
+def normalize(x: torch.Tensor) -> torch.Tensor:
+    return (x - torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1)) / torch.tensor(IMAGENET_STD).view(1, 3, 1, 1)
+
+
+def randomize_bn(model: nn.Module) -> nn.Module:
+    """Non-trivial batch-norm statistics, so that folding them is actually tested."""
+    g = torch.Generator().manual_seed(0)
+    for m in model.modules():
+        if isinstance(m, nn.BatchNorm2d):
+            m.running_mean.copy_(torch.rand(m.num_features, generator=g) * 0.4 - 0.2)
+            m.running_var.copy_(torch.rand(m.num_features, generator=g) + 0.5)
+            m.weight.data.copy_(torch.rand(m.num_features, generator=g) + 0.5)
+            m.bias.data.copy_(torch.rand(m.num_features, generator=g) * 0.2 - 0.1)
+    return model.eval()
+
+
+def paper_with_strong_lrn() -> nn.Module:
+    """Paper GoogLeNet with alpha=1 LRN: with alpha=1e-4 and random weights LRN changes logits by < 1e-4."""
+    torch.manual_seed(0)
+    model = create_model("googlenet", num_classes=10, width=0.5, aux_logits=True).eval()
+    model.lrn1 = nn.LocalResponseNorm(5, alpha=1.0, beta=0.75, k=1.0)
+    model.lrn2 = nn.LocalResponseNorm(5, alpha=1.0, beta=0.75, k=1.0)
+    return model
+
+
+def test_onnx_paper_googlenet_lrn_and_ceil_pools(images, tmp_path):
+    model = paper_with_strong_lrn()
+    with torch.no_grad():  # the checks below can fail: LRN and ceil mode change the logits a lot
+        no_lrn = create_model("googlenet", num_classes=10, width=0.5, aux_logits=True).eval()
+        no_lrn.load_state_dict(model.state_dict())
+        assert (no_lrn(normalize(images)) - model(normalize(images))).abs().max() > 1e-2
+    out = tmp_path / "g.onnx"
+    meta = {"model": "googlenet", "num_classes": 10, "class_names": [f"c{i}" for i in range(10)]}
+    result = export_model(model, out, "onnx", images=images, meta=meta, dynamic_batch=True)
+    assert result.max_abs_diff <= 1e-4 and result.images == 6
+    proto = onnx.load(str(out))
+    pools = [n for n in proto.graph.node if n.op_type == "MaxPool"]
+    ceil = [a.i for n in pools for a in n.attribute if a.name == "ceil_mode"]
+    assert len(pools) == 4 + 9 and ceil.count(1) == len(pools)  # 4 stride-2 pools + one per Inception branch
+    assert not any("aux" in init.name for init in proto.graph.initializer)  # inference graph only
+    ops = [n.op_type for n in proto.graph.node]
+    assert ops.count("LRN") == 2 and "Pow" not in ops  # one ONNX LRN node each, not a decomposition
+    # an independent run: ONNX Runtime on a batch size the export never saw
+    session = ort.InferenceSession(str(out), providers=["CPUExecutionProvider"])
+    got = session.run(None, {"input": normalize(images[:5]).numpy()})[0]
+    with torch.no_grad():
+        np.testing.assert_allclose(got, model(normalize(images[:5])).numpy(), atol=1e-4, rtol=0)
+
+
+def test_onnx_bn_form_matches_torchvision_with_baked_normalization(images, tmp_path):
+    model = randomize_bn(create_model("googlenet_bn", num_classes=1000, aux_logits=False))
+    tv = torchvision.models.googlenet(weights=None, aux_logits=False, init_weights=False, transform_input=False)
+    tv.load_state_dict(model.state_dict())  # identical keys: the reference is torchvision's own forward
+    out = tmp_path / "bn.onnx"
+    meta = {"model": "googlenet", "mean": list(IMAGENET_MEAN), "std": list(IMAGENET_STD), "class_names": ["x"] * 1000}
+    result = export_model(
+        model, out, "onnx", images=images, meta=meta, batch_size=2, bake_normalization=True, dynamo=False
+    )
+    assert result.metadata["normalization"] == "baked"
+    session = ort.InferenceSession(str(out), providers=["CPUExecutionProvider"])
+    assert session.get_inputs()[0].shape == [2, 3, SIZE, SIZE]  # static batch as asked
+    got = session.run(None, {"input": images[:2].numpy()})[0]  # raw [0, 1] pixels in
+    with torch.no_grad():
+        np.testing.assert_allclose(got, tv.eval()(normalize(images[:2])).numpy(), atol=1e-4, rtol=0)
+    assert not any(n.op_type == "BatchNormalization" for n in onnx.load(str(out)).graph.node)  # folded
+
+
+def test_onnx_classic_torchvision_resnet18_and_metadata(images, tmp_path):
+    model = randomize_bn(torchvision.models.resnet18(weights=None, num_classes=5))
+    names = ["tench", "springer", "cassette", "chainsaw", "church"]
+    meta = {"model": "resnet18", "class_names": names, "mean": [0.5, 0.5, 0.5], "std": [0.25, 0.25, 0.25]}
+    out = tmp_path / "r18.onnx"
+    result = export_model(model, out, "onnx", images=images, meta=meta, dynamic_batch=True, dynamo=False)
+    assert result.max_abs_diff <= 1e-4
+    props = {p.key: p.value for p in onnx.load(str(out)).metadata_props}  # read with onnx, not our reader
+    assert json.loads(props["class_names"]) == names
+    assert json.loads(props["mean"]) == [0.5, 0.5, 0.5] and props["input_size"] == str(SIZE)
+    assert read_metadata(out)["class_names"] == names
+    session = ort.InferenceSession(str(out), providers=["CPUExecutionProvider"])
+    x = (images[:3] - 0.5) / 0.25  # the checkpoint's own mean/std, not ImageNet's
+    with torch.no_grad():
+        np.testing.assert_allclose(session.run(None, {"input": x.numpy()})[0], model(x).numpy(), atol=1e-4, rtol=0)
+
+
+def test_torchscript_export_and_metadata(images, tmp_path):
+    torch.manual_seed(0)
+    model = randomize_bn(create_model("googlenet_bn", num_classes=10, width=0.5))
+    out = tmp_path / "g.pt"
+    meta = {"model": "googlenet", "class_names": [str(i) for i in range(10)], "input_size": SIZE}
+    result = export_model(model, out, "torchscript", images=images, meta=meta)
+    assert result.max_abs_diff <= 1e-4
+    with zipfile.ZipFile(out) as z:  # the extra file is a plain JSON member of the archive
+        stored = json.loads(z.read(next(n for n in z.namelist() if n.endswith("extra/googlenet.json"))))
+    assert stored["class_names"] == meta["class_names"] and stored["input_size"] == SIZE
+    assert read_metadata(out) == stored
+
+
+def test_fold_and_merge_match_float64_reference():
+    torch.manual_seed(0)
+    model = randomize_bn(create_model("googlenet_bn", num_classes=10, width=0.25, aux_logits=False))
+    x = torch.randn(2, 3, 64, 64)
+    with torch.no_grad():
+        expected = model.double()(x.double())
+        model.float()
+        folded, merged = fold_batch_norm(model), merge_inception_1x1(model)
+        assert not any(isinstance(m, nn.BatchNorm2d) for m in folded.modules())
+        assert sum(isinstance(m, nn.BatchNorm2d) for m in model.modules()) > 0  # the original is untouched
+        for candidate in (folded, merged):
+            torch.testing.assert_close(candidate(x).double(), expected, atol=1e-5, rtol=1e-5)
+
+
+def test_parity_failure_is_loud():
+    model = nn.Conv2d(3, 2, 1).eval()
+    x = torch.randn(2, 3, 4, 4)
+    with pytest.raises(ParityError, match="max abs difference"):
+        check_parity(model, lambda t: model(t) + 1e-3, x, tolerance=1e-4)
+    with pytest.raises(ParityError):
+        check_parity(model, lambda t: model(t) * float("nan"), x)
+
+
+def test_bad_format_and_missing_checkpoint_are_one_line_errors(tmp_path, capsys):
+    assert main(["export", "--model", "googlenet", "--format", "pdf", "-o", str(tmp_path / "x")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("googlenet export: error:") and "pdf" in err and "\n" not in err
+    assert main(["export", "--checkpoint", str(tmp_path / "none.safetensors"), "-o", str(tmp_path / "x")]) == 2
+    assert "checkpoint not found" in capsys.readouterr().err
+    with pytest.raises(ExportError, match="not found"):
+        read_metadata(tmp_path / "absent.onnx")
+
+
+@pytest.mark.parametrize("beta", [0.75, 0.5])
+def test_conv_lrn_matches_torch_lrn_in_float64(beta):
+    x = torch.randn(2, 16, 9, 9, dtype=torch.float64) * 3
+    fast = ConvLRN(16, 5, alpha=1.0, beta=beta, k=2.0).double()
+    expected = F.local_response_norm(x, 5, alpha=1.0, beta=beta, k=2.0)
+    torch.testing.assert_close(fast(x), expected, rtol=1e-7, atol=0)  # the band holds alpha/size as float32
+    # hand check of one element: channel 0 sees channels 0..2 (the window is clipped at the edge)
+    s = (x[0, 0:3, 4, 4] ** 2).sum()
+    assert fast(x)[0, 0, 4, 4].item() == pytest.approx((x[0, 0, 4, 4] / (2.0 + s / 5) ** beta).item(), rel=1e-7)
