@@ -28,8 +28,10 @@ def run(args: argparse.Namespace) -> int:
     summary = train(cfg)
     minutes = (time.perf_counter() - t0) / 60
     final = summary["final"]
-    print(f"\nFashion-MNIST test accuracy: {100 * final['val_acc']:.2f}% ({final['val_count']} images, "
-          f"{summary['steps']} steps, {minutes:.1f} min)")
+    print(
+        f"\nFashion-MNIST test accuracy: {100 * final['val_acc']:.2f}% ({final['val_count']} images, "
+        f"{summary['steps']} steps, {minutes:.1f} min)"
+    )
     print(f"checkpoint: {summary['best']}")
     print(f"plot: {summary['curves']}")
     return 0

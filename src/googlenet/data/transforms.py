@@ -12,8 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import torch
-from torchvision.transforms import InterpolationMode
-from torchvision.transforms import v2
+from torchvision.transforms import InterpolationMode, v2
 
 from ..errors import UserError
 
@@ -44,9 +43,7 @@ def paper_crop(size: int) -> v2.Transform:
     return v2.RandomChoice(crops)  # equal probabilities by default
 
 
-def train_transform(
-    name: str, size: int, mean: Sequence[float], std: Sequence[float], padding: int = 4
-) -> v2.Compose:
+def train_transform(name: str, size: int, mean: Sequence[float], std: Sequence[float], padding: int = 4) -> v2.Compose:
     """The training pipeline called ``name`` (one of :data:`AUGMENTATIONS`) producing ``size`` px tensors."""
     if name == "paper":
         ops: list[v2.Transform] = [paper_crop(size), v2.ColorJitter(**PAPER_JITTER), v2.RandomHorizontalFlip()]
@@ -92,6 +89,8 @@ class BatchAugment:
             padded = torch.nn.functional.pad(x, (p, p, p, p))
             offsets = torch.randint(0, 2 * p + 1, (n, 2), generator=g).tolist()
             flips = torch.rand(n, generator=g) < 0.5
-            x = torch.stack([padded[i, :, dy : dy + self.size, dx : dx + self.size] for i, (dy, dx) in enumerate(offsets)])
+            x = torch.stack(
+                [padded[i, :, dy : dy + self.size, dx : dx + self.size] for i, (dy, dx) in enumerate(offsets)]
+            )
             x = torch.where(flips.view(-1, 1, 1, 1), x.flip(-1), x)
         return (x - self.mean) / self.std
