@@ -27,7 +27,8 @@ class TrainConfig:
     download: bool = False  # Fashion-MNIST only: fetch it with torchvision when absent
     augment: str = "standard"  # paper | standard | cifar | none
     input_size: int | None = None  # training/eval crop in px (default: the dataset's native size)
-    crop_fraction: float = 1.0  # eval: resize shorter side to input_size / crop_fraction, centre-crop
+    eval_size: int | None = None  # evaluation crop in px (default: input_size; larger helps after random crops)
+    crop_fraction: float = 1.0  # eval: resize shorter side to eval_size / crop_fraction, centre-crop
     padding: int = 4  # cifar augmentation: pad before the random crop, px
     train_subset: int | None = None  # train on a seeded random subset of this many images
     val_subset: int | None = None  # evaluate on a seeded random subset of this many images

@@ -52,9 +52,10 @@ class Progress:
 
 
 def prepare_data(cfg: TrainConfig) -> tuple[DataSpec, int]:
-    """Datasets with their transforms and subsets applied; returns (spec, input size)."""
+    """Datasets with their transforms and subsets applied; returns (spec, evaluation input size)."""
     spec = build_data(cfg.dataset, cfg.data, strict=cfg.strict_data, download=cfg.download)
     size = cfg.input_size or spec.native_size
+    eval_size = cfg.eval_size or size
     spec.train = seeded_subset(spec.train, cfg.train_subset, cfg.seed)
     spec.val = seeded_subset(spec.val, cfg.val_subset, cfg.seed + 1)
     for name, ds in (("train", spec.train), ("val", spec.val)):
@@ -65,10 +66,10 @@ def prepare_data(cfg: TrainConfig) -> tuple[DataSpec, int]:
     else:
         spec.train.transform = train_transform(cfg.augment, size, spec.mean, spec.std, cfg.padding)
     if isinstance(spec.val, TensorImages):
-        spec.val.batch_transform = BatchAugment("none", size, spec.mean, spec.std)
+        spec.val.batch_transform = BatchAugment("none", eval_size, spec.mean, spec.std)
     else:
-        spec.val.transform = eval_transform(size, spec.mean, spec.std, cfg.crop_fraction)
-    return spec, size
+        spec.val.transform = eval_transform(eval_size, spec.mean, spec.std, cfg.crop_fraction)
+    return spec, eval_size
 
 
 def model_kwargs(cfg: TrainConfig, spec: DataSpec) -> dict[str, Any]:
