@@ -57,3 +57,18 @@ def all_reduce_sum(values: list[float], device: torch.device) -> list[float]:
     t = torch.tensor(values, dtype=torch.float64, device=device)
     dist.all_reduce(t)
     return t.tolist()
+
+
+def average_buffers(module: torch.nn.Module) -> None:
+    """Average floating-point buffers (batch-norm running statistics) over ranks.
+
+    DDP keeps parameters identical, but each rank's last forward pass updates its running statistics
+    from its own batch; averaging them before evaluation and saving makes every rank hold the same model.
+    """
+    if not dist.is_initialized():
+        return
+    world = dist.get_world_size()
+    for buf in module.buffers():
+        if buf.is_floating_point():
+            dist.all_reduce(buf)
+            buf.div_(world)

@@ -338,6 +338,9 @@ class Trainer:
     def end_epoch(self, seconds: float) -> dict[str, Any]:
         """Evaluate (raw and EMA), record the epoch, write checkpoints, CSV, plot and resume state."""
         p, s = self.progress, self.progress.sums
+        distributed.average_buffers(self.module)
+        if self.ema is not None:
+            distributed.average_buffers(self.ema.module)
         bad = int(distributed.all_reduce_sum([s["bad"]], self.device)[0])
         if bad and self.dist.main:
             print(f"epoch {p.epoch + 1}: skipped {bad} unreadable image(s)", file=sys.stderr)
