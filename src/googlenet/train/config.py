@@ -67,7 +67,6 @@ class TrainConfig:
     seed: int = 0
     out: str = "runs/train"
     save_every_steps: int = 0  # also write the resume state every N steps (0: at epoch ends only)
-    eval_every: int = 1  # epochs
     progress: bool = True  # tqdm bar
     save_all_ranks: bool = False  # DDP: every rank writes last_rank<r>.safetensors (to check they agree)
 
