@@ -18,8 +18,18 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install -q -e ".[dev,deploy]"
 	touch $(STAMP)
 
+# Fashion-MNIST: Debian's dataset-fashion-mnist package when apt is there, else torchvision downloads it.
+FMNIST_DIR ?= /usr/share/datasets/fashion-mnist
+SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
+
 demo: $(STAMP)
-	$(VENV)/bin/googlenet summary googlenet
+	@if [ ! -f $(FMNIST_DIR)/train-images-idx3-ubyte.gz ] && command -v apt-get >/dev/null 2>&1; then \
+		echo "installing Fashion-MNIST (Debian package dataset-fashion-mnist)"; \
+		$(SUDO) apt-get install -y -q dataset-fashion-mnist \
+		|| ($(SUDO) apt-get update -q && $(SUDO) apt-get install -y -q dataset-fashion-mnist) \
+		|| echo "apt could not install it; torchvision will download Fashion-MNIST instead"; \
+	fi
+	$(VENV)/bin/googlenet demo --download
 
 test: $(STAMP)
 	$(PY) -m pytest $(PYTEST_ARGS)

@@ -1,0 +1,133 @@
+"""Training configuration: one dataclass, YAML recipes shipped in ``googlenet/recipes``, ``key=value`` overrides."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field, fields
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from ..errors import UserError
+
+
+class ConfigError(UserError):
+    """An unknown recipe, field or badly typed value."""
+
+
+@dataclass
+class TrainConfig:
+    """Everything a run depends on; saved into every checkpoint and the resume state."""
+
+    # data
+    dataset: str = "cifar10"  # fashion-mnist | cifar10 | imagenette2-128 | imagenette2-224 | a folder path
+    data: str | None = None  # where the dataset lives (default: $GOOGLENET_DATA, ../shared/data, system dirs)
+    download: bool = False  # Fashion-MNIST only: fetch it with torchvision when absent
+    augment: str = "standard"  # paper | standard | cifar | none
+    input_size: int | None = None  # training/eval crop in px (default: the dataset's native size)
+    eval_size: int | None = None  # evaluation crop in px (default: input_size; larger helps after random crops)
+    crop_fraction: float = 1.0  # eval: resize shorter side to eval_size / crop_fraction, centre-crop
+    padding: int = 4  # cifar augmentation: pad before the random crop, px
+    train_subset: int | None = None  # train on a seeded random subset of this many images
+    val_subset: int | None = None  # evaluate on a seeded random subset of this many images
+    strict_data: bool = False  # an unreadable image stops the run instead of being skipped and counted
+    workers: int = 2  # DataLoader worker processes (0: load in the training process)
+    # model
+    model: str = "googlenet"
+    model_kwargs: dict[str, Any] = field(default_factory=dict)
+    # optimisation
+    epochs: int = 10
+    max_steps: int | None = None  # stop after this many optimiser steps (schedule still spans max_steps)
+    batch_size: int = 128  # per process
+    lr: float = 0.1  # peak learning rate
+    momentum: float = 0.9
+    nesterov: bool = False
+    weight_decay: float = 5e-4  # not applied to biases and norm parameters when no_decay_bn_bias
+    no_decay_bn_bias: bool = True
+    schedule: str = "cosine"  # constant | paper | poly | cosine | onecycle
+    warmup_epochs: float = 0.0  # linear warmup (constant, paper, poly, cosine)
+    step_gamma: float = 0.96  # paper: lr x step_gamma every step_epochs epochs
+    step_epochs: float = 8.0
+    poly_power: float = 0.5  # poly: lr (1 - t/T)^power
+    min_lr_ratio: float = 0.0  # cosine: final lr / peak lr
+    onecycle_pct: float = 0.25  # onecycle: fraction of steps spent rising
+    label_smoothing: float = 0.0
+    aux_weight: float = 0.3  # each auxiliary classifier's loss weight (paper: 0.3)
+    ema_decay: float = 0.0  # Polyak/EMA of the weights per step (0: off)
+    grad_clip: float = 0.0  # max gradient norm (0: off)
+    # speed
+    device: str = "auto"  # auto | cpu | cuda | cuda:N
+    amp: str = "none"  # none | bf16 | fp16 (fp16: CUDA only)
+    channels_last: bool = False
+    compile: bool = False
+    threads: int | None = None  # torch intra-op threads (default: leave torch's choice)
+    # run
+    seed: int = 0
+    out: str = "runs/train"
+    save_every_steps: int = 0  # also write the resume state every N steps (0: at epoch ends only)
+    progress: bool = True  # tqdm bar
+    save_all_ranks: bool = False  # DDP: every rank writes last_rank<r>.safetensors (to check they agree)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> TrainConfig:
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(d) - known)
+        if unknown:
+            raise ConfigError(f"unknown config field {unknown[0]!r}; known fields: {', '.join(sorted(known))}")
+        return cls(**d)
+
+
+def _recipe_dir() -> Path:
+    return Path(str(resources.files("googlenet") / "recipes"))
+
+
+def list_recipes() -> list[str]:
+    """Names of the recipes shipped with the package."""
+    return sorted(p.stem for p in _recipe_dir().glob("*.yaml"))
+
+
+def read_recipe(name_or_path: str) -> dict[str, Any]:
+    """The mapping in a shipped recipe (by name) or a YAML file (by path)."""
+    path = Path(name_or_path)
+    if not path.is_file():
+        path = _recipe_dir() / f"{name_or_path}.yaml"
+    if not path.is_file():
+        raise ConfigError(f"unknown recipe {name_or_path!r}; shipped recipes: {', '.join(list_recipes())}")
+    data = yaml.safe_load(path.read_text()) or {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: a recipe must be a YAML mapping of config fields")
+    return data
+
+
+def parse_overrides(items: list[str]) -> dict[str, Any]:
+    """``["lr=0.05", "model_kwargs.width=0.5"]`` -> ``{"lr": 0.05, "model_kwargs": {"width": 0.5}}`` (YAML values)."""
+    out: dict[str, Any] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise ConfigError(f"override {item!r} is not key=value")
+        parsed = yaml.safe_load(value) if value != "" else None
+        parts = key.replace("-", "_").split(".")
+        node = out
+        for p in parts[:-1]:
+            node = node.setdefault(p, {})
+        node[parts[-1]] = parsed
+    return out
+
+
+def merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
+    """Recursive dict update (nested dicts such as model_kwargs merge key by key)."""
+    out = dict(base)
+    for k, v in over.items():
+        out[k] = merge(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
+    return out
+
+
+def load_recipe(name_or_path: str, overrides: dict[str, Any] | None = None) -> TrainConfig:
+    """A :class:`TrainConfig` from a recipe with ``overrides`` applied on top."""
+    return TrainConfig.from_dict(merge(read_recipe(name_or_path), overrides or {}))

@@ -1,0 +1,421 @@
+"""The training loop: ``train(cfg)`` builds data, model and optimiser from a :class:`TrainConfig` and runs.
+
+Outputs in ``cfg.out``: ``best.safetensors`` / ``last.safetensors`` (+ ``ema.safetensors``) with JSON
+metadata, ``state.pt`` (resume state), ``metrics.csv``, ``steps.csv``, ``curves.png``, ``config.yaml``.
+"""
+
+from __future__ import annotations
+
+import inspect
+import math
+import random
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+import yaml
+from torch import nn
+from torch.nn.parallel import DistributedDataParallel
+from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
+
+from ..checkpoint import save_weights
+from ..data.datasets import DatasetError, DataSpec, TensorImages, build_data, seeded_subset
+from ..data.loader import ResumableSampler, build_loader
+from ..data.transforms import BatchAugment, eval_transform, train_transform
+from ..errors import UserError
+from ..registry import create_model
+from . import distributed
+from .config import ConfigError, TrainConfig
+from .metrics import StepLog, TensorBoard, plot_curves, write_epochs_csv
+from .schedules import build_scheduler
+from .state import load_state, rng_state, save_state, set_rng_state
+
+
+class TrainingDiverged(UserError):
+    """The loss became NaN or infinite."""
+
+
+@dataclass
+class Progress:
+    """Where the run is; saved in the resume state."""
+
+    epoch: int = 0  # current epoch, 0-based
+    step_in_epoch: int = 0  # optimiser steps done in the current epoch
+    global_step: int = 0
+    best_acc: float = -1.0
+    history: list[dict[str, Any]] = field(default_factory=list)
+    sums: dict[str, float] = field(default_factory=lambda: {"loss": 0.0, "correct": 0.0, "seen": 0.0, "bad": 0.0})
+
+
+def prepare_data(cfg: TrainConfig) -> tuple[DataSpec, int]:
+    """Datasets with their transforms and subsets applied; returns (spec, evaluation input size)."""
+    spec = build_data(cfg.dataset, cfg.data, strict=cfg.strict_data, download=cfg.download)
+    size = cfg.input_size or spec.native_size
+    eval_size = cfg.eval_size or size
+    spec.train = seeded_subset(spec.train, cfg.train_subset, cfg.seed)
+    spec.val = seeded_subset(spec.val, cfg.val_subset, cfg.seed + 1)
+    for name, ds in (("train", spec.train), ("val", spec.val)):
+        if len(ds) == 0:
+            raise DatasetError(f"the {name} split of {cfg.dataset} is empty")
+    if isinstance(spec.train, TensorImages) and cfg.augment in ("cifar", "none"):
+        spec.train.batch_transform = BatchAugment(cfg.augment, size, spec.mean, spec.std, cfg.padding)
+    else:
+        spec.train.transform = train_transform(cfg.augment, size, spec.mean, spec.std, cfg.padding)
+    if isinstance(spec.val, TensorImages):
+        spec.val.batch_transform = BatchAugment("none", eval_size, spec.mean, spec.std)
+    else:
+        spec.val.transform = eval_transform(eval_size, spec.mean, spec.std, cfg.crop_fraction)
+    return spec, eval_size
+
+
+def model_kwargs(cfg: TrainConfig, spec: DataSpec) -> dict[str, Any]:
+    kwargs = dict(cfg.model_kwargs)
+    if spec.in_chans != 3:
+        kwargs.setdefault("in_chans", spec.in_chans)
+    return kwargs
+
+
+def param_groups(model: nn.Module, cfg: TrainConfig) -> list[dict[str, Any]]:
+    """Weight decay on weights only (biases and norm scales excluded when ``no_decay_bn_bias``)."""
+    decay, no_decay = [], []
+    for p in model.parameters():
+        if p.requires_grad:
+            (no_decay if cfg.no_decay_bn_bias and p.ndim <= 1 else decay).append(p)
+    return [{"params": decay, "weight_decay": cfg.weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
+
+
+def has_aux(model: nn.Module) -> bool:
+    return "return_aux" in inspect.signature(model.forward).parameters
+
+
+def compute_loss(
+    model: nn.Module, x: torch.Tensor, y: torch.Tensor, cfg: TrainConfig, aux: bool
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Main cross-entropy plus ``aux_weight`` x each auxiliary classifier's; returns (loss, main logits)."""
+    if aux:
+        logits, aux_logits = model(x, return_aux=True)
+    else:
+        logits, aux_logits = model(x), ()
+    loss = F.cross_entropy(logits, y, label_smoothing=cfg.label_smoothing)
+    for a in aux_logits:
+        loss = loss + cfg.aux_weight * F.cross_entropy(a, y, label_smoothing=cfg.label_smoothing)
+    return loss, logits
+
+
+@torch.no_grad()
+def evaluate(
+    model: nn.Module, loader: Any, device: torch.device, autocast: Any, dist: distributed.Dist
+) -> dict[str, float]:
+    """Loss, top-1 and top-5 over this rank's shard, summed over ranks (each sample counted once)."""
+    model.eval()
+    loss = correct = top5 = count = 0.0
+    for x, y, _ in loader:
+        if len(x) == 0:
+            continue
+        x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
+        with autocast():
+            logits = model(x).float()
+        loss += F.cross_entropy(logits, y, reduction="sum").item()
+        k = min(5, logits.shape[1])
+        top = logits.topk(k, dim=1).indices
+        correct += (top[:, 0] == y).sum().item()
+        top5 += (top == y[:, None]).any(dim=1).sum().item()
+        count += len(y)
+    loss, correct, top5, count = distributed.all_reduce_sum([loss, correct, top5, count], device)
+    return {"val_loss": loss / count, "val_acc": correct / count, "val_top5": top5 / count, "val_count": int(count)}
+
+
+class Trainer:
+    """One run. ``Trainer(cfg).fit()``; ``resume`` points at a run folder holding ``state.pt``."""
+
+    def __init__(self, cfg: TrainConfig, resume: str | Path | None = None) -> None:
+        self.cfg = cfg
+        self.out = Path(cfg.out)
+        if cfg.threads:
+            torch.set_num_threads(cfg.threads)
+        self.dist, self.device = distributed.setup(cfg.device)
+        if cfg.amp == "fp16" and self.device.type != "cuda":
+            raise ConfigError("amp=fp16 needs CUDA; use amp=bf16 on the CPU")
+        if cfg.amp not in ("none", "bf16", "fp16"):
+            raise ConfigError(f"amp must be none, bf16 or fp16, got {cfg.amp!r}")
+        torch.manual_seed(cfg.seed)
+        random.seed(cfg.seed)
+        self.spec, self.size = prepare_data(cfg)
+        self._build_loaders()
+        self._build_model()
+        self.progress = Progress()
+        if resume is not None:
+            self._restore(load_state(resume))
+
+    # ---- construction -------------------------------------------------------------------------------
+    def _build_loaders(self) -> None:
+        cfg, d = self.cfg, self.dist
+        self.train_sampler = ResumableSampler(len(self.spec.train), cfg.seed, True, d.rank, d.world)
+        self.val_sampler = ResumableSampler(len(self.spec.val), cfg.seed, False, d.rank, d.world, with_seeds=False)
+        dev = self.device.type
+        self.train_loader = build_loader(
+            self.spec.train, cfg.batch_size, self.train_sampler, cfg.workers, True, dev, seed=cfg.seed
+        )
+        self.val_loader = build_loader(self.spec.val, cfg.batch_size, self.val_sampler, cfg.workers, False, dev)
+        self.steps_per_epoch = len(self.train_sampler.positions()) // cfg.batch_size
+        if self.steps_per_epoch == 0:
+            raise DatasetError(
+                f"the train split has {len(self.spec.train)} images: fewer than one batch of {cfg.batch_size} "
+                f"per process; lower batch_size"
+            )
+        self.total_steps = cfg.epochs * self.steps_per_epoch
+        if cfg.max_steps:
+            self.total_steps = min(self.total_steps, cfg.max_steps)
+
+    def _build_model(self) -> None:
+        cfg = self.cfg
+        self.kwargs = model_kwargs(cfg, self.spec)
+        model = create_model(cfg.model, num_classes=len(self.spec.classes), **self.kwargs).to(self.device)
+        if cfg.channels_last:
+            model = model.to(memory_format=torch.channels_last)
+        self.module = model
+        self.aux = has_aux(model)
+        self.ema = None
+        if cfg.ema_decay > 0:
+            self.ema = AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(cfg.ema_decay), use_buffers=True)
+        self.optimizer = torch.optim.SGD(
+            param_groups(model, cfg), lr=cfg.lr, momentum=cfg.momentum, nesterov=cfg.nesterov
+        )
+        self.scheduler = build_scheduler(self.optimizer, cfg, self.steps_per_epoch, self.total_steps)
+        self.scaler = torch.amp.GradScaler(self.device.type, enabled=cfg.amp == "fp16")
+        net: nn.Module = model
+        if self.dist.enabled:
+            ids = [self.device.index] if self.device.type == "cuda" else None
+            net = DistributedDataParallel(model, device_ids=ids)
+        self.net = torch.compile(net) if cfg.compile else net
+
+    def autocast(self) -> Any:
+        dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(self.cfg.amp)
+        return torch.autocast(self.device.type, dtype=dtype, enabled=dtype is not None)
+
+    # ---- resume state -------------------------------------------------------------------------------
+    def _state(self) -> dict[str, Any]:
+        p = self.progress
+        return {
+            "format": 1,
+            "config": self.cfg.to_dict(),
+            "model": self.module.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "scheduler": self.scheduler.state_dict(),
+            "scaler": self.scaler.state_dict(),
+            "ema": self.ema.state_dict() if self.ema is not None else None,
+            "rng": rng_state(),
+            "progress": {
+                "epoch": p.epoch,
+                "step_in_epoch": p.step_in_epoch,
+                "global_step": p.global_step,
+                "best_acc": p.best_acc,
+                "history": p.history,
+                "sums": p.sums,
+            },
+        }
+
+    def _restore(self, state: dict[str, Any]) -> None:
+        self.module.load_state_dict(state["model"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.scheduler.load_state_dict(state["scheduler"])
+        self.scaler.load_state_dict(state["scaler"])
+        if self.ema is not None and state.get("ema") is not None:
+            self.ema.load_state_dict(state["ema"])
+        set_rng_state(state["rng"])
+        self.progress = Progress(**state["progress"])
+
+    def save_resume_state(self) -> None:
+        if self.dist.main:
+            save_state(self.out, self._state())
+
+    # ---- checkpoints --------------------------------------------------------------------------------
+    def _meta(self, metrics: dict[str, Any], weights: str) -> dict[str, Any]:
+        return {
+            "model": self.cfg.model,
+            "num_classes": len(self.spec.classes),
+            "model_kwargs": self.kwargs,
+            "class_names": self.spec.classes,
+            "mean": list(self.spec.mean),
+            "std": list(self.spec.std),
+            "input_size": self.size,
+            "epoch": self.progress.epoch + 1,
+            "metrics": metrics,
+            "weights": weights,
+            "config": self.cfg.to_dict(),
+        }
+
+    def save_checkpoints(self, metrics: dict[str, Any]) -> None:
+        """``last`` (raw weights), ``ema`` and, when the val accuracy improved, ``best`` (raw or EMA)."""
+        if self.cfg.save_all_ranks and self.dist.enabled:
+            save_weights(self.out / f"last_rank{self.dist.rank}.safetensors", self.module, self._meta(metrics, "raw"))
+        if not self.dist.main:
+            return
+        save_weights(self.out / "last.safetensors", self.module, self._meta(metrics, "raw"))
+        candidates = [(metrics.get("val_acc", -1.0), "raw", self.module)]
+        if self.ema is not None:
+            save_weights(self.out / "ema.safetensors", self.ema.module, self._meta(metrics, "ema"))
+            candidates.append((metrics.get("ema_val_acc", -1.0), "ema", self.ema.module))
+        acc, kind, module = max(candidates, key=lambda c: c[0])
+        if acc > self.progress.best_acc:
+            self.progress.best_acc = acc
+            save_weights(self.out / "best.safetensors", module, self._meta(metrics, kind))
+
+    # ---- loop ---------------------------------------------------------------------------------------
+    def train_step(self, x: torch.Tensor, y: torch.Tensor) -> float:
+        cfg, p = self.cfg, self.progress
+        x, y = x.to(self.device, non_blocking=True), y.to(self.device, non_blocking=True)
+        if cfg.channels_last:
+            x = x.contiguous(memory_format=torch.channels_last)
+        with self.autocast():
+            loss, logits = compute_loss(self.net, x, y, cfg, self.aux)
+        value = loss.item()
+        if not math.isfinite(value):
+            raise TrainingDiverged(
+                f"loss is {value} at step {p.global_step + 1} (epoch {p.epoch + 1}, batch {p.step_in_epoch + 1}); "
+                f"lower the learning rate (lr={cfg.lr}) or enable grad_clip"
+            )
+        self.optimizer.zero_grad(set_to_none=True)
+        self.scaler.scale(loss).backward()
+        if cfg.grad_clip > 0:
+            self.scaler.unscale_(self.optimizer)
+            nn.utils.clip_grad_norm_(self.module.parameters(), cfg.grad_clip)
+        self.scaler.step(self.optimizer)
+        self.scaler.update()
+        self.scheduler.step()
+        if self.ema is not None:
+            self.ema.update_parameters(self.module)
+        p.sums["loss"] += value * len(y)
+        p.sums["correct"] += (logits.argmax(1) == y).sum().item()
+        p.sums["seen"] += len(y)
+        return value
+
+    def _bar(self) -> Any:
+        from tqdm import tqdm
+
+        p = self.progress
+        tty = sys.stderr.isatty()
+        return tqdm(
+            total=self.steps_per_epoch,
+            initial=p.step_in_epoch,
+            desc=f"epoch {p.epoch + 1}/{self.cfg.epochs}",
+            disable=not (self.cfg.progress and self.dist.main),
+            mininterval=0.5 if tty else 30,
+            dynamic_ncols=True,
+            leave=tty,
+        )
+
+    def run_epoch(self, steplog: StepLog | None) -> bool:
+        """Train the rest of the current epoch; False when ``max_steps`` stopped it early."""
+        cfg, p = self.cfg, self.progress
+        self.net.train()
+        self.train_sampler.set_epoch(p.epoch, start=p.step_in_epoch * cfg.batch_size)
+        t0, seen0 = time.perf_counter(), p.sums["seen"]
+        with self._bar() as bar:
+            for x, y, bad in self.train_loader:
+                p.sums["bad"] += bad
+                if len(x) == 0:
+                    continue
+                loss = self.train_step(x, y)
+                p.step_in_epoch += 1
+                p.global_step += 1
+                lr = self.optimizer.param_groups[0]["lr"]
+                if steplog is not None:
+                    steplog.write(p.global_step, p.epoch + 1, loss, lr)
+                rate = (p.sums["seen"] - seen0) * self.dist.world / max(time.perf_counter() - t0, 1e-9)
+                bar.set_postfix(loss=f"{loss:.4f}", lr=f"{lr:.3g}", img_s=f"{rate:.0f}", refresh=False)
+                bar.update()
+                if cfg.save_every_steps and p.global_step % cfg.save_every_steps == 0:
+                    self.save_resume_state()
+                if p.global_step >= self.total_steps:
+                    return p.step_in_epoch >= self.steps_per_epoch
+        return True
+
+    def end_epoch(self, seconds: float) -> dict[str, Any]:
+        """Evaluate (raw and EMA), record the epoch, write checkpoints, CSV, plot and resume state."""
+        p, s = self.progress, self.progress.sums
+        distributed.average_buffers(self.module)
+        if self.ema is not None:
+            distributed.average_buffers(self.ema.module)
+        bad = int(distributed.all_reduce_sum([s["bad"]], self.device)[0])
+        if bad and self.dist.main:
+            print(f"epoch {p.epoch + 1}: skipped {bad} unreadable image(s)", file=sys.stderr)
+        row: dict[str, Any] = {
+            "epoch": p.epoch + 1,
+            "step": p.global_step,
+            "lr": self.optimizer.param_groups[0]["lr"],
+            "train_loss": s["loss"] / max(s["seen"], 1),
+            "train_acc": s["correct"] / max(s["seen"], 1),
+            "img_per_s": round(s["seen"] * self.dist.world / max(seconds, 1e-9), 1),
+            "epoch_s": round(seconds, 1),
+            "bad_images": bad,
+        }
+        row.update(evaluate(self.module, self.val_loader, self.device, self.autocast, self.dist))
+        if self.ema is not None:
+            row["ema_val_acc"] = evaluate(self.ema, self.val_loader, self.device, self.autocast, self.dist)["val_acc"]
+        p.history.append(row)
+        self.save_checkpoints(row)
+        p.epoch += 1
+        p.step_in_epoch = 0
+        p.sums = {k: 0.0 for k in p.sums}
+        if self.dist.main:
+            write_epochs_csv(self.out / "metrics.csv", p.history)
+            self.tensorboard.log(row)
+            plot_curves(self.out / "curves.png", p.history, f"{self.cfg.model} on {self.cfg.dataset}")
+            ema = f" ema {100 * row['ema_val_acc']:.2f}%" if "ema_val_acc" in row else ""
+            print(
+                f"epoch {row['epoch']}/{self.cfg.epochs}: train loss {row['train_loss']:.4f} acc "
+                f"{100 * row['train_acc']:.2f}% | val loss {row['val_loss']:.4f} acc {100 * row['val_acc']:.2f}%"
+                f"{ema} | {row['img_per_s']} img/s, {row['epoch_s']} s",
+                flush=True,
+            )
+        self.save_resume_state()
+        return row
+
+    def fit(self) -> dict[str, Any]:
+        """Train to the end (or ``max_steps``) and return a summary: final metrics and output paths."""
+        cfg, p = self.cfg, self.progress
+        steplog = None
+        if self.dist.main:
+            self.out.mkdir(parents=True, exist_ok=True)
+            (self.out / "config.yaml").write_text(yaml.safe_dump(cfg.to_dict(), sort_keys=False))
+            steplog = StepLog(self.out / "steps.csv", p.global_step if p.global_step else None)
+            self.tensorboard = TensorBoard(self.out / "tb")
+        try:
+            while p.epoch < cfg.epochs and p.global_step < self.total_steps:
+                t0 = time.perf_counter()
+                self.run_epoch(steplog)
+                self.end_epoch(time.perf_counter() - t0)
+        except KeyboardInterrupt:
+            self.save_resume_state()
+            if self.dist.main:
+                print(f"\ninterrupted at step {p.global_step}; state saved, continue with --resume {self.out}")
+            raise
+        finally:
+            if steplog is not None:
+                steplog.close()
+        return self.summary()
+
+    def summary(self) -> dict[str, Any]:
+        last = self.progress.history[-1] if self.progress.history else {}
+        return {
+            "out": str(self.out),
+            "final": last,
+            "best_acc": self.progress.best_acc,
+            "best": str(self.out / "best.safetensors"),
+            "last": str(self.out / "last.safetensors"),
+            "curves": str(self.out / "curves.png"),
+            "steps": self.progress.global_step,
+        }
+
+
+def train(cfg: TrainConfig, resume: str | Path | None = None) -> dict[str, Any]:
+    """Run ``cfg`` (continuing from the run folder ``resume`` if given); returns the run summary."""
+    try:
+        return Trainer(cfg, resume).fit()
+    finally:
+        distributed.teardown()

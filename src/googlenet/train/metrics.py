@@ -1,0 +1,89 @@
+"""Run records: per-epoch metrics CSV, per-step loss log, optional TensorBoard, and ``curves.png``."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+from typing import Any
+
+EPOCH_FIELDS = (
+    "epoch", "step", "lr", "train_loss", "train_acc", "val_loss", "val_acc", "val_top5", "val_count",
+    "ema_val_acc", "img_per_s", "epoch_s", "bad_images",
+)  # fmt: skip
+
+
+def write_epochs_csv(path: Path, history: list[dict[str, Any]]) -> None:
+    """Rewrite ``metrics.csv`` from the whole history (so a resumed run never duplicates rows)."""
+    with open(path, "w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=EPOCH_FIELDS, extrasaction="ignore")
+        w.writeheader()
+        for row in history:
+            w.writerow({k: row.get(k, "") for k in EPOCH_FIELDS})
+
+
+class StepLog:
+    """``steps.csv``: one line per optimiser step (step, epoch, loss, lr); truncated to the resume point."""
+
+    def __init__(self, path: Path, resume_step: int | None) -> None:
+        self.path = path
+        rows: list[str] = []
+        if resume_step is not None and path.is_file():
+            lines = path.read_text().splitlines()[1:]
+            rows = [ln for ln in lines if ln and int(ln.split(",")[0]) <= resume_step]
+        self.f = open(path, "w")  # noqa: SIM115 (kept open for the run)
+        self.f.write("step,epoch,loss,lr\n" + "".join(r + "\n" for r in rows))
+        self.f.flush()
+
+    def write(self, step: int, epoch: int, loss: float, lr: float) -> None:
+        self.f.write(f"{step},{epoch},{loss!r},{lr!r}\n")
+        self.f.flush()
+
+    def close(self) -> None:
+        self.f.close()
+
+
+class TensorBoard:
+    """Scalars to TensorBoard when it is installed; a no-op otherwise."""
+
+    def __init__(self, log_dir: Path) -> None:
+        try:
+            from torch.utils.tensorboard import SummaryWriter
+
+            self.writer: Any = SummaryWriter(str(log_dir))
+        except ImportError:
+            self.writer = None
+
+    def log(self, row: dict[str, Any]) -> None:
+        if self.writer is None:
+            return
+        for k, v in row.items():
+            if k != "epoch" and isinstance(v, (int, float)):
+                self.writer.add_scalar(k, v, row["epoch"])
+        self.writer.flush()
+
+
+def plot_curves(path: Path, history: list[dict[str, Any]], title: str = "") -> Path:
+    """Loss and accuracy per epoch, train and validation (and EMA when present), as a PNG."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    epochs = [r["epoch"] for r in history]
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(10, 4))
+    ax1.plot(epochs, [r["train_loss"] for r in history], "o-", label="train")
+    ax1.plot(epochs, [r.get("val_loss") for r in history], "o-", label="val")
+    ax1.set(xlabel="epoch", ylabel="loss", title="loss")
+    ax2.plot(epochs, [100 * r["train_acc"] for r in history], "o-", label="train")
+    ax2.plot(epochs, [100 * r.get("val_acc", float("nan")) for r in history], "o-", label="val")
+    if any(r.get("ema_val_acc") not in (None, "") for r in history):
+        ax2.plot(epochs, [100 * (r.get("ema_val_acc") or float("nan")) for r in history], "o--", label="val (EMA)")
+    ax2.set(xlabel="epoch", ylabel="top-1 accuracy (%)", title="accuracy")
+    for ax in (ax1, ax2):
+        ax.grid(alpha=0.3)
+        ax.legend()
+    fig.suptitle(title)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path

@@ -1,0 +1,67 @@
+"""Helpers for tests that train tiny models on real data in a subprocess."""
+
+from __future__ import annotations
+
+import csv
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import googlenet
+
+SRC = str(Path(googlenet.__file__).resolve().parents[1])
+
+# googlenet_small at width 1/8 on 16 px CIFAR crops: a real GoogLeNet, about 0.1 s a step on one core
+TINY = [
+    "dataset=cifar10",
+    "model=googlenet_small",
+    "model_kwargs={width: 0.125, batch_norm: true, lrn: false}",
+    "input_size=16",
+    "augment=cifar",
+    "padding=2",
+    "batch_size=8",
+    "lr=0.05",
+    "schedule=cosine",
+    "warmup_epochs=0.5",
+    "threads=1",
+    "progress=false",
+]
+
+
+def env() -> dict[str, str]:
+    e = dict(os.environ)
+    e["PYTHONPATH"] = SRC + os.pathsep + e.get("PYTHONPATH", "")
+    e["OMP_NUM_THREADS"] = "1"
+    return e
+
+
+def cli(*args: str) -> list[str]:
+    return [sys.executable, "-m", "googlenet", *args]
+
+
+def run_cli(*args: str, timeout: float = 240) -> subprocess.CompletedProcess:
+    return subprocess.run(cli(*args), env=env(), capture_output=True, text=True, timeout=timeout)
+
+
+def read_csv(path: Path) -> list[dict[str, str]]:
+    with open(path) as f:
+        return list(csv.DictReader(f))
+
+
+def steps_logged(out: Path) -> int:
+    path = out / "steps.csv"
+    return max(0, len(path.read_text().splitlines()) - 1) if path.exists() else 0
+
+
+def wait_for_steps(out: Path, n: int, proc: subprocess.Popen, timeout: float = 180) -> None:
+    """Block until the run in ``out`` has logged ``n`` optimiser steps (or fail if it died first)."""
+    import time
+
+    deadline = time.time() + timeout
+    while steps_logged(out) < n:
+        if proc.poll() is not None:
+            raise AssertionError(f"run ended early: {proc.stderr.read() if proc.stderr else ''}")
+        if time.time() > deadline:
+            raise AssertionError(f"run logged only {steps_logged(out)} of {n} steps in {timeout} s")
+        time.sleep(0.05)

@@ -1,0 +1,209 @@
+"""Datasets, augmentations and the resumable loader on real files, including broken ones."""
+
+from __future__ import annotations
+
+import functools
+import gzip
+import operator
+import shutil
+import warnings
+from pathlib import Path
+
+import pytest
+import torch
+from PIL import Image
+from torchvision.transforms import InterpolationMode, v2
+
+from googlenet.data.datasets import (
+    DatasetError,
+    ImageFolder,
+    build_data,
+    load_fashion_mnist,
+    read_idx,
+)
+from googlenet.data.decode import ImageDecodeError
+from googlenet.data.loader import ResumableSampler, build_loader, collate_skip_bad, loader_throughput
+from googlenet.data.transforms import (
+    PAPER_INTERPOLATIONS,
+    BatchAugment,
+    eval_transform,
+    paper_crop,
+    train_transform,
+)
+
+FMNIST = Path("/usr/share/datasets/fashion-mnist")
+
+
+def make_folder(src: Path, dst: Path, per_class: int = 3, classes: int = 2, splits=("train", "val")) -> Path:
+    """A small image folder copied from real CIFAR-10 JPEGs."""
+    for split in splits:
+        for c in sorted(p.name for p in (src / "train").iterdir())[:classes]:
+            (dst / split / c).mkdir(parents=True)
+            for f in sorted((src / "train" / c).iterdir())[:per_class]:
+                shutil.copy(f, dst / split / c / f.name)
+    return dst
+
+
+def test_paper_crop_parameters() -> None:
+    choice = paper_crop(32)
+    assert choice.p == pytest.approx([0.25] * 4)
+    crops = choice.transforms
+    assert {c.interpolation for c in crops} == {
+        InterpolationMode.BILINEAR, InterpolationMode.BOX, InterpolationMode.NEAREST, InterpolationMode.BICUBIC
+    }  # fmt: skip
+    assert set(PAPER_INTERPOLATIONS) == {c.interpolation for c in crops}
+    img = torch.zeros(3, 200, 300, dtype=torch.uint8)
+    torch.manual_seed(0)
+    areas, ratios = [], []
+    for crop in crops:
+        assert crop.scale == (0.08, 1.0)
+        assert crop.ratio == pytest.approx((3 / 4, 4 / 3))
+        for _ in range(300):
+            p = crop.make_params([img])
+            areas.append(p["height"] * p["width"] / (200 * 300))
+            ratios.append(p["width"] / p["height"])
+    assert min(areas) >= 0.08 * 0.97 and max(areas) <= 1.0  # integer rounding of the sides
+    assert min(areas) < 0.15 and max(areas) > 0.7  # the whole range is used
+    assert min(ratios) >= 0.75 * 0.95 and max(ratios) <= 4 / 3 / 0.95
+
+
+def test_paper_crop_draws_each_interpolation_equally_often(monkeypatch: pytest.MonkeyPatch) -> None:
+    used: list[InterpolationMode] = []
+    original = v2.RandomResizedCrop.transform
+
+    def spy(self, inpt, params):  # type: ignore[no-untyped-def]
+        used.append(self.interpolation)
+        return original(self, inpt, params)
+
+    monkeypatch.setattr(v2.RandomResizedCrop, "transform", spy)
+    t = train_transform("paper", 16, (0.5, 0.5, 0.5), (0.25, 0.25, 0.25))
+    torch.manual_seed(1)
+    img = Image.new("RGB", (40, 30), (120, 60, 30))
+    for _ in range(800):
+        out = t(img)
+    assert out.shape == (3, 16, 16) and out.dtype == torch.float32
+    counts = [used.count(m) for m in PAPER_INTERPOLATIONS]
+    assert sum(counts) == 800
+    assert all(150 <= c <= 250 for c in counts), counts  # 200 expected each; 5 sigma is about 61
+
+
+def test_eval_transform_resizes_crops_and_normalises() -> None:
+    img = Image.new("RGB", (64, 48), (255, 0, 51))
+    t = eval_transform(32, mean=(0.5, 0.5, 0.5), std=(0.5, 0.25, 0.2), crop_fraction=0.875)
+    out = t(img)
+    assert out.shape == (3, 32, 32)
+    expected = torch.tensor([(1 - 0.5) / 0.5, (0 - 0.5) / 0.25, (0.2 - 0.5) / 0.2])
+    assert torch.allclose(out.mean(dim=(1, 2)), expected, atol=1e-5)
+
+
+def test_batch_cifar_augment_is_a_padded_crop_or_its_mirror() -> None:
+    torch.manual_seed(0)
+    images = torch.randint(0, 256, (16, 1, 8, 8), dtype=torch.uint8)
+    aug = BatchAugment("cifar", 8, mean=(0.0,), std=(1.0,), padding=2)
+    out = aug(images, seed=123)
+    assert torch.equal(out, aug(images, seed=123))  # same seed, same batch
+    padded = torch.nn.functional.pad(images.double() / 255, (2, 2, 2, 2))
+    for i in range(16):
+        candidates = [
+            view
+            for dy in range(5)
+            for dx in range(5)
+            for view in (padded[i, :, dy : dy + 8, dx : dx + 8], padded[i, :, dy : dy + 8, dx : dx + 8].flip(-1))
+        ]
+        assert any(torch.allclose(out[i].double(), c, atol=1e-6) for c in candidates)
+
+
+def test_sampler_shards_cover_each_sample_once_and_restart_mid_epoch() -> None:
+    n = 23
+    evals = [ResumableSampler(n, shuffle=False, rank=r, world=3, with_seeds=False) for r in range(3)]
+    seen = sorted(i for s in evals for i in s)
+    assert seen == list(range(n))  # no padding, no duplicates
+    trains = [ResumableSampler(n, seed=5, rank=r, world=3) for r in range(3)]
+    shards = [[k[0] for k in s] for s in trains]
+    assert [len(s) for s in shards] == [7, 7, 7]  # equal steps on every rank
+    assert len(set(functools.reduce(operator.iadd, shards, []))) == 21
+    full = list(ResumableSampler(n, seed=5))
+    part = ResumableSampler(n, seed=5)
+    part.set_epoch(0, start=10)
+    assert list(part) == full[10:]
+    part.set_epoch(1)
+    assert [k[0] for k in part] != [k[0] for k in full]  # a new order each epoch
+    assert sorted(k[0] for k in part) == list(range(n))
+
+
+def test_seeded_samples_do_not_touch_the_global_rng(cifar10_root: Path) -> None:
+    ds = ImageFolder(cifar10_root / "test", transform=train_transform("paper", 24, (0.5,) * 3, (0.25,) * 3))
+    ds = ds.subset(range(3))
+    torch.manual_seed(7)
+    before = torch.get_rng_state()
+    a, _ = ds[(1, 99)]
+    assert torch.equal(torch.get_rng_state(), before)
+    b, _ = ds[(1, 99)]
+    c, _ = ds[(1, 100)]
+    assert torch.equal(a, b) and not torch.equal(a, c)
+
+
+def test_broken_files_are_skipped_and_counted(cifar10_root: Path, tmp_path: Path) -> None:
+    root = make_folder(cifar10_root, tmp_path / "data", per_class=4)
+    cls = root / "train" / sorted(p.name for p in (root / "train").iterdir())[0]
+    good = next(cls.iterdir()).read_bytes()
+    (cls / "empty.jpg").write_bytes(b"")
+    (cls / "truncated.jpg").write_bytes(good[: len(good) // 2])
+    (cls / "garbage.png").write_bytes(b"this is not an image at all" * 10)
+    ds = ImageFolder(root / "train", transform=eval_transform(16, (0.5,) * 3, (0.25,) * 3))
+    assert len(ds) == 11
+    loader = build_loader(ds, 4, ResumableSampler(len(ds), shuffle=False, with_seeds=False), workers=0, train=False)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        batches = list(loader)
+    assert sum(b for _, _, b in batches) == 3
+    assert sum(len(x) for x, _, _ in batches) == 8
+    assert len([w for w in caught if "skipping unreadable image" in str(w.message)]) == 3
+    strict = ImageFolder(root / "train", strict=True)
+    bad_index = next(i for i, (p, _) in enumerate(strict.samples) if p.endswith("empty.jpg"))
+    with pytest.raises(ImageDecodeError, match="empty file"):
+        strict[bad_index]
+
+
+def test_collate_of_an_all_bad_batch() -> None:
+    x, y, bad = collate_skip_bad([None, None])
+    assert len(x) == 0 and len(y) == 0 and bad == 2
+
+
+def test_missing_or_empty_split_is_a_clear_error(cifar10_root: Path, tmp_path: Path) -> None:
+    only_train = make_folder(cifar10_root, tmp_path / "a", splits=("train",))
+    with pytest.raises(DatasetError, match="no val/ or test/ split"):
+        build_data(str(only_train))
+    empty_val = make_folder(cifar10_root, tmp_path / "b", splits=("train",))
+    (empty_val / "val" / "airplane").mkdir(parents=True)
+    with pytest.raises(DatasetError, match="no images in"):
+        build_data(str(empty_val))
+    with pytest.raises(DatasetError, match="unknown dataset"):
+        build_data(str(tmp_path / "nowhere"))
+
+
+def test_cifar10_folders_and_stats(cifar10_root: Path) -> None:
+    spec = build_data("cifar10")
+    assert len(spec.train) == 50_000 and len(spec.val) == 10_000  # the val split is CIFAR's test/
+    assert spec.classes[:3] == ["airplane", "automobile", "bird"]
+    assert spec.mean == pytest.approx((125.3 / 255, 122.9 / 255, 113.9 / 255), abs=2e-3)  # data README figures
+
+
+@pytest.mark.skipif(not FMNIST.is_dir(), reason="Fashion-MNIST not installed (apt-get install dataset-fashion-mnist)")
+def test_fashion_mnist_idx_files(tmp_path: Path) -> None:
+    test = load_fashion_mnist("test")
+    assert test.images.shape == (10_000, 1, 28, 28) and test.images.dtype == torch.uint8
+    assert torch.bincount(test.targets_t).tolist() == [1000] * 10  # the published split is balanced
+    raw = gzip.decompress((FMNIST / "t10k-labels-idx1-ubyte.gz").read_bytes())
+    assert test.targets[:5] == list(raw[8:13])  # labels start after the 8-byte IDX header
+    broken = tmp_path / "t10k-images-idx3-ubyte.gz"
+    broken.write_bytes(gzip.compress(gzip.decompress((FMNIST / broken.name).read_bytes())[:5000]))
+    with pytest.raises(DatasetError, match="truncated IDX"):
+        read_idx(broken)
+
+
+def test_loader_throughput_is_reported(cifar10_root: Path) -> None:
+    ds = ImageFolder(cifar10_root / "test", transform=train_transform("cifar", 32, (0.5,) * 3, (0.25,) * 3))
+    ds = ds.subset(range(96))
+    loader = build_loader(ds, 16, ResumableSampler(len(ds)), workers=1)
+    assert loader_throughput(loader, 4) > 0

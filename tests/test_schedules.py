@@ -1,0 +1,78 @@
+"""Each learning-rate schedule against its formula, computed by hand here."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+
+from googlenet.train.config import ConfigError, TrainConfig
+from googlenet.train.schedules import build_scheduler
+
+LR = 0.1
+
+
+def lrs(cfg: TrainConfig, steps_per_epoch: int, total: int) -> list[float]:
+    opt = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=cfg.lr, momentum=0.9)
+    sched = build_scheduler(opt, cfg, steps_per_epoch, total)
+    out = []
+    for _ in range(total):
+        out.append(opt.param_groups[0]["lr"])
+        opt.step()
+        sched.step()
+    return out
+
+
+def test_paper_schedule_drops_4_percent_every_8_epochs() -> None:
+    cfg = TrainConfig(lr=LR, schedule="paper", step_gamma=0.96, step_epochs=8)
+    got = lrs(cfg, steps_per_epoch=3, total=3 * 30)
+    for t, lr in enumerate(got):
+        epoch = t // 3
+        assert lr == pytest.approx(LR * 0.96 ** (epoch // 8), rel=1e-12)
+    assert got[23] == pytest.approx(LR) and got[24] == pytest.approx(LR * 0.96)  # epoch 8 starts at step 24
+
+
+def test_poly_schedule_is_caffe_quick_solver() -> None:
+    cfg = TrainConfig(lr=LR, schedule="poly", poly_power=0.5)
+    total = 50
+    for t, lr in enumerate(lrs(cfg, 10, total)):
+        assert lr == pytest.approx(LR * math.sqrt(1 - t / total), rel=1e-12)
+
+
+def test_cosine_with_warmup() -> None:
+    cfg = TrainConfig(lr=LR, schedule="cosine", warmup_epochs=1, min_lr_ratio=0.1)
+    spe, total, warm = 4, 40, 4
+    for t, lr in enumerate(lrs(cfg, spe, total)):
+        if t < warm:
+            expected = LR * (t + 1) / warm
+        else:
+            progress = (t - warm) / (total - warm)
+            expected = LR * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * progress)))
+        assert lr == pytest.approx(expected, rel=1e-12)
+
+
+def test_onecycle_matches_its_two_cosine_phases() -> None:
+    cfg = TrainConfig(lr=LR, schedule="onecycle", onecycle_pct=0.3)
+    total = 20
+    start, low = LR / 25, LR / 25 / 1e4  # torch defaults: div_factor 25, final_div_factor 1e4
+    up_end = 0.3 * total - 1
+    for t, lr in enumerate(lrs(cfg, 5, total)):
+        if t <= up_end:
+            a, b, pct = start, LR, t / up_end
+        else:
+            a, b, pct = LR, low, (t - up_end) / (total - 1 - up_end)
+        expected = b + (a - b) / 2 * (math.cos(math.pi * pct) + 1)
+        assert lr == pytest.approx(expected, rel=1e-9)
+
+
+def test_constant_with_linear_warmup() -> None:
+    cfg = TrainConfig(lr=LR, schedule="constant", warmup_epochs=0.5)
+    got = lrs(cfg, 8, 12)
+    assert got[:4] == pytest.approx([LR / 4, LR / 2, 3 * LR / 4, LR])
+    assert got[4:] == pytest.approx([LR] * 8)
+
+
+def test_unknown_schedule_is_a_user_error() -> None:
+    with pytest.raises(ConfigError, match="unknown schedule"):
+        lrs(TrainConfig(schedule="exponential"), 2, 4)

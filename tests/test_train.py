@@ -1,0 +1,143 @@
+"""The training engine end to end on tiny real subsets: outputs, metadata, bad data, NaN, Ctrl-C, atomic saves."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+from pathlib import Path
+
+import pytest
+import torch
+
+from _runs import TINY, cli, env, read_csv, run_cli, wait_for_steps
+from googlenet.checkpoint import atomic_write, load_checkpoint
+from googlenet.train.config import TrainConfig, list_recipes, load_recipe, parse_overrides
+from googlenet.train.state import load_state, save_state
+
+
+def test_recipes_ship_and_load() -> None:
+    assert {"fashion-mnist-demo", "cifar10", "imagenette-128", "imagenet-paper"} <= set(list_recipes())
+    for name in list_recipes():
+        cfg = load_recipe(name)
+        assert isinstance(cfg, TrainConfig)
+    paper = load_recipe("imagenet-paper")
+    assert (paper.schedule, paper.step_gamma, paper.step_epochs, paper.momentum) == ("paper", 0.96, 8, 0.9)
+    assert paper.augment == "paper" and paper.aux_weight == 0.3 and paper.ema_decay > 0
+
+
+def test_overrides_parse_yaml_values() -> None:
+    over = parse_overrides(["lr=0.05", "nesterov=true", "model_kwargs.width=0.5", "train_subset=null"])
+    assert over == {"lr": 0.05, "nesterov": True, "model_kwargs": {"width": 0.5}, "train_subset": None}
+    cfg = load_recipe("cifar10", over)
+    assert cfg.model_kwargs["width"] == 0.5 and cfg.model_kwargs["batch_norm"] is True  # merged, not replaced
+
+
+def test_atomic_write_never_leaves_a_partial_file(tmp_path: Path) -> None:
+    target = tmp_path / "state.pt"
+    save_state(tmp_path, {"step": torch.tensor(1)})
+
+    def crash(tmp: str) -> None:
+        Path(tmp).write_bytes(b"half a file")
+        raise RuntimeError("killed mid-write")
+
+    with pytest.raises(RuntimeError):
+        atomic_write(target, crash)
+    assert load_state(tmp_path)["step"].item() == 1  # the old state is intact
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["state.pt"]  # no temp file left behind
+
+
+def test_resume_state_loads_with_weights_only(tmp_path: Path) -> None:
+    import random
+
+    from googlenet.train.state import rng_state
+
+    save_state(tmp_path, {"rng": rng_state(), "history": [{"epoch": 1, "val_acc": 0.5}]})
+    state = torch.load(tmp_path / "state.pt", weights_only=True)  # raises if anything but data was pickled
+    assert state["history"][0]["val_acc"] == 0.5
+    assert tuple(state["rng"]["python"][1]) == random.getstate()[1]
+
+
+def test_tiny_run_writes_checkpoints_metrics_and_plot(cifar10_root: Path, tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    r = run_cli("train", "--recipe", "cifar10", "--out", str(out), *TINY, "epochs=2", "train_subset=48",
+                "val_subset=21", "workers=0", "ema_decay=0.9", "label_smoothing=0.1")  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    assert "final val accuracy" in r.stdout and "checkpoint:" in r.stdout
+    rows = read_csv(out / "metrics.csv")
+    assert [row["epoch"] for row in rows] == ["1", "2"]
+    assert all(row["val_count"] == "21" for row in rows)
+    assert rows[-1]["step"] == "12"  # 48 images / batch 8 = 6 steps an epoch
+    assert (out / "curves.png").stat().st_size > 1000
+    model, meta = load_checkpoint(out / "last.safetensors")
+    assert meta["model"] == "googlenet_small" and meta["num_classes"] == 10 and meta["input_size"] == 16
+    assert meta["class_names"][0] == "airplane" and len(meta["mean"]) == 3 and meta["epoch"] == 2
+    assert meta["config"]["ema_decay"] == 0.9 and meta["metrics"]["val_count"] == 21
+    best = json.loads((out / "best.json").read_text())
+    assert best["weights"] in ("raw", "ema")
+    assert (out / "ema.safetensors").is_file()
+    assert model(torch.zeros(2, 3, 16, 16)).shape == (2, 10)
+
+
+def test_bad_images_are_counted_per_epoch_and_strict_stops(cifar10_root: Path, tmp_path: Path) -> None:
+    from test_data import make_folder
+
+    root = make_folder(cifar10_root, tmp_path / "data", per_class=8)
+    (root / "train" / "airplane" / "empty.jpg").write_bytes(b"")
+    (root / "train" / "airplane" / "junk.jpg").write_bytes(b"\xff\xd8\xff not really a jpeg")
+    args = ["train", "--recipe", "cifar10", *TINY, f"dataset={root}", "epochs=1", "workers=1"]
+    r = run_cli(*args, "--out", str(tmp_path / "lenient"))
+    assert r.returncode == 0, r.stderr
+    assert "skipped 2 unreadable image(s)" in r.stderr
+    assert read_csv(tmp_path / "lenient" / "metrics.csv")[0]["bad_images"] == "2"
+    r = run_cli(*args, "--strict-data", "--out", str(tmp_path / "strict"))
+    assert r.returncode != 0 and ("empty file" in r.stderr or "corrupt" in r.stderr)
+
+
+def test_missing_split_fails_before_training(cifar10_root: Path, tmp_path: Path) -> None:
+    from test_data import make_folder
+
+    root = make_folder(cifar10_root, tmp_path / "data", splits=("train",))
+    r = run_cli("train", "--recipe", "cifar10", *TINY, f"dataset={root}", "--out", str(tmp_path / "o"))
+    assert r.returncode == 2
+    assert r.stderr.strip().count("\n") == 0 and "no val/ or test/ split" in r.stderr  # one line, no traceback
+    assert not (tmp_path / "o").exists()
+
+
+def test_nan_loss_stops_naming_the_step(cifar10_root: Path, tmp_path: Path) -> None:
+    r = run_cli("train", "--recipe", "cifar10", "--out", str(tmp_path / "o"), *TINY, "lr=1.0e+30",
+                "schedule=constant", "warmup_epochs=0", "train_subset=64", "val_subset=8", "workers=0")  # fmt: skip
+    assert r.returncode == 2, r.stderr
+    assert "loss is nan at step" in r.stderr or "loss is inf at step" in r.stderr
+    assert "Traceback" not in r.stderr
+
+
+def test_ctrl_c_saves_and_exits_cleanly(cifar10_root: Path, tmp_path: Path) -> None:
+    out = tmp_path / "o"
+    p = subprocess.Popen(
+        cli(
+            "train",
+            "--recipe",
+            "cifar10",
+            "--out",
+            str(out),
+            *TINY,
+            "epochs=50",
+            "train_subset=64",
+            "val_subset=8",
+            "workers=0",
+        ),
+        env=env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    wait_for_steps(out, 3, p)
+    os.kill(p.pid, signal.SIGINT)
+    stdout, stderr = p.communicate(timeout=120)
+    assert p.returncode == 130, stderr
+    assert "interrupted at step" in stdout and "--resume" in stdout
+    assert "Traceback" not in stderr
+    state = load_state(out)
+    assert state["progress"]["global_step"] >= 3
