@@ -195,3 +195,17 @@ def test_eval_resize_follows_training_crop_fraction() -> None:
     assert eval_resize({"config": {"crop_fraction": 0.875}}, 112) == 128  # 112 / 0.875
     assert eval_resize({"config": {"crop_fraction": 1.0}}, 56) == 56
     assert eval_resize({"model": "googlenet"}, 112) is None  # then 256/224 of the crop size
+
+
+def test_onnxruntime_backend_matches_eager(two_checkpoints) -> None:
+    pytest.importorskip("onnxruntime")
+    from googlenet.checkpoint import load_checkpoint
+    from googlenet.eval.backends import available_backends
+
+    assert "onnxruntime" in available_backends()
+    model, _ = load_checkpoint(two_checkpoints[1])
+    x = torch.randn(3, 3, 40, 40)
+    with torch.no_grad():
+        eager = make_forward(model, "eager", input_size=40)(x)
+    ort = make_forward(model, "onnxruntime", input_size=40)(x)
+    assert (ort - eager).abs().max().item() <= 1e-4

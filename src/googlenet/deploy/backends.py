@@ -199,3 +199,23 @@ def make_backend(
     if threads:
         torch.set_num_threads(threads)
     return BACKENDS[name](model.eval(), input_size=input_size, batch_size=batch_size, threads=threads, **options)
+
+
+def _register_eval_backends() -> None:
+    """Offer the deployment back ends to ``googlenet eval`` / ``predict`` (``--backend onnxruntime`` ...)."""
+    from ..eval.backends import BACKENDS as EVAL_BACKENDS
+    from ..eval.backends import register_backend
+
+    for name in ("compile", "onnxruntime", "onnxruntime_merged", "onnxruntime_int8"):
+        if name in EVAL_BACKENDS:
+            continue
+
+        def factory(model: nn.Module, device: object, input_size: int, _name: str = name) -> Backend:
+            if str(device) != "cpu":
+                raise UnknownBackendError(f"back end {_name!r} runs on the CPU only; use --device cpu")
+            return make_backend(_name, model.cpu(), input_size=input_size)
+
+        register_backend(name)(factory)
+
+
+_register_eval_backends()
