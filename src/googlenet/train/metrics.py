@@ -71,7 +71,7 @@ def plot_curves(path: Path, history: list[dict[str, Any]], title: str = "") -> P
 
     epochs = [r["epoch"] for r in history]
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(10, 4))
-    ax1.plot(epochs, [r["train_loss"] for r in history], "o-", label="train")
+    ax1.plot(epochs, [r["train_loss"] for r in history], "o-", label="train (+ aux losses)")
     ax1.plot(epochs, [r.get("val_loss") for r in history], "o-", label="val")
     ax1.set(xlabel="epoch", ylabel="loss", title="loss")
     ax2.plot(epochs, [100 * r["train_acc"] for r in history], "o-", label="train")
