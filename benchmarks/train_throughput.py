@@ -7,9 +7,6 @@ machine slows both alike; the median step time is reported.
     python benchmarks/train_throughput.py --batch 32 --size 224 --steps 10
     python benchmarks/train_throughput.py --device cuda --batch 128 --amp bf16 --channels-last
 
-When ``googlenet_bn`` is not registered (before issue 4 is merged) the paper ``googlenet`` is built with
-torchvision's topology knobs instead (batch norm, no LRN, 3x3 "5x5" branch, 2x2 pool before 5a), and the
-output says so.
 """
 
 from __future__ import annotations
@@ -25,26 +22,11 @@ import torchvision
 from torch import nn
 
 from googlenet import __version__
-from googlenet.registry import create_model, list_models
-
-TORCHVISION_KNOBS = {
-    "batch_norm": True,
-    "bn_eps": 1e-3,
-    "lrn": False,
-    "ch5x5_kernel": 3,
-    "pool4_kernel": 2,
-    "dropout": 0.2,
-    "aux_paper_pool": False,
-    "init": "torchvision",
-}
+from googlenet.registry import create_model
 
 
 def ours(num_classes: int) -> tuple[str, nn.Module, Callable]:
-    if "googlenet_bn" in list_models():
-        name, model = "googlenet_bn", create_model("googlenet_bn", num_classes=num_classes)
-    else:
-        name = "googlenet(batch_norm, lrn=False, ch5x5_kernel=3, pool4_kernel=2) [googlenet_bn not on this branch]"
-        model = create_model("googlenet", num_classes=num_classes, **TORCHVISION_KNOBS)
+    name, model = "googlenet_bn", create_model("googlenet_bn", num_classes=num_classes)
 
     def forward(x: torch.Tensor) -> tuple[torch.Tensor, tuple[torch.Tensor, ...]]:
         return model(x, return_aux=True)
