@@ -207,3 +207,10 @@ def test_loader_throughput_is_reported(cifar10_root: Path) -> None:
     ds = ds.subset(range(96))
     loader = build_loader(ds, 16, ResumableSampler(len(ds)), workers=1)
     assert loader_throughput(loader, 4) > 0
+
+
+def test_explicit_missing_data_path_is_an_error_not_a_fallback(tmp_path):
+    from googlenet.data.sources import DataNotFoundError, locate
+
+    with pytest.raises(DataNotFoundError, match="no such file or folder"):
+        locate("cifar10", data=tmp_path / "nowhere")

@@ -77,6 +77,8 @@ def locate(name: str, data: str | os.PathLike | None = None) -> Path:
     if name not in ARCHIVES:
         raise DataNotFoundError(f"unknown dataset {name!r}; known: {', '.join(ARCHIVES)}")
     archive_name, top = ARCHIVES[name]
+    if data is not None and not Path(data).exists():
+        raise DataNotFoundError(f"--data {data}: no such file or folder")
     if data is not None and Path(data).is_dir() and Path(data).name == top:
         return Path(data)
     for d in search_dirs(data):
