@@ -27,7 +27,7 @@ import torch
 from torch import Tensor, nn
 
 from ..errors import InputSizeError
-from ..registry import create_model, model_info
+from ..registry import model_info
 from .memory import saved_activation_bytes
 from .receptive import ReceptiveField
 from .trace import GraphTracer
@@ -247,17 +247,19 @@ def _fits(model: nn.Module, size: int) -> bool:
 
 @lru_cache(maxsize=256)
 def _min_size(name: str, kwargs: tuple) -> int:
-    with torch.device("meta"):
-        model = create_model(name, **dict(kwargs)).eval()
+    from .meta import meta_model, shapes_only_batchnorm
+
+    model = meta_model(name, **dict(kwargs)).eval()
     lo, hi = 1, 2048  # invariant: hi fits (checked), every size below lo does not
-    if not _fits(model, hi):
-        raise InputSizeError(f"{name} does not run even at {hi} px")
-    while lo < hi:
-        mid = (lo + hi) // 2
-        if _fits(model, mid):
-            hi = mid
-        else:
-            lo = mid + 1
+    with shapes_only_batchnorm(model):
+        if not _fits(model, hi):
+            raise InputSizeError(f"{name} does not run even at {hi} px")
+        while lo < hi:
+            mid = (lo + hi) // 2
+            if _fits(model, mid):
+                hi = mid
+            else:
+                lo = mid + 1
     return lo
 
 
