@@ -10,7 +10,14 @@ import torch
 
 from googlenet.cli import main
 from googlenet.deploy.backends import make_backend
-from googlenet.deploy.bench import count_macs, torchvision_reference
+from googlenet.deploy.bench import (
+    BenchReport,
+    BenchRow,
+    count_macs,
+    format_report,
+    relative_diff,
+    torchvision_reference,
+)
 from googlenet.deploy.images import image_files, preprocess
 from googlenet.registry import create_model
 
@@ -47,7 +54,8 @@ def test_bench_json_has_ratios_against_torchvision(capsys):
     assert report["threads"] == 1 and report["reference"] == "torchvision googlenet eager"
     assert rows[("torchvision googlenet", "eager")]["ratio"] == 1.0
     for r in report["rows"]:
-        assert r["images_per_s"] > 0 and r["max_abs_diff"] < 1e-3  # every fp32 path computes the same logits
+        # every fp32 path computes the same logits; relative, since this random-init model's logits are ~1e-11
+        assert r["images_per_s"] > 0 and r["max_rel_diff"] < 1e-4
         # ratio is images/s over the reference's eager images/s at the same batch size
         base = rows[("torchvision googlenet", "eager")]["images_per_s"]
         assert r["ratio"] == pytest.approx(r["images_per_s"] / base)
@@ -104,3 +112,34 @@ def test_int8_backend_close_to_fp32_on_real_images(imagenette128_root):
     # random weights give near-identical logits for every image, so only closeness is testable here;
     # accuracy on a trained checkpoint is measured by the int8 evaluation in the deploy notes
     assert np.linalg.norm(got - ref) < 0.05 * np.linalg.norm(ref)
+
+
+def test_relative_diff_by_hand():
+    ref = torch.tensor([[2e-11, -4e-11]])
+    # |diff| max 1e-12 over |ref| max 4e-11 = 0.025: an absolute bound of 1e-3 would call this equal
+    assert relative_diff(ref + torch.tensor([[1e-12, -5e-13]]), ref) == pytest.approx(0.025)
+    assert relative_diff(torch.ones(3), torch.zeros(3)) == 1.0  # zero reference: the absolute difference
+
+
+def test_report_names_the_fastest_float32_path_beside_int8():
+    def row(model: str, path: str, ips: float, ratio: float) -> BenchRow:
+        return BenchRow(model, path, 16, 1.0, 1.0, 1.0, ips, 1.0, 0.0, 0.0, ratio)
+
+    rows = [
+        row("googlenet_bn", "eager", 20.0, 1.0),
+        row("googlenet_bn", "onnxruntime", 50.0, 2.5),
+        row("googlenet_bn", "onnxruntime_int8", 80.0, 4.0),
+        row("torchvision googlenet", "eager", 20.0, 1.0),
+        row("torchvision googlenet", "onnxruntime", 40.0, 2.0),
+    ]
+    report = BenchReport(rows, 2, 224, 3, 10**9, "torchvision googlenet eager")
+    lines = format_report(report).splitlines()
+    # 80 / 40 = 2.00 and 50 / 40 = 1.25 times torchvision's graph on ONNX Runtime
+    assert (
+        "batch 16: fastest path onnxruntime_int8, 4.00x torchvision googlenet eager, 2.00x torchvision "
+        "googlenet onnxruntime" in lines
+    )
+    assert (
+        "batch 16: fastest float32 path onnxruntime, 2.50x torchvision googlenet eager, 1.25x torchvision "
+        "googlenet onnxruntime" in lines
+    )
