@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 
 import numpy as np
 import pytest
@@ -143,3 +144,42 @@ def test_report_names_the_fastest_float32_path_beside_int8():
         "batch 16: fastest float32 path onnxruntime, 2.50x torchvision googlenet eager, 1.25x torchvision "
         "googlenet onnxruntime" in lines
     )
+
+
+def test_torchvision_twin_only_for_the_same_network():
+    assert torchvision_reference("googlenet_bn", {"aux_logits": False, "dropout": 0.5})[0] == "torchvision googlenet"
+    assert torchvision_reference("googlenet_bn", {"batch_norm": True})[0] == "torchvision googlenet"  # its default
+    tv_form = {"batch_norm": True, "lrn": False, "ch5x5_kernel": 3, "pool4_kernel": 2}
+    for name, kwargs in [
+        ("googlenet_bn", {"width": 0.5}),  # half the channels is not torchvision's network
+        ("googlenet_bn", {"in_chans": 1}),
+        ("googlenet", {**tv_form, "small_input": True}),
+    ]:
+        with pytest.raises(KeyError):
+            torchvision_reference(name, kwargs)
+
+
+@pytest.mark.parametrize("option", [["--repeats", "0"], ["--threads", "0"], ["--reference", "selff"]])
+def test_bench_rejects_bad_numbers_and_reference_names(option, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["bench", "googlenet_small", *option])
+    assert exit_info.value.code == 2
+    assert option[0] in capsys.readouterr().err
+
+
+def test_missing_optional_package_is_one_line(monkeypatch, capsys):
+    monkeypatch.setitem(sys.modules, "onnxruntime", None)  # as if googlenet[deploy] were not installed
+    argv = ["bench", "googlenet_small", "--paths", "onnxruntime", "--batch", "1", "--input-size", "32"]
+    assert main([*argv, "--repeats", "1", "--threads", "1"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "onnxruntime" in err and "pip install 'googlenet[deploy]'" in err and "\n" not in err
+
+
+def test_int8_calibrates_a_greyscale_model_on_real_images(imagenette128_root):
+    torch.manual_seed(0)
+    model = create_model("googlenet_small", num_classes=10, width=0.125, in_chans=1).eval()
+    q = make_backend("onnxruntime_int8", model, input_size=32, threads=1)  # default calibration: 1 channel
+    x = preprocess(image_files(imagenette128_root, 4), 32, mean=(0.5,), std=(0.5,), in_chans=1)
+    with torch.no_grad():
+        ref = model(x)
+    assert np.linalg.norm(q(x).numpy() - ref.numpy()) < 0.05 * np.linalg.norm(ref.numpy())

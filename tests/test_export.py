@@ -169,3 +169,46 @@ def test_conv_lrn_matches_torch_lrn_in_float64(beta):
     # hand check of one element: channel 0 sees channels 0..2 (the window is clipped at the edge)
     s = (x[0, 0:3, 4, 4] ** 2).sum()
     assert fast(x)[0, 0, 4, 4].item() == pytest.approx((x[0, 0, 4, 4] / (2.0 + s / 5) ** beta).item(), rel=1e-7)
+
+
+def test_parity_is_relative_for_tiny_logits():
+    # a randomly initialised batch-norm GoogLeNet gives logits near 1e-12: all zeros is a broken export,
+    # yet within any absolute tolerance; the relative bound must catch it
+    tiny = nn.Conv2d(3, 2, 1).eval()
+    with torch.no_grad():
+        tiny.weight.mul_(1e-11)
+        tiny.bias.zero_()
+    x = torch.randn(2, 3, 4, 4)
+    with pytest.raises(ParityError, match="largest logit"):
+        check_parity(tiny, lambda t: torch.zeros_like(tiny(t)), x, tolerance=1e-4)
+    diff, rel = check_parity(tiny, tiny, x)  # the same function passes, with both figures returned
+    assert diff == 0.0 and rel == 0.0
+
+
+def test_static_batch_export_with_fewer_images_than_the_batch(images, tmp_path):
+    torch.manual_seed(0)
+    model = create_model("googlenet", num_classes=10, width=0.25, aux_logits=False).eval()
+    out = tmp_path / "new" / "folder" / "g.onnx"  # folders that do not exist yet are created
+    result = export_model(model, out, "onnx", images=images[:3], batch_size=4, dynamo=False)
+    assert result.images == 4  # 3 real images repeated up to one whole batch of 4
+    session = ort.InferenceSession(str(out), providers=["CPUExecutionProvider"])
+    assert session.get_inputs()[0].shape == [4, 3, SIZE, SIZE]
+    with pytest.raises(ExportError, match="batch size"):
+        export_model(model, tmp_path / "z.onnx", "onnx", images=images, batch_size=0, dynamo=False)
+
+
+def test_failed_parity_keeps_the_previous_file(images, tmp_path):
+    model = create_model("googlenet", num_classes=10, width=0.25, aux_logits=False).eval()
+    out = tmp_path / "g.onnx"
+    out.write_bytes(b"an earlier, good export")
+    with pytest.raises(ParityError):  # no difference is <= -1: the check fails whatever the exporter did
+        export_model(model, out, "onnx", images=images[:2], dynamic_batch=True, dynamo=False, tolerance=-1.0)
+    assert out.read_bytes() == b"an earlier, good export"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["g.onnx"]  # no half-checked file left beside it
+
+
+def test_greyscale_export_defaults_to_half_mean_and_std(imagenette128_root, tmp_path):
+    model = create_model("googlenet_small", num_classes=10, width=0.125, in_chans=1).eval()
+    grey = preprocess(image_files(imagenette128_root, 2), 32, mean=None, std=None, in_chans=1)
+    result = export_model(model, tmp_path / "g.pt", "torchscript", images=grey)
+    assert result.metadata["mean"] == [0.5] and result.metadata["std"] == [0.5] and result.metadata["in_chans"] == 1

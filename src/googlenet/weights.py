@@ -18,10 +18,8 @@ from typing import Any
 import torch
 
 from .checkpoint import CheckpointError, load_state_strict, save_weights
+from .data.datasets import IMAGENET_MEAN, IMAGENET_STD
 from .registry import create_model, model_info
-
-IMAGENET_MEAN = (0.485, 0.456, 0.406)
-IMAGENET_STD = (0.229, 0.224, 0.225)
 
 # torchvision's published DenseNet files predate its module names: "denselayer1.norm.1.weight" is now
 # "denselayer1.norm1.weight" (the same pattern torchvision's own loader rewrites).

@@ -2,7 +2,8 @@
 
 Every module in this package that defines ``register(subparsers)`` adds one subcommand, so adding a
 command is adding a file. A subcommand sets ``func`` (taking the parsed ``argparse.Namespace`` and
-returning an exit status). :class:`~googlenet.errors.UserError` becomes one clear line and exit 2.
+returning an exit status). :class:`~googlenet.errors.UserError` becomes one clear line and exit 2, as does
+a missing optional package (ONNX, ONNX Runtime), with the ``pip install`` that provides it.
 """
 
 from __future__ import annotations
@@ -14,6 +15,9 @@ import sys
 
 from .. import __version__
 from ..errors import UserError
+
+# optional packages -> the extra that installs them (pyproject.toml)
+OPTIONAL = {"onnx": "deploy", "onnxruntime": "deploy", "onnxscript": "deploy"}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -42,6 +46,16 @@ def main(argv: list[str] | None = None) -> int:
         return int(args.func(args) or 0)
     except UserError as err:
         print(f"googlenet {args.command}: error: {err}", file=sys.stderr)
+        return 2
+    except ModuleNotFoundError as err:
+        top = (err.name or "").split(".")[0]
+        if top not in OPTIONAL:
+            raise
+        print(
+            f"googlenet {args.command}: error: this needs the optional package {top!r}: "
+            f"pip install 'googlenet[{OPTIONAL[top]}]'",
+            file=sys.stderr,
+        )
         return 2
     except KeyboardInterrupt:
         print(f"googlenet {args.command}: interrupted", file=sys.stderr)

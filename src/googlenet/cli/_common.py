@@ -21,6 +21,17 @@ def parse_model_args(items: list[str] | None) -> dict[str, Any]:
     return kwargs
 
 
+def positive_int(text: str) -> int:
+    """argparse type: an integer >= 1 (a clear usage error otherwise, not a failure deep inside torch)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
+    return value
+
+
 def add_model_args(parser: argparse.ArgumentParser) -> None:
     """``--set KEY=VALUE`` options passed to the model builder."""
     parser.add_argument(

@@ -6,7 +6,7 @@ import argparse
 import json
 import os
 
-from ._common import add_model_args
+from ._common import add_model_args, positive_int
 
 
 def _ints(text: str) -> list[int]:
@@ -31,12 +31,17 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--checkpoint", "-c", help="a .safetensors checkpoint instead of a random-weight model")
     add_model_args(p)
     p.add_argument("--batch", type=_ints, default=[1, 16], help="batch sizes, comma-separated (default 1,16)")
-    p.add_argument("--input-size", type=int, default=224, help="image side (default 224)")
+    p.add_argument("--input-size", type=positive_int, default=224, help="image side (default 224)")
     p.add_argument("--paths", default="eager,channels_last,compile,onnxruntime", help="back ends, comma-separated")
-    p.add_argument("--reference", default="auto", help="auto (torchvision twin if any), none, or self")
+    p.add_argument(
+        "--reference",
+        default="auto",
+        choices=("auto", "none", "self"),
+        help="ratios against torchvision's twin when there is one (auto), or the model's own eager (none, self)",
+    )
     p.add_argument("--reference-paths", default="eager,onnxruntime", help="back ends timed for the reference")
-    p.add_argument("--threads", type=int, default=min(2, os.cpu_count() or 1), help="intra-op threads")
-    p.add_argument("--repeats", type=int, default=10, help="timed batches per back end (default 10)")
+    p.add_argument("--threads", type=positive_int, default=min(2, os.cpu_count() or 1), help="intra-op threads")
+    p.add_argument("--repeats", type=positive_int, default=10, help="timed batches per back end (default 10)")
     p.add_argument("--warmup", type=int, default=2, help="untimed batches per back end (default 2)")
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
     p.add_argument("--profile", action="store_true", help="also print per-operator time of each path (largest batch)")

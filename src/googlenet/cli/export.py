@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from ..errors import UserError
-from ._common import add_model_args
+from ._common import add_model_args, positive_int
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -20,28 +20,29 @@ def register(sub: argparse._SubParsersAction) -> None:
     src.add_argument("--checkpoint", "-c", help="a .safetensors checkpoint (or a run folder)")
     src.add_argument("--model", "-m", help="a registered model name (random weights)")
     add_model_args(p)
-    p.add_argument("--num-classes", type=int, default=1000, help="classes of a --model (default 1000)")
+    p.add_argument("--num-classes", type=positive_int, default=1000, help="classes of a --model (default 1000)")
     p.add_argument("--format", "-f", default="onnx", help="onnx or torchscript (default onnx)")
     p.add_argument("--output", "-o", required=True, help="output file")
-    p.add_argument("--input-size", type=int, help="image side (default: the checkpoint's or the model's)")
+    p.add_argument("--input-size", type=positive_int, help="image side (default: the checkpoint's or the model's)")
     p.add_argument("--dynamic-batch", action="store_true", help="symbolic batch dimension (ONNX)")
-    p.add_argument("--batch-size", type=int, default=1, help="batch size of a static-batch ONNX export")
+    p.add_argument("--batch-size", type=positive_int, default=1, help="batch size of a static-batch ONNX export")
     p.add_argument("--opset", type=int, default=18, help="ONNX opset (default 18)")
     p.add_argument("--legacy-exporter", action="store_true", help="torch.onnx's TorchScript-based exporter")
     p.add_argument("--bake-normalization", action="store_true", help="the file takes [0, 1] RGB, normalises itself")
-    p.add_argument("--parity-images", type=int, default=8, help="real images for the parity check (default 8)")
+    p.add_argument("--parity-images", type=positive_int, default=8, help="real images for the parity check (default 8)")
     p.add_argument("--data", help="image folder for the parity check (default: Imagenette val)")
     p.add_argument("--tolerance", type=float, default=1e-4, help="max abs logit difference (default 1e-4)")
     p.add_argument("--int8", metavar="OUT", help="also write a static int8 (QDQ) ONNX model calibrated on images")
-    p.add_argument("--calibration-images", type=int, default=64, help="train images for int8 calibration")
+    p.add_argument("--calibration-images", type=positive_int, default=64, help="train images for int8 calibration")
     p.add_argument("--evaluate", action="store_true", help="with --int8: top-1 of fp32 and int8 files on val")
-    p.add_argument("--eval-limit", type=int, help="evaluate on at most this many val images")
+    p.add_argument("--eval-limit", type=positive_int, help="evaluate on at most this many val images")
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    from ..data.datasets import normalization
     from ..deploy.export import export_model
-    from ..deploy.images import IMAGENET_MEAN, IMAGENET_STD, sample_batch
+    from ..deploy.images import sample_batch
     from ..deploy.loading import resolve_model
     from ._common import parse_model_args
 
@@ -67,12 +68,12 @@ def run(args: argparse.Namespace) -> int:
     print(
         f"wrote {result.path} ({result.format}, input {size} px, normalisation {result.metadata['normalization']}); "
         f"parity on {result.images} real images: max abs logit difference {result.max_abs_diff:.2e} "
-        f"<= {args.tolerance:g}"
+        f"<= {args.tolerance:g} ({result.max_rel_diff:.1e} of the largest logit)"
     )
     if args.int8:
         from ..deploy.quantize import quantize_static_file
 
-        mean, std = meta.get("mean") or IMAGENET_MEAN, meta.get("std") or IMAGENET_STD
+        mean, std = normalization(meta, in_chans)
         calib = sample_batch(
             args.calibration_images,
             size,

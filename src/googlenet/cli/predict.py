@@ -8,6 +8,7 @@ import sys
 
 from ..eval.members import class_names_of, load_members
 from ..eval.predict import as_dict, expand_inputs, predict
+from ._common import positive_int
 from .eval import add_model_options
 
 
@@ -23,7 +24,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         metavar="C",
         help="checkpoint (.safetensors or run folder); repeat to ensemble several",
     )
-    p.add_argument("--topk", type=int, default=5, help="classes shown per image (default 5)")
+    p.add_argument("--topk", type=positive_int, default=5, help="classes shown per image (default 5)")
     p.add_argument("--json", action="store_true", help="one JSON object per line instead of a table")
     add_model_options(p, several_crops=False)
     p.set_defaults(func=run)

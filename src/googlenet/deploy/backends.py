@@ -102,12 +102,14 @@ def ort_callable(path: str | os.PathLike | bytes, threads: int | None = None) ->
     return run
 
 
-def _onnx_bytes(model: nn.Module, input_size: int, batch_size: int, merge: bool, dynamo: bool) -> bytes:
+def _onnx_bytes(
+    model: nn.Module, input_size: int, batch_size: int, merge: bool, dynamo: bool, fold: bool = True
+) -> bytes:
     from .export import export_onnx
     from .lrn import use_conv_lrn
 
-    graph = merge_inception_1x1(model) if merge else fold_batch_norm(model)
-    graph = use_conv_lrn(graph, input_size)  # ONNX Runtime's own LRN kernel is slower than this
+    graph = merge_inception_1x1(model) if merge else fold_batch_norm(model) if fold else model
+    graph = use_conv_lrn(graph, input_size)  # (a copy) ONNX Runtime's own LRN kernel is slower than this
     in_chans = getattr(model, "in_chans", 3)
     example = torch.randn(batch_size, in_chans, input_size, input_size)
     with tempfile.TemporaryDirectory() as tmp:
@@ -124,10 +126,9 @@ def onnxruntime(
     dynamo: bool = False,
     **_: object,
 ) -> Backend:
-    """Fold batch norm (``optimize``), export to ONNX in memory, run with ONNX Runtime on the CPU."""
-    if not optimize:
-        model = copy.deepcopy(model).eval()
-    return ort_callable(_onnx_bytes(model, input_size, batch_size, False, dynamo), threads)
+    """Fold batch norm (``optimize``; else ONNX Runtime's optimiser folds it), export to ONNX in memory, run with
+    ONNX Runtime on the CPU."""
+    return ort_callable(_onnx_bytes(model, input_size, batch_size, False, dynamo, fold=optimize), threads)
 
 
 def onnxruntime_merged(
@@ -143,14 +144,22 @@ def onnxruntime_int8(
     batch_size: int = 1,
     threads: int | None = None,
     calibration: Tensor | None = None,
+    meta: dict | None = None,
     **_: object,
 ) -> Backend:
-    """Static int8 (QDQ) ONNX Runtime model, calibrated on ``calibration`` (default: 32 real Imagenette images)."""
+    """Static int8 (QDQ) ONNX Runtime model, calibrated on ``calibration``.
+
+    The default calibration is 32 real Imagenette train images with the model's channel count, normalised
+    with ``meta``'s mean/std (ImageNet's for RGB, 0.5 otherwise, when there is no checkpoint metadata).
+    """
+    from ..data.datasets import normalization
     from .images import sample_batch
     from .quantize import quantize_static_bytes
 
     if calibration is None:
-        calibration = sample_batch(32, input_size, split="train")
+        in_chans = getattr(model, "in_chans", 3)
+        mean, std = normalization(meta, in_chans)
+        calibration = sample_batch(32, input_size, mean, std, in_chans=in_chans, split="train")
     fp32 = _onnx_bytes(model, input_size, batch_size, False, False)
     return ort_callable(quantize_static_bytes(fp32, calibration), threads)
 
@@ -195,7 +204,8 @@ def make_backend(
             return load_exported(path, threads=threads)
         from ..checkpoint import load_checkpoint
 
-        model, _ = load_checkpoint(path)
+        model, meta = load_checkpoint(path)
+        options.setdefault("meta", meta)
     if threads:
         torch.set_num_threads(threads)
     return BACKENDS[name](model.eval(), input_size=input_size, batch_size=batch_size, threads=threads, **options)

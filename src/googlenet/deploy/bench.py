@@ -24,6 +24,8 @@ from .backends import BACKENDS, Backend, make_backend
 TORCHVISION_EQUIVALENT = {"googlenet_bn": "googlenet", "alexnet_tv": "alexnet"}
 # GoogLeNet knobs that give torchvision's topology (batch norm, no LRN, 3x3 "5x5" branch, 2x2 pool before 5a)
 _TV_GOOGLENET_KWARGS = {"batch_norm": True, "lrn": False, "ch5x5_kernel": 3, "pool4_kernel": 2}
+# options that leave the inference computation as torchvision's (training-only parts, initialisation)
+_SAME_COMPUTATION = {"aux_logits", "dropout", "aux_dropout", "aux_paper_pool", "init"}
 
 
 @dataclass
@@ -64,10 +66,13 @@ def torchvision_reference(name: str, model_kwargs: dict[str, Any], num_classes: 
     import torchvision
 
     tv_name = TORCHVISION_EQUIVALENT.get(name)
-    if name == "googlenet" and all(model_kwargs.get(k) == v for k, v in _TV_GOOGLENET_KWARGS.items()):
+    topology = dict(model_kwargs)
+    if name == "googlenet" and all(topology.pop(k, None) == v for k, v in _TV_GOOGLENET_KWARGS.items()):
         tv_name = "googlenet"
-    if tv_name is None:
-        raise KeyError(name)
+    if name == "googlenet_bn":  # its defaults are the torchvision topology; restating them changes nothing
+        topology = {k: v for k, v in topology.items() if _TV_GOOGLENET_KWARGS.get(k) != v}
+    if tv_name is None or set(topology) - _SAME_COMPUTATION:
+        raise KeyError(name)  # (any other option - width, in_chans, small_input... - is not torchvision's network)
     if tv_name == "googlenet":
         model = torchvision.models.googlenet(weights=None, init_weights=True, aux_logits=False, num_classes=num_classes)
     else:

@@ -64,6 +64,7 @@ class ExportResult:
     format: str
     max_abs_diff: float
     images: int
+    max_rel_diff: float
     metadata: dict[str, Any] = field(default_factory=dict)
 
 
@@ -99,6 +100,7 @@ def export_onnx(
         raise ExportError(f"the dynamo exporter needs --opset >= 18 (got {opset}); use --legacy-exporter for older")
     axes = {"input": {0: "batch"}, "logits": {0: "batch"}} if dynamic_batch else None
     path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.export")
     from .lrn import dynamo_translation_table, register_legacy_symbolic, use_onnx_lrn
 
@@ -106,22 +108,22 @@ def export_onnx(
     extra: dict[str, Any] = {"custom_translation_table": dynamo_translation_table()} if dynamo else {}
     if not dynamo:
         register_legacy_symbolic(opset)
-    with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
-        warnings.simplefilter("ignore")  # deprecation chatter from both exporters
-        torch.onnx.export(
-            graph,
-            (example,),
-            str(tmp),
-            dynamo=dynamo,
-            opset_version=opset,
-            input_names=["input"],
-            output_names=["logits"],
-            dynamic_axes=axes,
-            external_data=False,
-            verbose=False,
-            **extra,
-        )
     try:
+        with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
+            warnings.simplefilter("ignore")  # deprecation chatter from both exporters
+            torch.onnx.export(
+                graph,
+                (example,),
+                str(tmp),
+                dynamo=dynamo,
+                opset_version=opset,
+                input_names=["input"],
+                output_names=["logits"],
+                dynamic_axes=axes,
+                external_data=False,
+                verbose=False,
+                **extra,
+            )
         proto = onnx.load(str(tmp))
     finally:
         tmp.unlink(missing_ok=True)
@@ -213,12 +215,19 @@ def check_parity(
     batch_size: int | None = None,
     tolerance: float = 1e-4,
     name: str = "export",
-) -> float:
-    """Max abs difference of ``candidate`` vs ``reference`` logits; :class:`ParityError` above ``tolerance``.
+    rel_tolerance: float = 1e-3,
+) -> tuple[float, float]:
+    """``(max abs, relative)`` difference of ``candidate`` vs ``reference`` logits; :class:`ParityError` when
+    the absolute one exceeds ``tolerance`` or the relative one (max abs difference over the largest reference
+    logit) exceeds ``rel_tolerance``.
 
+    The relative bound is what catches a broken export of a network whose logits are tiny (a randomly
+    initialised batch-norm GoogLeNet gives logits near 1e-12, under any absolute tolerance).
     ``candidate_inputs`` (default ``inputs``) lets a graph with baked normalisation take raw images while the
     reference takes normalised ones. ``batch_size`` runs the candidate in chunks (a static-batch export).
     """
+    from .bench import relative_diff
+
     candidate_inputs = inputs if candidate_inputs is None else candidate_inputs
     with torch.inference_mode():
         expected = reference(inputs)
@@ -229,7 +238,12 @@ def check_parity(
     diff = (got.float() - expected.float()).abs().max().item()
     if not diff <= tolerance:  # also catches NaN
         raise ParityError(f"{name}: max abs difference to the eager model is {diff:.3g} > tolerance {tolerance:g}")
-    return diff
+    rel = relative_diff(got, expected)
+    if not rel <= rel_tolerance:
+        raise ParityError(
+            f"{name}: max difference to the eager model is {rel:.3g} of its largest logit > {rel_tolerance:g}"
+        )
+    return diff, rel
 
 
 def export_model(
@@ -261,14 +275,19 @@ def export_model(
         dynamo: use the torch.export-based ONNX exporter (else the legacy one).
         tolerance: max abs logit difference allowed between the file and the eager model.
     """
-    from .images import IMAGENET_MEAN, IMAGENET_STD
+    from ..data.datasets import normalization
 
     if fmt not in FORMATS:
         raise ExportError(f"unknown format {fmt!r}; choose one of: {', '.join(FORMATS)}")
+    if batch_size < 1 or len(images) < 1:
+        raise ExportError(f"need a batch size >= 1 and at least one parity image (got {batch_size}, {len(images)})")
     meta = dict(meta or {})
-    mean = list(meta.get("mean") or IMAGENET_MEAN)
-    std = list(meta.get("std") or IMAGENET_STD)
+    mean, std = (list(v) for v in normalization(meta, int(images.shape[1])))
     size = int(images.shape[-1])
+    if not dynamic_batch and fmt == "onnx" and len(images) % batch_size:
+        # a static-batch file takes whole batches only: repeat the images up to the next multiple of batch_size
+        wanted = -(-len(images) // batch_size) * batch_size
+        images = images.repeat(-(-wanted // len(images)), 1, 1, 1)[:wanted]
     eager = copy.deepcopy(model).eval()
     graph = inference_graph(eager, mean, std) if bake_normalization else inference_graph(eager)
     info = {
@@ -285,16 +304,28 @@ def export_model(
     example = images[:batch_size] if len(images) >= batch_size else images[:1].expand(batch_size, -1, -1, -1)
     normalized = (images - torch.tensor(mean).view(1, -1, 1, 1)) / torch.tensor(std).view(1, -1, 1, 1)
     example_in = example if bake_normalization else normalized[: len(example)]
-    if fmt == "onnx":
-        info.update(opset=opset, exporter="dynamo" if dynamo else "torchscript-legacy")
-        export_onnx(
-            graph, path, example_in.contiguous(), dynamic_batch=dynamic_batch, opset=opset, dynamo=dynamo, metadata=info
-        )
-    else:
-        export_torchscript(graph, path, example_in, info)
-    loaded = load_exported(path)
-    chunk = None if (dynamic_batch or fmt == "torchscript") else batch_size
-    raw = images if len(images) % (chunk or 1) == 0 else images[: len(images) - len(images) % chunk]
-    norm = normalized[: len(raw)]
-    diff = check_parity(eager, loaded, norm, raw if bake_normalization else norm, chunk, tolerance, name=str(path))
-    return ExportResult(Path(path), fmt, diff, len(raw), info)
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    checking = path.with_name(f".{path.name}.checking")  # the file reaches ``path`` only once it has passed
+    try:
+        if fmt == "onnx":
+            info.update(opset=opset, exporter="dynamo" if dynamo else "torchscript-legacy")
+            export_onnx(
+                graph,
+                checking,
+                example_in.contiguous(),
+                dynamic_batch=dynamic_batch,
+                opset=opset,
+                dynamo=dynamo,
+                metadata=info,
+            )
+        else:
+            export_torchscript(graph, checking, example_in, info)
+        loaded = load_exported(checking)
+        chunk = None if (dynamic_batch or fmt == "torchscript") else batch_size
+        candidate_in = images if bake_normalization else normalized
+        diff, rel = check_parity(eager, loaded, normalized, candidate_in, chunk, tolerance, name=str(path))
+        os.replace(checking, path)
+    finally:
+        checking.unlink(missing_ok=True)
+    return ExportResult(path, fmt, diff, len(images), rel, info)

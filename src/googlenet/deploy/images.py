@@ -9,11 +9,9 @@ from pathlib import Path
 import torch
 from torch import Tensor
 
+from ..data.datasets import IMAGENET_MEAN, IMAGENET_STD
 from ..data.decode import IMAGE_EXTENSIONS, open_image
 from ..errors import UserError
-
-IMAGENET_MEAN = (0.485, 0.456, 0.406)
-IMAGENET_STD = (0.229, 0.224, 0.225)
 
 
 def image_files(root: str | os.PathLike, count: int, split: str = "val") -> list[Path]:

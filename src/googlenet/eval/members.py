@@ -9,13 +9,11 @@ from pathlib import Path
 from typing import Any
 
 from ..checkpoint import load_checkpoint
+from ..data.datasets import normalization
 from ..errors import UserError
 from ..registry import model_info
 from .backends import Forward, make_forward
 from .stream import normalizer
-
-IMAGENET_MEAN = (0.485, 0.456, 0.406)
-IMAGENET_STD = (0.229, 0.224, 0.225)
 
 
 @dataclass
@@ -54,8 +52,7 @@ def load_member(
     model, meta = load_checkpoint(path)
     size = int(input_size or meta.get("input_size") or model_info(meta["model"]).default_input_size)
     in_chans = int(meta.get("model_kwargs", {}).get("in_chans", 3))
-    mean = tuple(meta.get("mean") or (IMAGENET_MEAN if in_chans == 3 else (0.5,)))
-    std = tuple(meta.get("std") or (IMAGENET_STD if in_chans == 3 else (0.5,)))
+    mean, std = normalization(meta, in_chans)
     if len(mean) != in_chans or len(std) != in_chans:
         raise UserError(f"{path}: mean/std have {len(mean)}/{len(std)} values for a {in_chans}-channel model")
     num_classes = int(meta.get("num_classes", 1000))
