@@ -84,7 +84,7 @@ def run(args: argparse.Namespace) -> int:
             split="train",
         )
         quantize_static_file(result.path, args.int8, calib)
-        print(f"wrote {args.int8} (int8 QDQ, calibrated on {len(calib)} train images)")
+        print(f"wrote {args.int8} (int8 QDQ, calibrated on {len(calib)} images)")
         if args.evaluate:
             _compare(args, result.path, meta, size, None if args.bake_normalization else (mean, std))
     return 0

@@ -66,10 +66,15 @@ def compile(  # (the back end's name)
     """``torch.compile`` (inductor, weights frozen as constants) of the folded NHWC model; compiled on first call."""
     import torch._inductor.config as inductor_config
 
-    inductor_config.freezing = True  # constant-fold weights into the graph (inference only)
     model = (fold_batch_norm(model) if optimize else copy.deepcopy(model).eval()).to(memory_format=torch.channels_last)
     compiled = torch.compile(model, dynamic=False)
-    run = _inference(lambda x: compiled(x.contiguous(memory_format=torch.channels_last)))
+
+    def call(x: Tensor) -> Tensor:
+        # weights constant-folded into the graph (inference only); set per call, not for the whole process
+        with inductor_config.patch(freezing=True):
+            return compiled(x.contiguous(memory_format=torch.channels_last))
+
+    run = _inference(call)
     in_chans = getattr(model, "in_chans", 3)
     run(torch.zeros(batch_size, in_chans, input_size, input_size))  # compile now, not inside a timing
     return run
@@ -221,7 +226,7 @@ def _register_eval_backends() -> None:
             continue
 
         def factory(model: nn.Module, device: object, input_size: int, _name: str = name) -> Backend:
-            if str(device) != "cpu":
+            if torch.device(device).type != "cpu":
                 raise UnknownBackendError(f"back end {_name!r} runs on the CPU only; use --device cpu")
             return make_backend(_name, model.cpu(), input_size=input_size)
 

@@ -68,11 +68,10 @@ def sample_batch(
     """``count`` real Imagenette images (or images from ``data``), preprocessed; see :func:`preprocess`."""
     from ..data.sources import locate
 
-    root = (
-        Path(data)
-        if data is not None and not str(data).startswith("imagenette")
-        else locate(str(data or "imagenette2-128"))
-    )
+    if data is not None and (Path(data).is_dir() or not str(data).startswith("imagenette")):
+        root = Path(data)  # a folder of the user's
+    else:
+        root = locate(str(data or "imagenette2-128"))  # a dataset name: the shared data or the cache
     if not root.exists():
         raise UserError(f"image folder not found: {root}")
     return preprocess(image_files(root, count, split), input_size, mean, std, in_chans)
