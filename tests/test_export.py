@@ -212,3 +212,16 @@ def test_greyscale_export_defaults_to_half_mean_and_std(imagenette128_root, tmp_
     grey = preprocess(image_files(imagenette128_root, 2), 32, mean=None, std=None, in_chans=1)
     result = export_model(model, tmp_path / "g.pt", "torchscript", images=grey)
     assert result.metadata["mean"] == [0.5] and result.metadata["std"] == [0.5] and result.metadata["in_chans"] == 1
+
+
+def test_onnx_paper_googlenet_with_lrn_as_conv(images, tmp_path):
+    model = paper_with_strong_lrn()  # alpha = 1: a wrong LRN would move the logits far beyond the tolerance
+    out = tmp_path / "g.onnx"
+    result = export_model(model, out, "onnx", images=images, dynamic_batch=True, dynamo=False, lrn_as_conv=True)
+    assert result.metadata["lrn"] == "conv"
+    ops = [n.op_type for n in onnx.load(str(out)).graph.node]
+    assert "LRN" not in ops and ops.count("Sqrt") == 4  # two per LRN (t^0.75 = sqrt(t) * sqrt(sqrt(t)))
+    session = ort.InferenceSession(str(out), providers=["CPUExecutionProvider"])
+    with torch.no_grad():
+        expected = model(normalize(images[:3])).numpy()
+    np.testing.assert_allclose(session.run(None, {"input": normalize(images[:3]).numpy()})[0], expected, atol=1e-4)

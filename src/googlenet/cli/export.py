@@ -29,6 +29,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--opset", type=int, default=18, help="ONNX opset (default 18)")
     p.add_argument("--legacy-exporter", action="store_true", help="torch.onnx's TorchScript-based exporter")
     p.add_argument("--bake-normalization", action="store_true", help="the file takes [0, 1] RGB, normalises itself")
+    p.add_argument(
+        "--lrn-as-conv",
+        action="store_true",
+        help="write LRN as a banded 1x1 conv + sqrt (faster in ONNX Runtime) instead of one ONNX LRN node",
+    )
     p.add_argument("--parity-images", type=positive_int, default=8, help="real images for the parity check (default 8)")
     p.add_argument("--data", help="image folder for the parity check (default: Imagenette val)")
     p.add_argument("--tolerance", type=float, default=1e-4, help="max abs logit difference (default 1e-4)")
@@ -64,6 +69,7 @@ def run(args: argparse.Namespace) -> int:
         bake_normalization=args.bake_normalization,
         dynamo=not args.legacy_exporter,
         tolerance=args.tolerance,
+        lrn_as_conv=args.lrn_as_conv,
     )
     print(
         f"wrote {result.path} ({result.format}, input {size} px, normalisation {result.metadata['normalization']}); "

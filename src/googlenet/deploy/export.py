@@ -259,6 +259,7 @@ def export_model(
     bake_normalization: bool = False,
     dynamo: bool = True,
     tolerance: float = 1e-4,
+    lrn_as_conv: bool = False,
 ) -> ExportResult:
     """Export ``model``'s inference graph and check it against the eager model on ``images``.
 
@@ -274,6 +275,8 @@ def export_model(
         bake_normalization: fold ``(x - mean) / std`` into the graph; the file then takes [0, 1] RGB.
         dynamo: use the torch.export-based ONNX exporter (else the legacy one).
         tolerance: max abs logit difference allowed between the file and the eager model.
+        lrn_as_conv: write LRN as a banded 1x1 conv + sqrt (:class:`~googlenet.deploy.lrn.ConvLRN`), which ONNX
+            Runtime runs faster than its own ``LRN`` kernel, instead of one portable ``LRN`` node.
     """
     from ..data.datasets import normalization
 
@@ -289,7 +292,12 @@ def export_model(
         wanted = -(-len(images) // batch_size) * batch_size
         images = images.repeat(-(-wanted // len(images)), 1, 1, 1)[:wanted]
     eager = copy.deepcopy(model).eval()
-    graph = inference_graph(eager, mean, std) if bake_normalization else inference_graph(eager)
+    base = eager
+    if lrn_as_conv:
+        from .lrn import use_conv_lrn
+
+        base = use_conv_lrn(eager, size)  # (a copy)
+    graph = inference_graph(base, mean, std) if bake_normalization else inference_graph(base)
     info = {
         **{k: meta[k] for k in ("model", "num_classes", "model_kwargs", "class_names") if k in meta},
         "input_size": size,
@@ -299,6 +307,7 @@ def export_model(
         "normalization": "baked" if bake_normalization else "external",
         "input_range": "[0, 1] RGB" if bake_normalization else "normalized with mean/std",
         "format": fmt,
+        "lrn": "conv" if lrn_as_conv else "node",
         "dynamic_batch": bool(dynamic_batch or fmt == "torchscript"),
     }
     example = images[:batch_size] if len(images) >= batch_size else images[:1].expand(batch_size, -1, -1, -1)
