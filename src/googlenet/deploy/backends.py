@@ -225,10 +225,10 @@ def _register_eval_backends() -> None:
         if name in EVAL_BACKENDS:
             continue
 
-        def factory(model: nn.Module, device: object, input_size: int, _name: str = name) -> Backend:
+        def factory(model: nn.Module, device: object, input_size: int, _name: str = name, **options: object) -> Backend:
             if torch.device(device).type != "cpu":
                 raise UnknownBackendError(f"back end {_name!r} runs on the CPU only; use --device cpu")
-            return make_backend(_name, model.cpu(), input_size=input_size)
+            return make_backend(_name, model.cpu(), input_size=input_size, **options)
 
         register_backend(name)(factory)
 

@@ -20,7 +20,7 @@ from torch import Tensor, nn
 from ..errors import UserError
 
 Forward = Callable[[Tensor], Tensor]
-BackendFactory = Callable[[nn.Module, torch.device, int], Forward]
+BackendFactory = Callable[..., Forward]  # (model, device, input_size, **options) -> forward
 
 BACKENDS: dict[str, BackendFactory] = {}
 PLUGIN_MODULES = ("googlenet.deploy.backends",)
@@ -28,7 +28,11 @@ _plugins_loaded = False
 
 
 def register_backend(name: str) -> Callable[[BackendFactory], BackendFactory]:
-    """Register ``factory(model, device, input_size) -> forward`` under ``name``."""
+    """Register ``factory(model, device, input_size, **options) -> forward`` under ``name``.
+
+    ``options`` carry what a back end may use and others ignore (``meta``: the checkpoint's metadata, whose
+    mean/std the int8 back end calibrates with).
+    """
 
     def wrap(factory: BackendFactory) -> BackendFactory:
         BACKENDS[name] = factory
@@ -57,18 +61,23 @@ def available_backends() -> list[str]:
 
 
 def make_forward(
-    model: nn.Module, backend: str = "eager", device: str | torch.device = "cpu", input_size: int = 224
+    model: nn.Module,
+    backend: str = "eager",
+    device: str | torch.device = "cpu",
+    input_size: int = 224,
+    **options: object,
 ) -> Forward:
-    """Put ``model`` in eval mode on ``device`` and wrap it in the named back end."""
+    """Put ``model`` in eval mode on ``device`` and wrap it in the named back end (``options``: see
+    :func:`register_backend`)."""
     _load_plugins()
     if backend not in BACKENDS:
         raise UserError(f"unknown backend {backend!r}; available: {', '.join(sorted(BACKENDS))}")
     device = torch.device(device)
-    return BACKENDS[backend](model.eval().to(device), device, input_size)
+    return BACKENDS[backend](model.eval().to(device), device, input_size, **options)
 
 
 @register_backend("eager")
-def _eager(model: nn.Module, device: torch.device, input_size: int) -> Forward:
+def _eager(model: nn.Module, device: torch.device, input_size: int, **_: object) -> Forward:
     def forward(x: Tensor) -> Tensor:
         return model(x.to(device))
 
@@ -76,7 +85,7 @@ def _eager(model: nn.Module, device: torch.device, input_size: int) -> Forward:
 
 
 @register_backend("channels_last")
-def _channels_last(model: nn.Module, device: torch.device, input_size: int) -> Forward:
+def _channels_last(model: nn.Module, device: torch.device, input_size: int, **_: object) -> Forward:
     model = model.to(memory_format=torch.channels_last)
 
     def forward(x: Tensor) -> Tensor:

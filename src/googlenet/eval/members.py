@@ -59,7 +59,7 @@ def load_member(
     names = meta.get("class_names")
     if names is not None and len(names) != num_classes:
         raise UserError(f"{path}: {len(names)} class names for {num_classes} classes")
-    forward = make_forward(model, backend, device, size)
+    forward = make_forward(model, backend, device, size, meta=meta)
     resize = eval_resize(meta, size)
     return Member(str(path), meta["model"], forward, size, mean, std, num_classes, names, meta, in_chans, resize)
 
