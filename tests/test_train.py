@@ -141,3 +141,46 @@ def test_ctrl_c_saves_and_exits_cleanly(cifar10_root: Path, tmp_path: Path) -> N
     assert "Traceback" not in stderr
     state = load_state(out)
     assert state["progress"]["global_step"] >= 3
+
+
+@pytest.mark.parametrize(
+    "fields, message",
+    [
+        ({"batch_size": 0}, "'batch_size' must be >= 1, got 0"),
+        ({"epochs": "ten"}, "'epochs' must be an integer"),
+        ({"epochs": True}, "'epochs' must be an integer"),  # YAML true is not a count
+        ({"crop_fraction": 0}, "'crop_fraction' must be in (0, 1]"),
+        ({"momentum": 1.0}, "'momentum' must be in [0, 1)"),
+        ({"workers": -1}, "'workers' must be >= 0"),
+        ({"model_kwargs": 3}, "'model_kwargs' must be a mapping"),
+    ],
+)
+def test_config_values_are_checked(fields: dict, message: str) -> None:
+    from googlenet.train.config import ConfigError
+
+    with pytest.raises(ConfigError) as err:
+        TrainConfig.from_dict(fields)
+    assert message in str(err.value)
+    assert TrainConfig.from_dict({"lr": 1}).lr == 1.0 and isinstance(TrainConfig.from_dict({"lr": 1}).lr, float)
+
+
+def test_override_into_a_value_is_a_clear_error() -> None:
+    from googlenet.train.config import ConfigError
+
+    with pytest.raises(ConfigError, match="not a mapping"):
+        parse_overrides(["model_kwargs=3", "model_kwargs.width=0.5"])
+
+
+def test_resume_refuses_changes_that_break_exactness(tmp_path: Path) -> None:
+    from googlenet.cli import build_parser
+    from googlenet.cli.train import config_from_args
+    from googlenet.errors import UserError
+
+    save_state(tmp_path, {"config": TrainConfig(batch_size=8, epochs=2).to_dict()})
+    parse = build_parser().parse_args
+    with pytest.raises(UserError, match="'batch_size' cannot change"):
+        config_from_args(parse(["train", "--resume", str(tmp_path), "batch_size=4"]))
+    with pytest.raises(UserError, match="give --recipe or --resume"):
+        config_from_args(parse(["train", "--resume", str(tmp_path), "--recipe", "cifar10"]))
+    cfg = config_from_args(parse(["train", "--resume", str(tmp_path), "--epochs", "5", "workers=0"]))
+    assert (cfg.batch_size, cfg.epochs, cfg.workers, cfg.out) == (8, 5, 0, str(tmp_path))  # run longer: allowed

@@ -5,7 +5,14 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from ..errors import UserError
 from ..train.config import TrainConfig, list_recipes, load_recipe, merge, parse_overrides
+
+# fields a resumed run may change: where things are and how it runs, not what it computes (epochs extends it)
+RESUME_SAFE = frozenset(
+    {"out", "data", "download", "workers", "progress", "threads", "strict_data", "save_every_steps", "epochs"}
+    | {"device", "save_all_ranks"}
+)
 
 HELP_EPILOG = """overrides are FIELD=VALUE pairs (YAML values), e.g. lr=0.05 epochs=3 model_kwargs.width=0.5 amp=bf16.
 examples:
@@ -51,11 +58,19 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
     if args.resume:
         from ..train.state import load_state
 
+        if args.recipe:
+            raise UserError("--resume continues the saved run with its own config; give --recipe or --resume")
         base = load_state(args.resume)["config"]
-        return TrainConfig.from_dict(merge(base, {"out": args.resume, **over}))
+        cfg = TrainConfig.from_dict(merge(base, {"out": args.resume, **over}))
+        changed = [k for k, v in cfg.to_dict().items() if k not in RESUME_SAFE and v != base.get(k, v)]
+        if changed:
+            k = changed[0]
+            raise UserError(
+                f"--resume continues the run exactly, so {k!r} cannot change (saved {base[k]!r}, asked "
+                f"{cfg.to_dict()[k]!r}); what may change: {', '.join(sorted(RESUME_SAFE))}"
+            )
+        return cfg
     if not args.recipe:
-        from ..errors import UserError
-
         raise UserError("give --recipe NAME (one of " + ", ".join(list_recipes()) + ") or --resume DIR")
     return load_recipe(args.recipe, over)
 

@@ -70,6 +70,10 @@ class TrainConfig:
     progress: bool = True  # tqdm bar
     save_all_ranks: bool = False  # DDP: every rank writes last_rank<r>.safetensors (to check they agree)
 
+    def __post_init__(self) -> None:
+        _check_types(self)
+        _check_ranges(self)
+
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
 
@@ -80,6 +84,71 @@ class TrainConfig:
         if unknown:
             raise ConfigError(f"unknown config field {unknown[0]!r}; known fields: {', '.join(sorted(known))}")
         return cls(**d)
+
+
+_TYPES = {"int": int, "float": float, "bool": bool, "str": str, "dict[str, Any]": dict}
+_TYPE_WORDS = {"int": "an integer", "float": "a number", "bool": "true or false", "str": "a string"}
+
+
+def _check_types(config: TrainConfig) -> None:
+    """Each field holds its annotated type (YAML and ``key=value`` overrides can hold anything)."""
+    for f in fields(config):
+        value = getattr(config, f.name)
+        base = str(f.type).replace(" | None", "")
+        if value is None and "None" in str(f.type):
+            continue
+        want = _TYPES[base]
+        if want is float and isinstance(value, int) and not isinstance(value, bool):
+            setattr(config, f.name, float(value))
+            continue
+        if not isinstance(value, want) or (want is int and isinstance(value, bool)):
+            word = _TYPE_WORDS.get(base, "a mapping")
+            raise ConfigError(f"config field {f.name!r} must be {word}, got {value!r}")
+
+
+# field -> (lowest allowed, highest allowed, lowest is allowed, highest is allowed)
+_RANGES: dict[str, tuple[float, float, bool, bool]] = {
+    "epochs": (1, float("inf"), True, True),
+    "batch_size": (1, float("inf"), True, True),
+    "max_steps": (1, float("inf"), True, True),
+    "input_size": (1, float("inf"), True, True),
+    "eval_size": (1, float("inf"), True, True),
+    "train_subset": (1, float("inf"), True, True),
+    "val_subset": (1, float("inf"), True, True),
+    "threads": (1, float("inf"), True, True),
+    "workers": (0, float("inf"), True, True),
+    "padding": (0, float("inf"), True, True),
+    "save_every_steps": (0, float("inf"), True, True),
+    "crop_fraction": (0, 1, False, True),
+    "lr": (0, float("inf"), False, True),
+    "momentum": (0, 1, True, False),
+    "weight_decay": (0, float("inf"), True, True),
+    "warmup_epochs": (0, float("inf"), True, True),
+    "step_gamma": (0, float("inf"), False, True),
+    "step_epochs": (0, float("inf"), False, True),
+    "poly_power": (0, float("inf"), False, True),
+    "min_lr_ratio": (0, 1, True, True),
+    "onecycle_pct": (0, 1, False, False),
+    "label_smoothing": (0, 1, True, False),
+    "aux_weight": (0, float("inf"), True, True),
+    "ema_decay": (0, 1, True, False),
+    "grad_clip": (0, float("inf"), True, True),
+}
+
+
+def _check_ranges(config: TrainConfig) -> None:
+    for name, (low, high, low_ok, high_ok) in _RANGES.items():
+        value = getattr(config, name)
+        if value is None:
+            continue
+        above = value > low or (low_ok and value == low)
+        below = value < high or (high_ok and value == high)
+        if not (above and below):
+            if high == float("inf"):
+                allowed = f"{'>=' if low_ok else '>'} {low:g}"
+            else:
+                allowed = f"in {'[' if low_ok else '('}{low:g}, {high:g}{']' if high_ok else ')'}"
+            raise ConfigError(f"config field {name!r} must be {allowed}, got {value!r}")
 
 
 def _recipe_dir() -> Path:
@@ -116,6 +185,8 @@ def parse_overrides(items: list[str]) -> dict[str, Any]:
         node = out
         for p in parts[:-1]:
             node = node.setdefault(p, {})
+            if not isinstance(node, dict):
+                raise ConfigError(f"override {item!r}: {p!r} was set to a value, not a mapping of fields")
         node[parts[-1]] = parsed
     return out
 

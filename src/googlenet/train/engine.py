@@ -22,7 +22,7 @@ from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
-from ..checkpoint import save_weights
+from ..checkpoint import CheckpointError, save_weights
 from ..data.datasets import DatasetError, DataSpec, TensorImages, build_data, seeded_subset
 from ..data.loader import ResumableSampler, build_loader
 from ..data.transforms import BatchAugment, eval_transform, train_transform
@@ -220,14 +220,18 @@ class Trainer:
         }
 
     def _restore(self, state: dict[str, Any]) -> None:
-        self.module.load_state_dict(state["model"])
-        self.optimizer.load_state_dict(state["optimizer"])
-        self.scheduler.load_state_dict(state["scheduler"])
-        self.scaler.load_state_dict(state["scaler"])
-        if self.ema is not None and state.get("ema") is not None:
-            self.ema.load_state_dict(state["ema"])
-        set_rng_state(state["rng"])
-        self.progress = Progress(**state["progress"])
+        try:
+            self.module.load_state_dict(state["model"])
+            self.optimizer.load_state_dict(state["optimizer"])
+            self.scheduler.load_state_dict(state["scheduler"])
+            self.scaler.load_state_dict(state["scaler"])
+            if self.ema is not None and state.get("ema") is not None:
+                self.ema.load_state_dict(state["ema"])
+            set_rng_state(state["rng"])
+            self.progress = Progress(**state["progress"])
+        except (KeyError, RuntimeError, TypeError, ValueError) as err:
+            first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+            raise CheckpointError(f"{self.out}: the resume state does not fit this run ({first})") from None
 
     def save_resume_state(self) -> None:
         if self.dist.main:
