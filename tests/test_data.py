@@ -214,3 +214,46 @@ def test_explicit_missing_data_path_is_an_error_not_a_fallback(tmp_path):
 
     with pytest.raises(DataNotFoundError, match="no such file or folder"):
         locate("cifar10", data=tmp_path / "nowhere")
+
+
+def test_bad_archive_is_a_clear_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import tarfile
+
+    from googlenet.data.sources import DataNotFoundError, extract_once
+
+    monkeypatch.setenv("GOOGLENET_CACHE", str(tmp_path / "cache"))
+    junk = tmp_path / "cifar10-jpg.tar.gz"
+    junk.write_bytes(b"\x1f\x8b not really gzip" * 10)
+    with pytest.raises(DataNotFoundError, match="not a readable tar archive"):
+        extract_once(junk, "cifar10")
+    wrong = tmp_path / "wrong.tar"
+    (tmp_path / "other").mkdir()
+    (tmp_path / "other" / "a.txt").write_text("x")
+    with tarfile.open(wrong, "w") as tar:
+        tar.add(tmp_path / "other", arcname="other")
+    with pytest.raises(DataNotFoundError, match="no top folder 'cifar10'"):
+        extract_once(wrong, "cifar10")
+    assert not (tmp_path / "cache" / "cifar10").exists()  # nothing half-extracted is taken for the dataset
+
+
+@pytest.mark.parametrize(
+    "mode, values, expected",
+    [
+        ("F", [0.0, 0.5, 1.0], [0, 128, 255]),  # floats in [0, 1]: x 255 (was all black)
+        ("I", [0, 100, 255], [0, 100, 255]),  # 32-bit ints holding 8-bit values: kept
+        ("I;16", [0, 257 * 100, 65535], [0, 100, 255]),  # 16-bit: / 257
+        ("F", [-1.0, 0.0, 1.0], [0, 128, 255]),  # anything else: stretched min..max
+    ],
+)
+def test_high_bit_depth_greyscale_is_scaled_by_its_range(tmp_path: Path, mode: str, values, expected) -> None:
+    import numpy as np
+
+    from googlenet.data.decode import open_image
+
+    dtype = {"F": np.float32, "I": np.int32, "I;16": np.uint16}[mode]
+    img = Image.fromarray(np.array([values], dtype=dtype))  # float32 -> F, int32 -> I, uint16 -> I;16
+    path = tmp_path / "x.tiff"
+    img.save(path)
+    assert Image.open(path).mode == mode  # the file really holds that mode
+    got = np.asarray(open_image(path, "L"))[0].tolist()
+    assert got == expected

@@ -209,3 +209,30 @@ def test_onnxruntime_backend_matches_eager(two_checkpoints) -> None:
         eager = make_forward(model, "eager", input_size=40)(x)
     ort = make_forward(model, "onnxruntime", input_size=40)(x)
     assert (ort - eager).abs().max().item() <= 1e-4
+
+
+def test_unnamed_checkpoint_with_more_folders_than_classes() -> None:
+    assert target_map(["a", "b"], None, num_classes=10) is None  # fewer folders: taken in order
+    with pytest.raises(UserError, match="the data has 11 classes, the checkpoint 10"):
+        target_map([str(i) for i in range(11)], None, num_classes=10)
+
+
+@pytest.mark.parametrize("device", ["bogus", "cuda:7"])
+def test_bad_device_is_one_line(device: str) -> None:
+    with pytest.raises(UserError, match="device"):
+        make_forward(nn.Identity(), "eager", device=device)
+
+
+@pytest.mark.parametrize(
+    "option", [["--workers", "-1"], ["--input-size", "0"], ["--resize", "0"], ["--chunk-size", "0"]]
+)
+def test_eval_numeric_options_are_checked(option: list[str], capsys) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        main(["eval", "--checkpoint", "c.safetensors", "--data", "x", *option])
+    assert exit_info.value.code == 2 and option[0] in capsys.readouterr().err
+
+
+def test_eval_json_into_a_folder_fails_before_evaluating(two_checkpoints, tmp_path, capsys) -> None:
+    argv = ["eval", "--checkpoint", str(two_checkpoints[0]), "--data", "nowhere-at-all", "--json", str(tmp_path)]
+    assert main(argv) == 2  # the folder is refused first, before --data is even looked at
+    assert "is a folder" in capsys.readouterr().err

@@ -184,3 +184,26 @@ def test_resume_refuses_changes_that_break_exactness(tmp_path: Path) -> None:
         config_from_args(parse(["train", "--resume", str(tmp_path), "--recipe", "cifar10"]))
     cfg = config_from_args(parse(["train", "--resume", str(tmp_path), "--epochs", "5", "workers=0"]))
     assert (cfg.batch_size, cfg.epochs, cfg.workers, cfg.out) == (8, 5, 0, str(tmp_path))  # run longer: allowed
+
+
+def test_bad_checkpoint_metadata_is_one_line(tmp_path: Path) -> None:
+    from safetensors.torch import save_file
+
+    from googlenet.checkpoint import CheckpointError
+
+    path = tmp_path / "m.safetensors"
+    save_file({"w": torch.zeros(1)}, str(path), metadata={"googlenet": "{bad"})
+    with pytest.raises(CheckpointError, match="unreadable checkpoint metadata"):
+        load_checkpoint(path)
+    save_file({"w": torch.zeros(1)}, str(path), metadata={"googlenet": "[1, 2]"})
+    with pytest.raises(CheckpointError, match="must be a JSON object"):
+        load_checkpoint(path)
+
+
+def test_atomic_write_gives_the_mode_open_would(tmp_path: Path) -> None:
+    old = os.umask(0o022)
+    try:
+        out = atomic_write(tmp_path / "f.txt", lambda tmp: Path(tmp).write_text("x"))
+    finally:
+        os.umask(old)
+    assert out.stat().st_mode & 0o777 == 0o644  # not mkstemp's 0o600

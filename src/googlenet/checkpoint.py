@@ -33,11 +33,18 @@ class CheckpointError(UserError):
     """A checkpoint that is missing, unreadable, or does not fit the model."""
 
 
+def _umask() -> int:
+    mask = os.umask(0o22)
+    os.umask(mask)
+    return mask
+
+
 def atomic_write(path: str | os.PathLike, write: Callable[[str], None]) -> Path:
     """Call ``write(tmp_path)``, fsync, then rename over ``path``: readers never see a partial file."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.fchmod(fd, 0o666 & ~_umask())  # mkstemp makes it owner-only; give it the mode open() would
     os.close(fd)
     try:
         write(tmp)
@@ -99,11 +106,18 @@ def read_checkpoint(path: str | os.PathLike) -> tuple[dict[str, torch.Tensor], d
         tensors = load_file(str(path))
     except (SafetensorError, OSError, ValueError) as err:
         raise CheckpointError(f"{path} is not a readable safetensors checkpoint ({err})") from None
-    meta: dict[str, Any] = {}
-    if META_KEY in header:
-        meta = json.loads(header[META_KEY])
-    elif path.with_suffix(".json").is_file():
-        meta = json.loads(path.with_suffix(".json").read_text())
+    meta: Any = {}
+    source = path
+    try:
+        if META_KEY in header:
+            meta = json.loads(header[META_KEY])
+        elif path.with_suffix(".json").is_file():
+            source = path.with_suffix(".json")
+            meta = json.loads(source.read_text())
+    except (ValueError, OSError) as err:
+        raise CheckpointError(f"{source}: unreadable checkpoint metadata ({err})") from None
+    if not isinstance(meta, dict):
+        raise CheckpointError(f"{source}: checkpoint metadata must be a JSON object, not {type(meta).__name__}")
     return tensors, meta
 
 

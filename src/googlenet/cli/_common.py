@@ -21,15 +21,24 @@ def parse_model_args(items: list[str] | None) -> dict[str, Any]:
     return kwargs
 
 
-def positive_int(text: str) -> int:
-    """argparse type: an integer >= 1 (a clear usage error otherwise, not a failure deep inside torch)."""
+def _int_at_least(text: str, low: int, what: str) -> int:
     try:
         value = int(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
+    if value < low:
+        raise argparse.ArgumentTypeError(f"expected {what} integer, got {value}")
     return value
+
+
+def positive_int(text: str) -> int:
+    """argparse type: an integer >= 1 (a clear usage error otherwise, not a failure deep inside torch)."""
+    return _int_at_least(text, 1, "a positive")
+
+
+def non_negative_int(text: str) -> int:
+    """argparse type: an integer >= 0."""
+    return _int_at_least(text, 0, "a non-negative")
 
 
 def add_model_args(parser: argparse.ArgumentParser) -> None:

@@ -14,6 +14,7 @@ from ..eval.evaluate import EvalOptions, evaluate, resolve_split, table3_markdow
 from ..eval.members import class_names_of, load_members
 from ..eval.metrics import save_confusion_png
 from ..eval.stream import REDUCTIONS
+from ._common import non_negative_int, positive_int
 
 
 def add_model_options(p: argparse.ArgumentParser, several_crops: bool = True) -> None:
@@ -38,15 +39,27 @@ def add_model_options(p: argparse.ArgumentParser, several_crops: bool = True) ->
         "--backend", default="eager", help=f"inference back end: {', '.join(available_backends())} (default: eager)"
     )
     p.add_argument("--device", default="cpu", help="torch device (cpu, cuda, cuda:1, mps)")
-    p.add_argument("--chunk-size", type=int, default=128, help="most crops forwarded at once (bounds memory)")
-    p.add_argument("--input-size", type=int, default=None, help="crop size (default: the checkpoint's input_size)")
+    p.add_argument("--chunk-size", type=positive_int, default=128, help="most crops forwarded at once (bounds memory)")
+    p.add_argument(
+        "--input-size", type=positive_int, default=None, help="crop size (default: the checkpoint's input_size)"
+    )
     p.add_argument(
         "--resize",
-        type=int,
+        type=positive_int,
         default=None,
         help="shorter side before 1 or 10 crops (default: input_size / crop_fraction from the checkpoint's "
         "training config, else 256/224 of the crop size)",
     )
+
+
+def check_output_paths(*paths: str | None) -> None:
+    """Refuse output paths that cannot be written before a long evaluation, not after it."""
+    for path in filter(None, paths):
+        p = Path(path)
+        if p.is_dir():
+            raise UserError(f"{path} is a folder; give a file name")
+        if p.parent.exists() and not p.parent.is_dir():
+            raise UserError(f"{p.parent} is not a folder")
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -78,15 +91,18 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         metavar="PNG",
         help="confusion matrix of the last setting (default: beside --json as OUT.confusion.png)",
     )
-    p.add_argument("--limit", type=int, default=None, help="evaluate at most N images, spread over the classes")
-    p.add_argument("--workers", type=int, default=0, help="DataLoader worker processes decoding and cropping")
+    p.add_argument(
+        "--limit", type=positive_int, default=None, help="evaluate at most N images, spread over the classes"
+    )
+    p.add_argument(
+        "--workers", type=non_negative_int, default=0, help="DataLoader worker processes decoding and cropping"
+    )
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    if args.limit is not None and args.limit < 1:
-        raise UserError(f"--limit must be at least 1, not {args.limit}")
+    check_output_paths(args.json, args.confusion)
     crops = args.crops or ([1, 10, 144] if args.table3 else [1])
     root = resolve_split(args.data, args.split or None)
     members = load_members(args.checkpoint, backend=args.backend, device=args.device, input_size=args.input_size)
@@ -113,6 +129,8 @@ def run(args: argparse.Namespace) -> int:
 
     names = class_names_of(members)
     png = args.confusion or (str(Path(args.json).with_suffix(".confusion.png")) if args.json else None)
+    if png and Path(png).suffix.lower() != ".png":
+        png += ".png"  # (matplotlib would add it anyway; say the name it writes)
     if png:
         last = rows[-1]
         title = f"{len(last['models'])} model(s), {last['crops']} crop(s): top-1 {100 * last['top1']:.2f}%"

@@ -48,6 +48,29 @@ def _convert(img: Image.Image, mode: str) -> Image.Image:
     if img.mode in ("RGBA", "LA", "PA"):
         background = Image.new("RGBA", img.size, (255, 255, 255, 255))
         img = Image.alpha_composite(background, img.convert("RGBA"))
-    if img.mode in ("I;16", "I;16B", "I;16L", "I"):
-        img = img.point(lambda v: v / 256).convert("L")  # 16-bit -> 8-bit
+    if img.mode.startswith("I") or img.mode == "F":
+        img = _to_8bit(img)
     return img.convert(mode)
+
+
+def _to_8bit(img: Image.Image) -> Image.Image:
+    """A 16/32-bit integer or float greyscale image as 8-bit ``L``, scaled by the range its values use.
+
+    16-bit files: 0..65535 -> 0..255. Others by their values: floats in [0, 1] are scaled by 255, values
+    already within 0..255 are kept, 16-bit ranges are divided by 257, anything else is stretched min..max.
+    """
+    import numpy as np
+
+    a = np.asarray(img, dtype=np.float64)
+    low, high = (float(a.min()), float(a.max())) if a.size else (0.0, 0.0)
+    if img.mode.startswith("I;16"):
+        a = a / 257.0
+    elif img.mode == "F" and low >= 0.0 and high <= 1.0:
+        a = a * 255.0
+    elif low >= 0.0 and high <= 255.0:
+        pass
+    elif low >= 0.0 and high <= 65535.0:
+        a = a / 257.0
+    else:
+        a = (a - low) * (255.0 / (high - low)) if high > low else np.zeros_like(a)
+    return Image.fromarray(np.clip(np.rint(a), 0, 255).astype(np.uint8), mode="L")

@@ -12,6 +12,7 @@ import os
 import shutil
 import tarfile
 import tempfile
+import zlib
 from pathlib import Path
 
 from ..errors import UserError
@@ -58,8 +59,13 @@ def extract_once(archive: Path, top: str) -> Path:
             return dest
         tmp = Path(tempfile.mkdtemp(prefix=f".{top}.", dir=dest_root))
         try:
-            with tarfile.open(archive) as tar:
-                tar.extractall(tmp, filter="data")
+            try:
+                with tarfile.open(archive) as tar:
+                    tar.extractall(tmp, filter="data")
+            except (tarfile.TarError, EOFError, OSError, zlib.error) as err:
+                raise DataNotFoundError(f"{archive} is not a readable tar archive ({err})") from None
+            if not (tmp / top).is_dir():
+                raise DataNotFoundError(f"{archive} has no top folder {top!r}; is it the right archive?")
             if dest.exists():
                 shutil.rmtree(dest)
             os.replace(tmp / top, dest)

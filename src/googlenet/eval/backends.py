@@ -17,6 +17,7 @@ from collections.abc import Callable
 import torch
 from torch import Tensor, nn
 
+from ..device import checked_device
 from ..errors import UserError
 
 Forward = Callable[[Tensor], Tensor]
@@ -72,7 +73,7 @@ def make_forward(
     _load_plugins()
     if backend not in BACKENDS:
         raise UserError(f"unknown backend {backend!r}; available: {', '.join(sorted(BACKENDS))}")
-    device = torch.device(device)
+    device = checked_device(device)
     return BACKENDS[backend](model.eval().to(device), device, input_size, **options)
 
 

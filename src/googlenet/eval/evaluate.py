@@ -67,9 +67,19 @@ def resolve_split(data: str | os.PathLike, split: str | None) -> Path:
 _WARNED: set[tuple[str, ...]] = set()
 
 
-def target_map(folder_classes: Sequence[str], names: Sequence[str] | None) -> list[int] | None:
-    """Folder class index -> model class index (None: the same), matching by name where the names match."""
-    if names is None or list(names) == list(folder_classes):
+def target_map(
+    folder_classes: Sequence[str], names: Sequence[str] | None, num_classes: int | None = None
+) -> list[int] | None:
+    """Folder class index -> model class index (None: the same), matching by name where the names match.
+
+    Without class names (``names`` None) folders are taken in order, and there must not be more of them than
+    the model's ``num_classes``.
+    """
+    if names is None:
+        if num_classes is not None and len(folder_classes) > num_classes:
+            raise UserError(f"the data has {len(folder_classes)} classes, the checkpoint {num_classes}")
+        return None
+    if list(names) == list(folder_classes):
         return None
     if sorted(names) == sorted(folder_classes):
         return [list(names).index(c) for c in folder_classes]
@@ -90,7 +100,7 @@ def run_pass(member: Member, root: Path, crops: int, opts: EvalOptions) -> PassR
     """Evaluate one model with one crop scheme over the image folder ``root`` (chunked, with a progress bar)."""
     views = make_views(crops, member.input_size, opts.resize or member.resize)
     dataset = EvalImageFolder(root, views, mode=member.image_mode)
-    mapping = target_map(dataset.classes, member.class_names)
+    mapping = target_map(dataset.classes, member.class_names, member.num_classes)
     indices = subset_indices(dataset.targets, opts.limit)
     loader = DataLoader(
         Subset(dataset, indices), batch_size=None, num_workers=opts.workers, collate_fn=identity_collate

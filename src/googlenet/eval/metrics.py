@@ -11,6 +11,8 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from ..checkpoint import atomic_write
+
 
 def topk_correct(scores: Tensor, targets: Tensor, k: int) -> Tensor:
     """Boolean ``(N,)``: is the target among the ``k`` highest scores (``k`` clipped to the class count)."""
@@ -105,6 +107,5 @@ def save_confusion_png(
     fig.colorbar(im, ax=ax, fraction=0.046, pad=0.04, label="fraction of true class")
     fig.tight_layout()
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110)
+    atomic_write(path, lambda tmp: fig.savefig(tmp, dpi=110, format="png"))
     return path

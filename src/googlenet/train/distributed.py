@@ -8,6 +8,8 @@ from dataclasses import dataclass
 import torch
 import torch.distributed as dist
 
+from ..device import checked_device
+
 
 @dataclass(frozen=True)
 class Dist:
@@ -30,7 +32,7 @@ def resolve_device(name: str, local_rank: int = 0) -> torch.device:
     """``auto`` is this rank's GPU when there is one, else the CPU."""
     if name == "auto":
         return torch.device(f"cuda:{local_rank}" if torch.cuda.is_available() else "cpu")
-    return torch.device(name)
+    return checked_device(name)
 
 
 def setup(device_name: str) -> tuple[Dist, torch.device]:

@@ -1,0 +1,22 @@
+"""Turning a user's device name into a ``torch.device``, with one clear line when it cannot be used here."""
+
+from __future__ import annotations
+
+import torch
+
+from .errors import UserError
+
+
+def checked_device(device: str | torch.device) -> torch.device:
+    """``torch.device(device)``, or a one-line :class:`UserError` for a bad name or an absent accelerator."""
+    try:
+        device = torch.device(device)
+    except (RuntimeError, TypeError) as err:
+        raise UserError(f"device {device!r}: not a torch device ({str(err).splitlines()[0]})") from None
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise UserError(f"device {device}: no CUDA device is available here; use cpu")
+    if device.type == "cuda" and (device.index or 0) >= torch.cuda.device_count():
+        raise UserError(f"device {device}: only {torch.cuda.device_count()} CUDA device(s) here")
+    if device.type == "mps" and not torch.backends.mps.is_available():
+        raise UserError(f"device {device}: MPS is not available here; use cpu")
+    return device
