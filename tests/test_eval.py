@@ -97,6 +97,7 @@ def test_distinct_144_gives_the_same_probabilities() -> None:
 def test_target_map() -> None:
     assert target_map(["a", "b"], ["a", "b"]) is None
     assert target_map(["a", "b", "c"], ["c", "a", "b"]) == [1, 2, 0]
+    assert target_map(["b", "d"], ["a", "b", "c", "d"]) == [1, 3]  # a folder with some of the classes
     with pytest.raises(UserError, match="3 classes"):
         target_map(["a", "b", "c"], ["a", "b"])
     with pytest.warns(UserWarning, match="matching them by order"):

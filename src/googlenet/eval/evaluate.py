@@ -81,7 +81,7 @@ def target_map(
         return None
     if list(names) == list(folder_classes):
         return None
-    if sorted(names) == sorted(folder_classes):
+    if set(folder_classes) <= set(names):  # the same classes, or some of them, in any order: match by name
         return [list(names).index(c) for c in folder_classes]
     if len(names) == len(folder_classes):
         if (key := (*folder_classes, "|", *names)) in _WARNED:
