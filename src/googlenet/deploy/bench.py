@@ -19,6 +19,7 @@ from torch import nn
 
 from ..errors import UserError
 from .backends import BACKENDS, Backend, make_backend
+from .export import relative_diff
 
 # registered name -> torchvision builder name, for models whose topology and keys equal torchvision's
 TORCHVISION_EQUIVALENT = {"googlenet_bn": "googlenet", "alexnet_tv": "alexnet"}
@@ -93,17 +94,6 @@ def count_macs(model: nn.Module, input_size: int, in_chans: int = 3) -> int:
         with counter, torch.no_grad():
             model.eval()(torch.zeros(1, in_chans, input_size, input_size))
         return counter.get_total_flops() // 2
-
-
-def relative_diff(output: torch.Tensor, reference: torch.Tensor) -> float:
-    """``max |output - reference| / max |reference|``: parity that means something for any logit scale.
-
-    (A randomly initialised batch-norm GoogLeNet has logits near 1e-11, where an absolute bound says nothing.)
-    """
-    output, reference = output.double(), reference.double()
-    scale = reference.abs().max().item()
-    diff = (output - reference).abs().max().item()
-    return diff / scale if scale > 0 else diff
 
 
 def is_reduced_precision(path: str) -> bool:
