@@ -106,33 +106,23 @@ def _check_types(config: TrainConfig) -> None:
             raise ConfigError(f"config field {f.name!r} must be {word}, got {value!r}")
 
 
-# field -> (lowest allowed, highest allowed, lowest is allowed, highest is allowed)
+# allowed ranges: (lowest, highest, lowest included, highest included)
+_INF = float("inf")
+_COUNT, _NON_NEGATIVE, _POSITIVE = (1, _INF, True, True), (0, _INF, True, True), (0, _INF, False, True)
 _RANGES: dict[str, tuple[float, float, bool, bool]] = {
-    "epochs": (1, float("inf"), True, True),
-    "batch_size": (1, float("inf"), True, True),
-    "max_steps": (1, float("inf"), True, True),
-    "input_size": (1, float("inf"), True, True),
-    "eval_size": (1, float("inf"), True, True),
-    "train_subset": (1, float("inf"), True, True),
-    "val_subset": (1, float("inf"), True, True),
-    "threads": (1, float("inf"), True, True),
-    "workers": (0, float("inf"), True, True),
-    "padding": (0, float("inf"), True, True),
-    "save_every_steps": (0, float("inf"), True, True),
+    **dict.fromkeys(
+        ("epochs", "batch_size", "max_steps", "input_size", "eval_size", "train_subset", "val_subset", "threads"),
+        _COUNT,
+    ),
+    **dict.fromkeys(
+        ("workers", "padding", "save_every_steps", "weight_decay", "warmup_epochs", "aux_weight", "grad_clip"),
+        _NON_NEGATIVE,
+    ),
+    **dict.fromkeys(("lr", "step_gamma", "step_epochs", "poly_power"), _POSITIVE),
     "crop_fraction": (0, 1, False, True),
-    "lr": (0, float("inf"), False, True),
-    "momentum": (0, 1, True, False),
-    "weight_decay": (0, float("inf"), True, True),
-    "warmup_epochs": (0, float("inf"), True, True),
-    "step_gamma": (0, float("inf"), False, True),
-    "step_epochs": (0, float("inf"), False, True),
-    "poly_power": (0, float("inf"), False, True),
     "min_lr_ratio": (0, 1, True, True),
     "onecycle_pct": (0, 1, False, False),
-    "label_smoothing": (0, 1, True, False),
-    "aux_weight": (0, float("inf"), True, True),
-    "ema_decay": (0, 1, True, False),
-    "grad_clip": (0, float("inf"), True, True),
+    **dict.fromkeys(("momentum", "label_smoothing", "ema_decay"), (0, 1, True, False)),
 }
 
 
@@ -144,7 +134,7 @@ def _check_ranges(config: TrainConfig) -> None:
         above = value > low or (low_ok and value == low)
         below = value < high or (high_ok and value == high)
         if not (above and below):
-            if high == float("inf"):
+            if high == _INF:
                 allowed = f"{'>=' if low_ok else '>'} {low:g}"
             else:
                 allowed = f"in {'[' if low_ok else '('}{low:g}, {high:g}{']' if high_ok else ')'}"
