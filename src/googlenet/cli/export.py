@@ -98,13 +98,11 @@ def run(args: argparse.Namespace) -> int:
 
 def _compare(args: argparse.Namespace, fp32_path: str, meta: dict, size: int, norm: tuple | None) -> None:
     """Top-1 of the fp32 and int8 files on the validation images, and how often they agree."""
-    from pathlib import Path
-
-    from ..data.sources import locate
+    from ..data.sources import resolve_split
     from ..deploy.accuracy import labelled_files, top1
     from ..deploy.export import load_exported
 
-    root = Path(args.data) if args.data and Path(args.data).is_dir() else locate(args.data or "imagenette2-128")
+    root = resolve_split(args.data or "imagenette2-128", None)
     root = root / "val" if (root / "val").is_dir() else root
     files = labelled_files(root, meta.get("class_names"))
     if args.eval_limit:

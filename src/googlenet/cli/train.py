@@ -62,13 +62,13 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
             raise UserError("--resume continues the saved run with its own config; give --recipe or --resume")
         base = load_state(args.resume)["config"]
         cfg = TrainConfig.from_dict(merge(base, {"out": args.resume, **over}))
-        changed = [k for k, v in cfg.to_dict().items() if k not in RESUME_SAFE and v != base.get(k, v)]
-        if changed:
-            k = changed[0]
-            raise UserError(
-                f"--resume continues the run exactly, so {k!r} cannot change (saved {base[k]!r}, asked "
-                f"{cfg.to_dict()[k]!r}); what may change: {', '.join(sorted(RESUME_SAFE))}"
-            )
+        asked = cfg.to_dict()
+        for k, v in asked.items():
+            if k not in RESUME_SAFE and v != base.get(k, v):
+                raise UserError(
+                    f"--resume continues the run exactly, so {k!r} cannot change (saved {base[k]!r}, asked "
+                    f"{v!r}); what may change: {', '.join(sorted(RESUME_SAFE))}"
+                )
         return cfg
     if not args.recipe:
         raise UserError("give --recipe NAME (one of " + ", ".join(list_recipes()) + ") or --resume DIR")

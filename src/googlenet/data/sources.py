@@ -100,3 +100,18 @@ def locate(name: str, data: str | os.PathLike | None = None) -> Path:
         f"dataset {name!r} not found: looked for {archive_name} or {top}/ in {where}. "
         "Point --data or GOOGLENET_DATA at the folder that holds it."
     )
+
+
+def resolve_split(data: str | os.PathLike, split: str | None) -> Path:
+    """``DATA/SPLIT`` (or ``DATA`` itself when split is None); DATA may also be a dataset name for ``locate``."""
+    root = Path(data)
+    if not root.is_dir():
+        try:
+            root = locate(str(data))
+        except DataNotFoundError as err:
+            raise UserError(f"--data {data}: not a folder, nor a known dataset ({err})") from None
+    if split:
+        if not (root / split).is_dir():
+            raise UserError(f"{root} has no {split!r} split folder")
+        root = root / split
+    return root

@@ -66,12 +66,7 @@ def sample_batch(
     split: str = "val",
 ) -> Tensor:
     """``count`` real Imagenette images (or images from ``data``), preprocessed; see :func:`preprocess`."""
-    from ..data.sources import locate
+    from ..data.sources import resolve_split
 
-    if data is not None and (Path(data).is_dir() or not str(data).startswith("imagenette")):
-        root = Path(data)  # a folder of the user's
-    else:
-        root = locate(str(data or "imagenette2-128"))  # a dataset name: the shared data or the cache
-    if not root.exists():
-        raise UserError(f"image folder not found: {root}")
+    root = resolve_split(data or "imagenette2-128", None)  # a folder of the user's, or a dataset name
     return preprocess(image_files(root, count, split), input_size, mean, std, in_chans)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import sys
 import time
 import warnings
@@ -16,7 +15,6 @@ from torch import Tensor
 from torch.utils.data import DataLoader, Subset
 from tqdm import tqdm
 
-from ..data.sources import DataNotFoundError, locate
 from ..errors import UserError
 from .crops import make_views
 from .dataset import EvalImageFolder, identity_collate, subset_indices
@@ -47,21 +45,6 @@ class PassResult:
     targets: Tensor  # (N,)
     skipped: list[tuple[str, str]] = field(default_factory=list)
     seconds: float = 0.0
-
-
-def resolve_split(data: str | os.PathLike, split: str | None) -> Path:
-    """``DATA/SPLIT`` (or ``DATA`` itself when split is None); DATA may also be a dataset name for ``locate``."""
-    root = Path(data)
-    if not root.is_dir():
-        try:
-            root = locate(str(data))
-        except DataNotFoundError as err:
-            raise UserError(f"--data {data}: not a folder, nor a known dataset ({err})") from None
-    if split:
-        if not (root / split).is_dir():
-            raise UserError(f"{root} has no {split!r} split folder")
-        root = root / split
-    return root
 
 
 _WARNED: set[tuple[str, ...]] = set()
