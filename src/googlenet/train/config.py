@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import dataclasses
+import math
+import re
 from dataclasses import dataclass, field, fields
 from importlib import resources
 from pathlib import Path
@@ -86,8 +88,55 @@ class TrainConfig:
         return cls(**d)
 
 
+class _Loader(yaml.SafeLoader):
+    """YAML 1.1's safe loader reading every common float spelling as a number (``1e-3``, ``1.0e12``, ``1E5``),
+    as YAML 1.2 does; plain PyYAML reads those as strings."""
+
+
+_Loader.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(
+        r"""^(?:[-+]?(?:[0-9][0-9_]*)\.[0-9_]*(?:[eE][-+]?[0-9]+)?
+        |[-+]?(?:[0-9][0-9_]*)(?:[eE][-+]?[0-9]+)
+        |[-+]?\.[0-9_]+(?:[eE][-+]?[0-9]+)?
+        |[-+]?\.(?:inf|Inf|INF)
+        |\.(?:nan|NaN|NAN))$""",
+        re.X,
+    ),
+    list("-+0123456789."),
+)
+
+
+def load_yaml(text: str) -> Any:
+    """``yaml.safe_load`` with YAML 1.2 floats; a syntax error is a :class:`ConfigError`."""
+    try:
+        return yaml.load(text, Loader=_Loader)  # noqa: S506 - a SafeLoader subclass
+    except yaml.YAMLError as err:
+        where = getattr(err, "problem_mark", None)
+        line = f" (line {where.line + 1}, column {where.column + 1})" if where is not None else ""
+        problem = getattr(err, "problem", None) or str(err).splitlines()[0]
+        raise ConfigError(f"not valid YAML{line}: {problem}") from None
+
+
 _TYPES = {"int": int, "float": float, "bool": bool, "str": str, "dict[str, Any]": dict}
 _TYPE_WORDS = {"int": "an integer", "float": "a number", "bool": "true or false", "str": "a string"}
+
+
+def _as_number(value: Any, want: type) -> Any:
+    """A numeric string (``"1e-3"``, ``"1_000"``, ``" 0.5 "``) as a number for an int or float field."""
+    if want in (int, float) and isinstance(value, str):
+        try:
+            return float(value.strip()) if want is float else _int_or_float(value.strip())
+        except ValueError:
+            return value
+    return value
+
+
+def _int_or_float(text: str) -> int | float:
+    try:
+        return int(text)
+    except ValueError:
+        return float(text)
 
 
 def _check_types(config: TrainConfig) -> None:
@@ -98,9 +147,14 @@ def _check_types(config: TrainConfig) -> None:
         if value is None and "None" in str(f.type):
             continue
         want = _TYPES[base]
+        value = _as_number(value, want)
         if want is float and isinstance(value, int) and not isinstance(value, bool):
-            setattr(config, f.name, float(value))
-            continue
+            value = float(value)
+        if want is int and isinstance(value, float) and math.isfinite(value) and value.is_integer():
+            value = int(value)  # 1e3, 1000.0
+        setattr(config, f.name, value)
+        if want is float and isinstance(value, float) and not math.isfinite(value):
+            raise ConfigError(f"config field {f.name!r} must be a finite number, got {value!r}")
         if not isinstance(value, want) or (want is int and isinstance(value, bool)):
             word = _TYPE_WORDS.get(base, "a mapping")
             raise ConfigError(f"config field {f.name!r} must be {word}, got {value!r}")
@@ -157,7 +211,14 @@ def read_recipe(name_or_path: str) -> dict[str, Any]:
         path = _recipe_dir() / f"{name_or_path}.yaml"
     if not path.is_file():
         raise ConfigError(f"unknown recipe {name_or_path!r}; shipped recipes: {', '.join(list_recipes())}")
-    data = yaml.safe_load(path.read_text()) or {}
+    try:
+        text = path.read_text()
+    except (OSError, UnicodeDecodeError) as err:
+        raise ConfigError(f"{path}: cannot read the recipe ({err})") from None
+    try:
+        data = load_yaml(text) or {}
+    except ConfigError as err:
+        raise ConfigError(f"{path}: {err}") from None
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: a recipe must be a YAML mapping of config fields")
     return data
@@ -170,7 +231,10 @@ def parse_overrides(items: list[str]) -> dict[str, Any]:
         key, sep, value = item.partition("=")
         if not sep or not key:
             raise ConfigError(f"override {item!r} is not key=value")
-        parsed = yaml.safe_load(value) if value != "" else None
+        try:
+            parsed = load_yaml(value) if value != "" else None
+        except ConfigError as err:
+            raise ConfigError(f"override {item!r}: {err}") from None
         parts = key.replace("-", "_").split(".")
         node = out
         for p in parts[:-1]:
