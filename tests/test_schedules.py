@@ -76,3 +76,40 @@ def test_constant_with_linear_warmup() -> None:
 def test_unknown_schedule_is_a_user_error() -> None:
     with pytest.raises(ConfigError, match="unknown schedule"):
         lrs(TrainConfig(schedule="exponential"), 2, 4)
+
+
+@pytest.mark.parametrize("schedule", ["constant", "paper", "poly", "cosine", "onecycle"])
+@pytest.mark.parametrize("total", range(1, 31))
+def test_every_schedule_runs_any_number_of_steps(schedule: str, total: int) -> None:
+    """4 steps at onecycle_pct 0.25 was a ZeroDivisionError inside OneCycleLR; 1 step past the end raised too."""
+    cfg = TrainConfig(lr=LR, schedule=schedule, warmup_epochs=0.5, onecycle_pct=0.25)
+    got = lrs(cfg, steps_per_epoch=max(1, total // 2), total=total + 3)  # 3 steps past the end (epochs raised)
+    assert all(math.isfinite(v) and 0 <= v <= LR * (1 + 1e-12) for v in got)
+
+
+@pytest.mark.parametrize("pct", [0.1, 0.25, 0.3, 0.5])
+@pytest.mark.parametrize("total", [*range(1, 31), 468])
+def test_onecycle_equals_torch_onecycle_wherever_torch_is_defined(pct: float, total: int) -> None:
+    from torch.optim.lr_scheduler import OneCycleLR
+
+    def run(make) -> list[tuple[float, float]] | None:
+        opt = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=LR, momentum=0.9)
+        try:
+            sched = make(opt)
+            out = []
+            for _ in range(total):
+                out.append((opt.param_groups[0]["lr"], opt.param_groups[0]["momentum"]))
+                opt.step()
+                sched.step()
+        except ZeroDivisionError:
+            return None
+        return out
+
+    cfg = TrainConfig(lr=LR, schedule="onecycle", onecycle_pct=pct)
+    ours = run(lambda opt: build_scheduler(opt, cfg, total, total))
+    ref = run(lambda opt: OneCycleLR(opt, max_lr=LR, total_steps=total, pct_start=pct))
+    assert ours is not None
+    if ref is not None:  # torch divides by zero when pct * total == 1
+        assert [v for pair in ours for v in pair] == pytest.approx([v for pair in ref for v in pair], rel=1e-9)
+    else:
+        assert ours[0][0] == pytest.approx(LR) and ours[-1][0] == pytest.approx(LR / 25 / 1e4)

@@ -2,8 +2,11 @@
 
 ``paper``: lr * gamma^floor(epoch / step_epochs) (Section 6: 4 % less every 8 epochs);
 ``poly``: lr * (1 - t/T)^power (Caffe's quick_solver, power 0.5); ``cosine``: linear warmup then
-lr * (r + (1 - r) (1 + cos(pi (t - W) / (T - W))) / 2); ``onecycle``: torch's OneCycleLR;
-``constant``. A linear warmup over W steps multiplies ``constant``, ``paper`` and ``poly``.
+lr * (r + (1 - r) (1 + cos(pi (t - W) / (T - W))) / 2); ``onecycle``: torch's OneCycleLR formula
+(:class:`OneCycle`); ``constant``. A linear warmup over W steps multiplies ``constant``, ``paper`` and ``poly``.
+
+Every schedule is defined for any positive number of steps, and past its last step (a finished run whose
+``epochs`` is raised continues at the schedule's final value, or along the schedule re-spanned to the new total).
 """
 
 from __future__ import annotations
@@ -12,7 +15,7 @@ import math
 from collections.abc import Callable
 
 from torch.optim import Optimizer
-from torch.optim.lr_scheduler import LambdaLR, LRScheduler, OneCycleLR
+from torch.optim.lr_scheduler import LambdaLR, LRScheduler
 
 from .config import ConfigError, TrainConfig
 
@@ -46,8 +49,59 @@ def lr_factor(cfg: TrainConfig, steps_per_epoch: int, total_steps: int) -> Calla
     raise ConfigError(f"unknown schedule {cfg.schedule!r}; choose one of {', '.join(SCHEDULES)}")
 
 
+class OneCycle(LambdaLR):
+    """torch's ``OneCycleLR`` (two cosine phases: lr/25 up to lr over ``pct`` of the steps, then down to lr/25e4;
+    momentum 0.95 -> 0.85 -> 0.95), written so that it holds for every step count.
+
+    ``OneCycleLR`` divides by the length of its first phase, ``pct * total - 1`` steps, which is zero when
+    ``pct * total == 1`` (4 steps at pct 0.25: ZeroDivisionError) and negative below; it also raises one step
+    past ``total``. Here a warm-up phase of zero length is skipped, and steps past the end keep the final value.
+    The values match ``OneCycleLR`` wherever that one is defined (tested).
+    """
+
+    def __init__(
+        self,
+        optimizer: Optimizer,
+        total_steps: int,
+        pct_start: float = 0.3,
+        div_factor: float = 25.0,
+        final_div_factor: float = 1e4,
+        momentum: tuple[float, float] = (0.85, 0.95),
+    ) -> None:
+        self.up_end = pct_start * total_steps - 1  # the step where the lr peaks (torch's phase boundary)
+        self.last_step = total_steps - 1
+        self.start, self.final = 1 / div_factor, 1 / (div_factor * final_div_factor)
+        self.base_momentum, self.max_momentum = momentum
+        self.cycle_momentum = "momentum" in optimizer.defaults
+        super().__init__(optimizer, self.factor)
+
+    def _phase(self, t: int) -> tuple[float, float, float, float, float]:
+        """``(lr from, lr to, momentum from, momentum to, fraction of the phase done)`` at step ``t``."""
+        if self.up_end > 0 and t <= self.up_end:
+            return self.start, 1.0, self.max_momentum, self.base_momentum, t / self.up_end
+        begin = self.up_end  # torch's boundary, also when below 0 (less than a step of warm-up)
+        length = self.last_step - begin
+        done = min(1.0, (t - begin) / length) if length > 0 else 1.0
+        return 1.0, self.final, self.base_momentum, self.max_momentum, max(0.0, done)
+
+    @staticmethod
+    def _anneal(a: float, b: float, pct: float) -> float:
+        return b + (a - b) / 2 * (math.cos(math.pi * pct) + 1)
+
+    def factor(self, t: int) -> float:
+        a, b, _, _, pct = self._phase(t)
+        return self._anneal(a, b, pct)
+
+    def step(self, epoch: int | None = None) -> None:
+        super().step(epoch)
+        if self.cycle_momentum:
+            _, _, m0, m1, pct = self._phase(self.last_epoch)
+            for group in self.optimizer.param_groups:
+                group["momentum"] = self._anneal(m0, m1, pct)
+
+
 def build_scheduler(optimizer: Optimizer, cfg: TrainConfig, steps_per_epoch: int, total_steps: int) -> LRScheduler:
     """The scheduler ``cfg.schedule`` names, spanning ``total_steps`` optimiser steps."""
     if cfg.schedule == "onecycle":
-        return OneCycleLR(optimizer, max_lr=cfg.lr, total_steps=total_steps, pct_start=cfg.onecycle_pct)
+        return OneCycle(optimizer, total_steps, pct_start=cfg.onecycle_pct)
     return LambdaLR(optimizer, lr_factor(cfg, steps_per_epoch, total_steps))
