@@ -12,9 +12,9 @@ import googlenet
 
 SRC = str(Path(googlenet.__file__).resolve().parents[1])
 
-# googlenet_small at width 1/8 on 16 px CIFAR crops: a real GoogLeNet, about 0.1 s a step on one core
+# googlenet_small at width 1/8 on 16 px crops: a real GoogLeNet, about 0.1 s a step on one core.
+# Tests add dataset=<folder> (the generated one, or real CIFAR-10 where present).
 TINY = [
-    "dataset=cifar10",
     "model=googlenet_small",
     "model_kwargs={width: 0.125, batch_norm: true, lrn: false}",
     "input_size=16",

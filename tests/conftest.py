@@ -1,4 +1,5 @@
-"""Shared fixtures. Real data comes from ../shared/data (or $GOOGLENET_DATA); absent data skips with a reason."""
+"""Shared fixtures. Generated data (``synthetic_root``) runs everywhere; real data comes from ../shared/data (or
+$GOOGLENET_DATA), and absent real data skips with a reason, never standing in for the generated one."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from pathlib import Path
 import pytest
 import torch
 
+from _synthetic import make_dataset
 from googlenet.data.sources import DataNotFoundError, locate
 
 torch.set_num_threads(min(2, os.cpu_count() or 1))
@@ -30,3 +32,17 @@ def cifar10_root() -> Path:
 def imagenette128_root() -> Path:
     """``imagenette2-128/{train,val}/<wnid>/*.jpg`` (extracted once into the cache)."""
     return _dataset("imagenette2-128")
+
+
+@pytest.fixture(scope="session")
+def synthetic_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """``synthetic/{train,test}/<class>/*.jpg``: 10 CIFAR-10 class names, 10 train and 4 test images each."""
+    return make_dataset(tmp_path_factory.mktemp("synthetic"))
+
+
+@pytest.fixture(params=["synthetic", "cifar10"])
+def train_root(request: pytest.FixtureRequest) -> Path:
+    """A training image folder: the generated one (always), then real CIFAR-10 where it is on the machine."""
+    if request.param == "synthetic":
+        return request.getfixturevalue("synthetic_root")
+    return request.getfixturevalue("cifar10_root")

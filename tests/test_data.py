@@ -35,7 +35,7 @@ FMNIST = Path("/usr/share/datasets/fashion-mnist")
 
 
 def make_folder(src: Path, dst: Path, per_class: int = 3, classes: int = 2, splits=("train", "val")) -> Path:
-    """A small image folder copied from real CIFAR-10 JPEGs."""
+    """A small image folder copied from another one (the generated dataset, or real CIFAR-10 JPEGs)."""
     for split in splits:
         for c in sorted(p.name for p in (src / "train").iterdir())[:classes]:
             (dst / split / c).mkdir(parents=True)
@@ -131,8 +131,8 @@ def test_sampler_shards_cover_each_sample_once_and_restart_mid_epoch() -> None:
     assert sorted(k[0] for k in part) == list(range(n))
 
 
-def test_seeded_samples_do_not_touch_the_global_rng(cifar10_root: Path) -> None:
-    ds = ImageFolder(cifar10_root / "test", transform=train_transform("paper", 24, (0.5,) * 3, (0.25,) * 3))
+def test_seeded_samples_do_not_touch_the_global_rng(synthetic_root: Path) -> None:
+    ds = ImageFolder(synthetic_root / "test", transform=train_transform("paper", 24, (0.5,) * 3, (0.25,) * 3))
     ds = ds.subset(range(3))
     torch.manual_seed(7)
     before = torch.get_rng_state()
@@ -143,8 +143,8 @@ def test_seeded_samples_do_not_touch_the_global_rng(cifar10_root: Path) -> None:
     assert torch.equal(a, b) and not torch.equal(a, c)
 
 
-def test_broken_files_are_skipped_and_counted(cifar10_root: Path, tmp_path: Path) -> None:
-    root = make_folder(cifar10_root, tmp_path / "data", per_class=4)
+def test_broken_files_are_skipped_and_counted(synthetic_root: Path, tmp_path: Path) -> None:
+    root = make_folder(synthetic_root, tmp_path / "data", per_class=4)
     cls = root / "train" / sorted(p.name for p in (root / "train").iterdir())[0]
     good = next(cls.iterdir()).read_bytes()
     (cls / "empty.jpg").write_bytes(b"")
@@ -153,12 +153,14 @@ def test_broken_files_are_skipped_and_counted(cifar10_root: Path, tmp_path: Path
     ds = ImageFolder(root / "train", transform=eval_transform(16, (0.5,) * 3, (0.25,) * 3))
     assert len(ds) == 11
     loader = build_loader(ds, 4, ResumableSampler(len(ds), shuffle=False, with_seeds=False), workers=0, train=False)
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no warning per file out of the workers any more
         batches = list(loader)
-    assert sum(b for _, _, b in batches) == 3
+    reasons = sorted(r for _, _, bad in batches for r in bad)
     assert sum(len(x) for x, _, _ in batches) == 8
-    assert len([w for w in caught if "skipping unreadable image" in str(w.message)]) == 3
+    assert len(reasons) == 3 and all("\n" not in r for r in reasons)
+    assert "empty.jpg: empty file" in reasons[0] and "garbage.png: not an image" in reasons[1]
+    assert "truncated.jpg: corrupt or truncated" in reasons[2]
     strict = ImageFolder(root / "train", strict=True)
     bad_index = next(i for i, (p, _) in enumerate(strict.samples) if p.endswith("empty.jpg"))
     with pytest.raises(ImageDecodeError, match="empty file"):
@@ -166,15 +168,17 @@ def test_broken_files_are_skipped_and_counted(cifar10_root: Path, tmp_path: Path
 
 
 def test_collate_of_an_all_bad_batch() -> None:
-    x, y, bad = collate_skip_bad([None, None])
-    assert len(x) == 0 and len(y) == 0 and bad == 2
+    from googlenet.data.datasets import Unreadable
+
+    x, y, bad = collate_skip_bad([Unreadable("a.jpg: empty file"), Unreadable("b.jpg: empty file")])
+    assert len(x) == 0 and len(y) == 0 and bad == ["a.jpg: empty file", "b.jpg: empty file"]
 
 
-def test_missing_or_empty_split_is_a_clear_error(cifar10_root: Path, tmp_path: Path) -> None:
-    only_train = make_folder(cifar10_root, tmp_path / "a", splits=("train",))
+def test_missing_or_empty_split_is_a_clear_error(synthetic_root: Path, tmp_path: Path) -> None:
+    only_train = make_folder(synthetic_root, tmp_path / "a", splits=("train",))
     with pytest.raises(DatasetError, match="no val/ or test/ split"):
         build_data(str(only_train))
-    empty_val = make_folder(cifar10_root, tmp_path / "b", splits=("train",))
+    empty_val = make_folder(synthetic_root, tmp_path / "b", splits=("train",))
     (empty_val / "val" / "airplane").mkdir(parents=True)
     with pytest.raises(DatasetError, match="no images in"):
         build_data(str(empty_val))
@@ -202,8 +206,8 @@ def test_fashion_mnist_idx_files(tmp_path: Path) -> None:
         read_idx(broken)
 
 
-def test_loader_throughput_is_reported(cifar10_root: Path) -> None:
-    ds = ImageFolder(cifar10_root / "test", transform=train_transform("cifar", 32, (0.5,) * 3, (0.25,) * 3))
+def test_loader_throughput_is_reported(synthetic_root: Path) -> None:
+    ds = ImageFolder(synthetic_root / "train", transform=train_transform("cifar", 32, (0.5,) * 3, (0.25,) * 3))
     ds = ds.subset(range(96))
     loader = build_loader(ds, 16, ResumableSampler(len(ds)), workers=1)
     assert loader_throughput(loader, 4) > 0
@@ -257,3 +261,50 @@ def test_high_bit_depth_greyscale_is_scaled_by_its_range(tmp_path: Path, mode: s
     assert Image.open(path).mode == mode  # the file really holds that mode
     got = np.asarray(open_image(path, "L"))[0].tolist()
     assert got == expected
+
+
+def test_explicit_data_folder_is_used_never_the_cache(
+    synthetic_root: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """--data DIR with train/ and val/ class folders is the dataset, whatever the recipe's dataset name, even
+    when the cache holds an extracted Imagenette (it once trained on the cached copy instead)."""
+    from googlenet.data.sources import DataNotFoundError, locate
+
+    cache = tmp_path / "cache"
+    monkeypatch.setenv("GOOGLENET_CACHE", str(cache))
+    for stale in (cache / "imagenette2-128", cache / "imagenette2-128-0123456789ab"):
+        (stale / "val" / "n01440764").mkdir(parents=True)
+        (stale / ".complete").touch()
+    mine = make_folder(synthetic_root, tmp_path / "mine", per_class=3, classes=2)
+    assert locate("imagenette2-128", mine) == mine
+    spec = build_data("imagenette2-128", mine)
+    assert Path(spec.root) == mine and len(spec.val) == 6 and spec.classes == ["airplane", "automobile"]
+    with pytest.raises(DataNotFoundError, match="not a dataset folder"):
+        locate("imagenette2-128", tmp_path)  # an existing folder that holds no dataset is refused, not searched past
+    monkeypatch.setenv("GOOGLENET_DATA", str(tmp_path / "empty"))
+    monkeypatch.setattr("googlenet.data.sources.search_dirs", lambda: [tmp_path / "empty"])
+    with pytest.raises(DataNotFoundError, match="not found"):
+        locate("imagenette2-128")  # no archive anywhere: the cached copies do not stand in for it
+
+
+def test_an_archive_named_by_data_is_extracted_for_itself(
+    synthetic_root: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import tarfile
+
+    from googlenet.data.sources import locate
+
+    monkeypatch.setenv("GOOGLENET_CACHE", str(tmp_path / "cache"))
+    roots = []
+    for n, per_class in ((1, 2), (2, 3)):
+        src = make_folder(
+            synthetic_root, tmp_path / f"src{n}" / "cifar10", per_class=per_class, splits=("train", "test")
+        )
+        archive = tmp_path / f"a{n}" / "cifar10-jpg.tar.gz"
+        archive.parent.mkdir()
+        with tarfile.open(archive, "w:gz") as tar:
+            tar.add(src, arcname="cifar10")
+        roots.append(locate("cifar10", archive))
+    assert roots[0] != roots[1]  # same top folder name, different archives: two extracted copies
+    assert [len(list((r / "test").rglob("*.jpg"))) for r in roots] == [4, 6]
+    assert locate("cifar10", tmp_path / "a2") == roots[1]  # the folder holding the archive

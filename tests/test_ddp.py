@@ -17,9 +17,17 @@ from googlenet.train.engine import prepare_data
 VAL = 23  # odd: a padded sampler would count one sample twice
 
 
-def test_two_process_run(cifar10_root: Path, tmp_path: Path) -> None:
+def test_two_process_run(train_root: Path, tmp_path: Path) -> None:
     out = tmp_path / "ddp"
-    args = [*TINY, "epochs=1", "train_subset=48", f"val_subset={VAL}", "workers=0", "save_all_ranks=true"]
+    args = [
+        *TINY,
+        f"dataset={train_root}",
+        "epochs=1",
+        "train_subset=48",
+        f"val_subset={VAL}",
+        "workers=0",
+        "save_all_ranks=true",
+    ]
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
            "-m", "googlenet", "train", "--recipe", "cifar10", "--out", str(out), *args]  # fmt: skip
     r = subprocess.run(cmd, env=env(), capture_output=True, text=True, timeout=240)
@@ -39,3 +47,11 @@ def test_two_process_run(cifar10_root: Path, tmp_path: Path) -> None:
     with torch.no_grad():
         correct = sum(int(model(x[None]).argmax(1).item() == y) for x, y in (spec.val[i] for i in range(VAL)))
     assert round(float(row["val_acc"]) * VAL) == correct
+
+    # resumed with one process instead of two: refused with one line before training (it once ran on and
+    # ended in OneCycleLR's "Tried to step" traceback)
+    r = subprocess.run([sys.executable, "-m", "googlenet", "train", "--resume", str(out), "epochs=2"], env=env(),
+                       capture_output=True, text=True, timeout=240)  # fmt: skip
+    assert r.returncode == 2, r.stderr[-3000:]
+    assert "trained with 2 process(es)" in r.stderr and "--nproc_per_node 2" in r.stderr
+    assert "Traceback" not in r.stderr and len(read_csv(out / "metrics.csv")) == 1

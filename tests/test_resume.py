@@ -16,14 +16,15 @@ from _runs import TINY, cli, env, read_csv, run_cli, steps_logged, wait_for_step
 RUN = [*TINY, "epochs=2", "train_subset=64", "val_subset=16", "workers=1", "ema_decay=0.8", "save_every_steps=3"]
 
 
-def test_sigkill_mid_epoch_then_resume_gives_the_same_losses(cifar10_root: Path, tmp_path: Path) -> None:
+def test_sigkill_mid_epoch_then_resume_gives_the_same_losses(train_root: Path, tmp_path: Path) -> None:
     ref, cut = tmp_path / "ref", tmp_path / "cut"
-    r = run_cli("train", "--recipe", "cifar10", "--out", str(ref), *RUN)
+    run = [*RUN, f"dataset={train_root}"]
+    r = run_cli("train", "--recipe", "cifar10", "--out", str(ref), *run)
     assert r.returncode == 0, r.stderr
     expected = read_csv(ref / "steps.csv")
     assert len(expected) == 16  # 64 images / batch 8 x 2 epochs
 
-    p = subprocess.Popen(cli("train", "--recipe", "cifar10", "--out", str(cut), *RUN), env=env(),
+    p = subprocess.Popen(cli("train", "--recipe", "cifar10", "--out", str(cut), *run), env=env(),
                          stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)  # fmt: skip
     wait_for_steps(cut, 11, p)  # epoch 2, batch 3: the last state was written after step 9
     os.kill(p.pid, signal.SIGKILL)

@@ -59,10 +59,10 @@ def test_resume_state_loads_with_weights_only(tmp_path: Path) -> None:
     assert tuple(state["rng"]["python"][1]) == random.getstate()[1]
 
 
-def test_tiny_run_writes_checkpoints_metrics_and_plot(cifar10_root: Path, tmp_path: Path) -> None:
+def test_tiny_run_writes_checkpoints_metrics_and_plot(train_root: Path, tmp_path: Path) -> None:
     out = tmp_path / "run"
-    r = run_cli("train", "--recipe", "cifar10", "--out", str(out), *TINY, "epochs=2", "train_subset=48",
-                "val_subset=21", "workers=0", "ema_decay=0.9", "label_smoothing=0.1")  # fmt: skip
+    r = run_cli("train", "--recipe", "cifar10", "--out", str(out), *TINY, f"dataset={train_root}", "epochs=2",
+                "train_subset=48", "val_subset=21", "workers=0", "ema_decay=0.9", "label_smoothing=0.1")  # fmt: skip
     assert r.returncode == 0, r.stderr
     assert "final val accuracy" in r.stdout and "checkpoint:" in r.stdout
     rows = read_csv(out / "metrics.csv")
@@ -79,11 +79,18 @@ def test_tiny_run_writes_checkpoints_metrics_and_plot(cifar10_root: Path, tmp_pa
     assert (out / "ema.safetensors").is_file()
     assert model(torch.zeros(2, 3, 16, 16)).shape == (2, 10)
 
+    # a finished run extended by one epoch continues (it once ended in OneCycleLR's "Tried to step" traceback)
+    r = run_cli("train", "--resume", str(out), "epochs=3")
+    assert r.returncode == 0, r.stderr
+    assert "schedule now spans" in r.stderr
+    assert [row["epoch"] for row in read_csv(out / "metrics.csv")] == ["1", "2", "3"]
+    assert len(read_csv(out / "steps.csv")) == 18
 
-def test_bad_images_are_counted_per_epoch_and_strict_stops(cifar10_root: Path, tmp_path: Path) -> None:
+
+def test_bad_images_are_counted_per_epoch_and_strict_stops(synthetic_root: Path, tmp_path: Path) -> None:
     from test_data import make_folder
 
-    root = make_folder(cifar10_root, tmp_path / "data", per_class=8)
+    root = make_folder(synthetic_root, tmp_path / "data", per_class=8)
     (root / "train" / "airplane" / "empty.jpg").write_bytes(b"")
     (root / "train" / "airplane" / "junk.jpg").write_bytes(b"\xff\xd8\xff not really a jpeg")
     args = ["train", "--recipe", "cifar10", *TINY, f"dataset={root}", "epochs=1", "workers=1"]
@@ -91,29 +98,33 @@ def test_bad_images_are_counted_per_epoch_and_strict_stops(cifar10_root: Path, t
     assert r.returncode == 0, r.stderr
     assert "skipped 2 unreadable image(s)" in r.stderr
     assert read_csv(tmp_path / "lenient" / "metrics.csv")[0]["bad_images"] == "2"
+    assert r.stderr.count("skipping unreadable image:") == 2  # one line per file, no UserWarning chatter
+    assert "empty.jpg: empty file" in r.stderr and "junk.jpg" in r.stderr and "Warning" not in r.stderr
     r = run_cli(*args, "--strict-data", "--out", str(tmp_path / "strict"))
-    assert r.returncode != 0 and ("empty file" in r.stderr or "corrupt" in r.stderr)
+    assert r.returncode == 2 and "Traceback" not in r.stderr, r.stderr  # it raised inside a DataLoader worker
+    assert r.stderr.strip().count("\n") == 0 and ("empty.jpg: empty file" in r.stderr or "junk.jpg" in r.stderr)
 
 
-def test_missing_split_fails_before_training(cifar10_root: Path, tmp_path: Path) -> None:
+def test_missing_split_fails_before_training(synthetic_root: Path, tmp_path: Path) -> None:
     from test_data import make_folder
 
-    root = make_folder(cifar10_root, tmp_path / "data", splits=("train",))
+    root = make_folder(synthetic_root, tmp_path / "data", splits=("train",))
     r = run_cli("train", "--recipe", "cifar10", *TINY, f"dataset={root}", "--out", str(tmp_path / "o"))
     assert r.returncode == 2
     assert r.stderr.strip().count("\n") == 0 and "no val/ or test/ split" in r.stderr  # one line, no traceback
     assert not (tmp_path / "o").exists()
 
 
-def test_nan_loss_stops_naming_the_step(cifar10_root: Path, tmp_path: Path) -> None:
-    r = run_cli("train", "--recipe", "cifar10", "--out", str(tmp_path / "o"), *TINY, "lr=1.0e+30",
-                "schedule=constant", "warmup_epochs=0", "train_subset=64", "val_subset=8", "workers=0")  # fmt: skip
+def test_nan_loss_stops_naming_the_step(synthetic_root: Path, tmp_path: Path) -> None:
+    r = run_cli("train", "--recipe", "cifar10", "--out", str(tmp_path / "o"), *TINY, f"dataset={synthetic_root}",
+                "lr=1.0e+30", "schedule=constant", "warmup_epochs=0", "train_subset=64", "val_subset=8",
+                "workers=0")  # fmt: skip
     assert r.returncode == 2, r.stderr
     assert "loss is nan at step" in r.stderr or "loss is inf at step" in r.stderr
     assert "Traceback" not in r.stderr
 
 
-def test_ctrl_c_saves_and_exits_cleanly(cifar10_root: Path, tmp_path: Path) -> None:
+def test_ctrl_c_saves_and_exits_cleanly(synthetic_root: Path, tmp_path: Path) -> None:
     out = tmp_path / "o"
     p = subprocess.Popen(
         cli(
@@ -123,6 +134,7 @@ def test_ctrl_c_saves_and_exits_cleanly(cifar10_root: Path, tmp_path: Path) -> N
             "--out",
             str(out),
             *TINY,
+            f"dataset={synthetic_root}",
             "epochs=50",
             "train_subset=64",
             "val_subset=8",
@@ -207,3 +219,35 @@ def test_atomic_write_gives_the_mode_open_would(tmp_path: Path) -> None:
     finally:
         os.umask(old)
     assert out.stat().st_mode & 0o777 == 0o644  # not mkstemp's 0o600
+
+
+def test_explicit_data_is_used_and_a_four_step_onecycle_run_finishes(
+    synthetic_root: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The imagenette recipe with --data DIR (train/ and val/, 60 images each) trains on DIR even when the
+    cache holds an extracted Imagenette; 4 steps of onecycle at pct 0.25 once divided by zero."""
+    from test_data import make_folder
+
+    cache = tmp_path / "cache"
+    (cache / "imagenette2-128" / "val" / "n01440764").mkdir(parents=True)
+    (cache / "imagenette2-128" / ".complete").touch()
+    monkeypatch.setenv("GOOGLENET_CACHE", str(cache))
+    mine = make_folder(synthetic_root, tmp_path / "mine", per_class=6, classes=10)
+    out = tmp_path / "o"
+    r = run_cli("train", "--recipe", "imagenette-128", "--data", str(mine), "--out", str(out), *TINY,
+                "eval_size=16", "epochs=1", "batch_size=15", "schedule=onecycle", "workers=0")  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    row = read_csv(out / "metrics.csv")[0]
+    assert (row["val_count"], row["step"]) == ("60", "4")
+    r = run_cli("train", "--recipe", "imagenette-128", "--data", str(tmp_path), "--out", str(tmp_path / "p"), *TINY)
+    assert r.returncode == 2 and "not a dataset folder" in r.stderr and r.stderr.strip().count("\n") == 0
+
+
+@pytest.mark.parametrize("value", ["1e-3", "1.0e-3", "1E-3", ".001", "0.001", "1_0e-4"])
+def test_every_common_spelling_of_a_number_is_a_number(value: str, tmp_path: Path) -> None:
+    expected = float(value.replace("_", ""))
+    assert load_recipe("cifar10", parse_overrides([f"lr={value}"])).lr == pytest.approx(expected)
+    recipe = tmp_path / "r.yaml"
+    recipe.write_text(f"dataset: cifar10\nlr: {value}\nweight_decay: 5e-4\nepochs: 1e1\n")
+    cfg = load_recipe(str(recipe))
+    assert (cfg.lr, cfg.weight_decay, cfg.epochs) == (pytest.approx(expected), 5e-4, 10)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from typing import Any
 
 from ..errors import UserError
@@ -69,6 +70,12 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
                     f"--resume continues the run exactly, so {k!r} cannot change (saved {base[k]!r}, asked "
                     f"{v!r}); what may change: {', '.join(sorted(RESUME_SAFE))}"
                 )
+        if cfg.epochs != base.get("epochs", cfg.epochs):
+            print(
+                f"epochs {base['epochs']} -> {cfg.epochs}: the learning-rate schedule now spans the new total; "
+                "the steps already taken keep the rates they had",
+                file=sys.stderr,
+            )
         return cfg
     if not args.recipe:
         raise UserError("give --recipe NAME (one of " + ", ".join(list_recipes()) + ") or --resume DIR")

@@ -5,19 +5,19 @@ that sample is drawn from a generator seeded by it (the global torch RNG is left
 data a step sees depends only on the run's seed, the epoch and the position, never on worker
 scheduling: that is what makes a resumed run repeat the uninterrupted one exactly.
 
-A corrupt, truncated or empty image yields ``None`` (the loader's collate drops it and counts it) or,
-with ``strict=True``, raises :class:`~googlenet.data.decode.ImageDecodeError`.
+A corrupt, truncated or empty image yields an :class:`Unreadable` record naming the file and the reason (the
+loader's collate drops it and hands the reasons to the training loop, which reports each file once, or stops
+with one line under ``strict_data``) or, with ``strict=True``, raises :class:`~googlenet.data.decode.ImageDecodeError`.
 """
 
 from __future__ import annotations
 
 import gzip
 import os
-import warnings
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import torch
@@ -60,6 +60,12 @@ EVAL_SPLITS = ("val", "test")
 Transform = Callable[[Any], torch.Tensor]
 
 
+class Unreadable(NamedTuple):
+    """A sample whose file could not be decoded: ``reason`` names the file and why (one line)."""
+
+    reason: str
+
+
 class DatasetError(UserError):
     """A dataset folder or file that cannot be used (missing or empty split, unreadable labels)."""
 
@@ -90,7 +96,7 @@ class ImageFolder(Dataset):
         split_dir: folder whose sub-folders are the classes.
         transform: applied to the decoded PIL image.
         mode: "RGB" or "L".
-        strict: raise on an undecodable file instead of warning and returning ``None``.
+        strict: raise on an undecodable file instead of returning an :class:`Unreadable` record.
         classes: class names to use (default: the sub-folders found), so val uses train's label order.
     """
 
@@ -123,7 +129,7 @@ class ImageFolder(Dataset):
     def __len__(self) -> int:
         return len(self.samples)
 
-    def __getitem__(self, key: int | tuple[int, int]) -> tuple[Any, int] | None:
+    def __getitem__(self, key: int | tuple[int, int]) -> tuple[Any, int] | Unreadable:
         i, seed = _split_key(key)
         path, target = self.samples[i]
         try:
@@ -131,8 +137,7 @@ class ImageFolder(Dataset):
         except ImageDecodeError as err:
             if self.strict:
                 raise
-            warnings.warn(f"skipping unreadable image: {err}", stacklevel=2)
-            return None
+            return Unreadable(str(err))
         return _apply(self.transform, img, seed), target
 
     def subset(self, indices: Sequence[int]) -> ImageFolder:
@@ -197,12 +202,19 @@ class TensorImages(Dataset):
 
 
 def fashion_mnist_dir(data: str | os.PathLike | None = None, download: bool = False) -> Path:
-    """The folder holding Fashion-MNIST's four IDX .gz files; downloads them with torchvision if asked."""
+    """The folder holding Fashion-MNIST's four IDX .gz files; downloads them with torchvision if asked.
+
+    A ``data`` path the user named is the only place looked at (that folder or its ``fashion-mnist/``).
+    """
     names = FASHION_MNIST_FILES["train"][0]
-    candidates = [Path(d) for d in ([data] if data else [])]
-    candidates += [d / "fashion-mnist" for d in search_dirs(data)]
-    candidates += [Path(d) for d in FASHION_MNIST_DIRS]
-    candidates += [cache_dir() / "FashionMNIST" / "raw"]
+    if data is not None:
+        if not Path(data).exists():
+            raise DataNotFoundError(f"--data {data}: no such file or folder")
+        candidates = [Path(data), Path(data) / "fashion-mnist"]
+    else:
+        candidates = [d / "fashion-mnist" for d in search_dirs()]
+        candidates += [Path(d) for d in FASHION_MNIST_DIRS]
+        candidates += [cache_dir() / "FashionMNIST" / "raw"]  # where --download put it
     for d in candidates:
         if (d / names).is_file():
             return d

@@ -17,6 +17,8 @@ import torch
 from torch.utils.data import DataLoader, Dataset, Sampler
 from torch.utils.data._utils.collate import default_collate
 
+from .datasets import Unreadable
+
 SEED_MIX = (1_000_000_007, 1_000_003)
 
 
@@ -61,10 +63,10 @@ class ResumableSampler(Sampler):
         return max(0, len(self.positions()) - self.start)
 
 
-def collate_skip_bad(batch: list[Any]) -> tuple[torch.Tensor, torch.Tensor, int]:
-    """Stack the decodable samples; return ``(images, targets, number_skipped)``."""
-    good = [b for b in batch if b is not None]
-    bad = len(batch) - len(good)
+def collate_skip_bad(batch: list[Any]) -> tuple[torch.Tensor, torch.Tensor, list[str]]:
+    """Stack the decodable samples; return ``(images, targets, reasons the others were skipped)``."""
+    good = [b for b in batch if not isinstance(b, Unreadable)]
+    bad = [b.reason for b in batch if isinstance(b, Unreadable)]
     if not good:
         return torch.empty(0), torch.empty(0, dtype=torch.long), bad
     x, y = default_collate(good)

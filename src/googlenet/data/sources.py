@@ -1,13 +1,17 @@
 """Where the real datasets live, and extracting their archives once into a cache.
 
-Search order for a dataset archive or folder: the ``--data`` path the user gave, ``$GOOGLENET_DATA``,
-then ``../shared/data`` beside the checkout. Archives are extracted once into ``$GOOGLENET_CACHE``
-(default ``~/.cache/googlenet``), never into the repository.
+A ``--data`` path the user gives is the only place looked at: the dataset folder itself (named like the
+dataset, or any folder with ``train/`` and ``val/`` or ``test/`` class folders), its archive, or a folder
+holding either; anything else is refused. Without ``--data``: ``$GOOGLENET_DATA``, then ``../shared/data``
+beside the checkout. Archives are extracted once into ``$GOOGLENET_CACHE`` (default ``~/.cache/googlenet``),
+never into the repository, in a folder keyed by the archive's path, size and time, so an extracted copy
+stands only for the archive it came from and never for a missing or different one.
 """
 
 from __future__ import annotations
 
 import fcntl
+import hashlib
 import os
 import shutil
 import tarfile
@@ -34,11 +38,9 @@ def cache_dir() -> Path:
     return Path(os.environ.get("GOOGLENET_CACHE", Path.home() / ".cache" / "googlenet"))
 
 
-def search_dirs(extra: str | os.PathLike | None = None) -> list[Path]:
-    """Folders searched for dataset archives, in order."""
+def search_dirs() -> list[Path]:
+    """Folders searched for dataset archives when no ``--data`` is given, in order."""
     dirs: list[Path] = []
-    if extra:
-        dirs.append(Path(extra))
     if os.environ.get("GOOGLENET_DATA"):
         dirs.append(Path(os.environ["GOOGLENET_DATA"]))
     repo_root = Path(__file__).resolve().parents[3]
@@ -46,14 +48,19 @@ def search_dirs(extra: str | os.PathLike | None = None) -> list[Path]:
     return dirs
 
 
+def _archive_key(archive: Path) -> str:
+    st = archive.stat()
+    return hashlib.sha1(f"{archive.resolve()}:{st.st_size}:{st.st_mtime_ns}".encode()).hexdigest()[:12]
+
+
 def extract_once(archive: Path, top: str) -> Path:
-    """Extract ``archive`` into the cache (once, safely across processes) and return ``cache/top``."""
+    """Extract ``archive`` into the cache (once, safely across processes); returns the folder of its ``top``."""
     dest_root = cache_dir()
-    dest = dest_root / top
+    dest = dest_root / f"{top}-{_archive_key(archive)}"
     if (dest / ".complete").exists():
         return dest
     dest_root.mkdir(parents=True, exist_ok=True)
-    with open(dest_root / f".{top}.lock", "w") as lock:
+    with open(dest_root / f".{dest.name}.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         if (dest / ".complete").exists():
             return dest
@@ -75,27 +82,47 @@ def extract_once(archive: Path, top: str) -> Path:
     return dest
 
 
+def is_split_root(path: Path) -> bool:
+    """A folder laid out as a dataset: ``train/`` beside ``val/`` or ``test/``."""
+    return (path / "train").is_dir() and any((path / s).is_dir() for s in ("val", "test"))
+
+
+def _in_user_path(name: str, data: Path) -> Path:
+    """Dataset ``name`` in the ``--data`` path the user named, or a one-line refusal."""
+    archive_name, top = ARCHIVES[name]
+    if not data.exists():
+        raise DataNotFoundError(f"--data {data}: no such file or folder")
+    if data.is_file():
+        return extract_once(data, top)
+    if data.name == top or is_split_root(data):
+        return data
+    if (data / top).is_dir():
+        return data / top
+    if (data / archive_name).is_file():
+        return extract_once(data / archive_name, top)
+    raise DataNotFoundError(
+        f"--data {data}: not a dataset folder (no train/ and val/ or test/ class folders) and holds neither "
+        f"{top}/ nor {archive_name}"
+    )
+
+
 def locate(name: str, data: str | os.PathLike | None = None) -> Path:
     """Root folder of dataset ``name`` (see :data:`ARCHIVES`), extracting its archive if needed.
 
-    ``data`` may point at the dataset folder itself, or at a folder holding the archive or the folder.
+    ``data``, when given, is the only place looked at: the dataset folder itself, its archive, or a folder
+    holding either. Without it, ``$GOOGLENET_DATA`` and ``../shared/data`` are searched.
     """
     if name not in ARCHIVES:
         raise DataNotFoundError(f"unknown dataset {name!r}; known: {', '.join(ARCHIVES)}")
+    if data is not None:
+        return _in_user_path(name, Path(data))
     archive_name, top = ARCHIVES[name]
-    if data is not None and not Path(data).exists():
-        raise DataNotFoundError(f"--data {data}: no such file or folder")
-    if data is not None and Path(data).is_dir() and Path(data).name == top:
-        return Path(data)
-    for d in search_dirs(data):
+    for d in search_dirs():
         if (d / top).is_dir():
             return d / top
         if (d / archive_name).is_file():
             return extract_once(d / archive_name, top)
-    cached = cache_dir() / top
-    if (cached / ".complete").exists():
-        return cached
-    where = ", ".join(str(d) for d in search_dirs(data))
+    where = ", ".join(str(d) for d in search_dirs())
     raise DataNotFoundError(
         f"dataset {name!r} not found: looked for {archive_name} or {top}/ in {where}. "
         "Point --data or GOOGLENET_DATA at the folder that holds it."

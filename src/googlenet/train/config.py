@@ -110,7 +110,7 @@ _Loader.add_implicit_resolver(
 def load_yaml(text: str) -> Any:
     """``yaml.safe_load`` with YAML 1.2 floats; a syntax error is a :class:`ConfigError`."""
     try:
-        return yaml.load(text, Loader=_Loader)  # noqa: S506 - a SafeLoader subclass
+        return yaml.load(text, Loader=_Loader)
     except yaml.YAMLError as err:
         where = getattr(err, "problem_mark", None)
         line = f" (line {where.line + 1}, column {where.column + 1})" if where is not None else ""

@@ -24,6 +24,7 @@ from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
 from ..checkpoint import CheckpointError, save_weights
 from ..data.datasets import DatasetError, DataSpec, TensorImages, build_data, seeded_subset
+from ..data.decode import ImageDecodeError
 from ..data.loader import ResumableSampler, build_loader
 from ..data.transforms import BatchAugment, eval_transform, train_transform
 from ..errors import UserError
@@ -53,7 +54,8 @@ class Progress:
 
 def prepare_data(cfg: TrainConfig) -> tuple[DataSpec, int]:
     """Datasets with their transforms and subsets applied; returns (spec, evaluation input size)."""
-    spec = build_data(cfg.dataset, cfg.data, strict=cfg.strict_data, download=cfg.download)
+    # unreadable files come back as records, never as exceptions out of a worker: the loop reports or stops
+    spec = build_data(cfg.dataset, cfg.data, strict=False, download=cfg.download)
     size = cfg.input_size or spec.native_size
     eval_size = cfg.eval_size or size
     spec.train = seeded_subset(spec.train, cfg.train_subset, cfg.seed)
@@ -106,14 +108,30 @@ def compute_loss(
     return loss, logits
 
 
+def report_unreadable(reasons: list[str], strict: bool) -> None:
+    """One line on stderr per skipped file, or (``strict``) stop with the first one."""
+    for reason in reasons:
+        if strict:
+            raise ImageDecodeError(f"{reason} (strict_data: the run stops at an unreadable image)")
+        print(f"skipping unreadable image: {reason}", file=sys.stderr, flush=True)
+
+
 @torch.no_grad()
 def evaluate(
-    model: nn.Module, loader: Any, device: torch.device, autocast: Any, dist: distributed.Dist
+    model: nn.Module,
+    loader: Any,
+    device: torch.device,
+    autocast: Any,
+    dist: distributed.Dist,
+    strict: bool = False,
+    report: bool = True,
 ) -> dict[str, float]:
     """Loss, top-1 and top-5 over this rank's shard, summed over ranks (each sample counted once)."""
     model.eval()
     loss = correct = top5 = count = 0.0
-    for x, y, _ in loader:
+    for x, y, bad in loader:
+        if report or strict:
+            report_unreadable(bad, strict)
         if len(x) == 0:
             continue
         x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
@@ -203,6 +221,8 @@ class Trainer:
         return {
             "format": 1,
             "config": self.cfg.to_dict(),
+            "world_size": self.dist.world,  # the global batch and each rank's shard depend on it
+            "global_batch": self.cfg.batch_size * self.dist.world,
             "model": self.module.state_dict(),
             "optimizer": self.optimizer.state_dict(),
             "scheduler": self.scheduler.state_dict(),
@@ -220,6 +240,18 @@ class Trainer:
         }
 
     def _restore(self, state: dict[str, Any]) -> None:
+        world = int(state.get("world_size", 1))
+        if world != self.dist.world:
+            raise CheckpointError(
+                f"{self.out}: this run was trained with {world} process(es) (global batch "
+                f"{state.get('global_batch', self.cfg.batch_size * world)}) and is resumed with {self.dist.world}; "
+                f"an exact resume needs the same number: "
+                + (
+                    f"torchrun --nproc_per_node {world} -m googlenet train --resume {self.out}"
+                    if world > 1
+                    else f"googlenet train --resume {self.out} (one process)"
+                )
+            )
         try:
             self.module.load_state_dict(state["model"])
             self.optimizer.load_state_dict(state["optimizer"])
@@ -321,7 +353,8 @@ class Trainer:
         t0, seen0 = time.perf_counter(), p.sums["seen"]
         with self._bar() as bar:
             for x, y, bad in self.train_loader:
-                p.sums["bad"] += bad
+                report_unreadable(bad, cfg.strict_data)
+                p.sums["bad"] += len(bad)
                 if len(x) == 0:
                     continue
                 loss = self.train_step(x, y)
@@ -358,9 +391,11 @@ class Trainer:
             "epoch_s": round(seconds, 1),
             "bad_images": bad,
         }
-        row.update(evaluate(self.module, self.val_loader, self.device, self.autocast, self.dist))
+        strict = self.cfg.strict_data
+        row.update(evaluate(self.module, self.val_loader, self.device, self.autocast, self.dist, strict))
         if self.ema is not None:
-            row["ema_val_acc"] = evaluate(self.ema, self.val_loader, self.device, self.autocast, self.dist)["val_acc"]
+            ema = evaluate(self.ema, self.val_loader, self.device, self.autocast, self.dist, strict, report=False)
+            row["ema_val_acc"] = ema["val_acc"]
         p.history.append(row)
         self.save_checkpoints(row)
         p.epoch += 1

@@ -84,6 +84,12 @@ class OneCycle(LambdaLR):
         done = min(1.0, (t - begin) / length) if length > 0 else 1.0
         return 1.0, self.final, self.base_momentum, self.max_momentum, max(0.0, done)
 
+    def state_dict(self) -> dict:
+        """Only where the schedule is (its step); its shape comes from the run's config, so a resumed run whose
+        ``epochs`` was raised follows the schedule spanning the new total."""
+        shape = ("up_end", "last_step", "start", "final", "base_momentum", "max_momentum", "cycle_momentum")
+        return {k: v for k, v in super().state_dict().items() if k not in shape}
+
     @staticmethod
     def _anneal(a: float, b: float, pct: float) -> float:
         return b + (a - b) / 2 * (math.cos(math.pi * pct) + 1)
