@@ -135,3 +135,43 @@ def test_missing_file_and_unknown_model_are_one_line_errors(tmp_path, capsys):
     torch.save({}, tmp_path / "empty.pth")
     assert main(["import-weights", str(tmp_path / "empty.pth"), "--model", "resnet19", "-o", str(tmp_path / "x")]) == 2
     assert "Did you mean" in capsys.readouterr().err
+
+
+def rel_diff(a: torch.Tensor, b: torch.Tensor) -> float:
+    """max |a - b| / max |b| (random-weight logits can be tiny, where an absolute bound says nothing)."""
+    return ((a.double() - b.double()).abs().max() / b.double().abs().max()).item()
+
+
+@pytest.mark.parametrize("aux", [True, False])
+def test_googlenet_bn_with_or_without_aux_heads(aux, tmp_path, capsys):
+    # torchvision's googlenet() has aux_logits=False whenever it loads weights; users save it as it is
+    torch.manual_seed(1)
+    tv = tvm.googlenet(weights=None, aux_logits=aux, init_weights=False, transform_input=True)
+    with torch.no_grad():
+        for m in tv.modules():
+            if isinstance(m, nn.BatchNorm2d):
+                m.running_mean.normal_(0, 0.1)
+                m.running_var.uniform_(0.5, 1.5)
+    src = save_pth(tv, tmp_path / "googlenet.pth")
+    assert any(k.startswith("aux1.") for k in torch.load(src)) == aux
+    out = tmp_path / "gbn.safetensors"
+    assert main(["import-weights", str(src), "--model", "googlenet_bn", "-o", str(out)]) == 0
+    assert "wrote" in capsys.readouterr().out
+    model, meta = load_checkpoint(out)
+    expected_kwargs = {"transform_input": True} if aux else {"transform_input": True, "aux_logits": False}
+    assert meta["model_kwargs"] == expected_kwargs
+    assert (model.aux1 is not None) == aux and (model.aux2 is not None) == aux
+    x = torch.randn(2, 3, 96, 96)
+    expected = logits(tv, x)
+    assert expected.abs().max() > 1e-3  # logits of a size where a relative bound means something
+    assert rel_diff(logits(model, x), expected) <= 1e-5
+
+
+def test_explicit_aux_logits_true_stays_strict(tmp_path, capsys):
+    src = save_pth(tvm.googlenet(weights=None, aux_logits=False, init_weights=False), tmp_path / "g.pth")
+    out = tmp_path / "g.safetensors"
+    argv = ["import-weights", str(src), "--model", "googlenet_bn", "-o", str(out), "--set", "aux_logits=true"]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert "missing key 'aux1." in err and len(err.strip().splitlines()) == 1
+    assert not out.exists()

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import json
 import os
+import struct
 import subprocess
 import sys
+import zlib
 from pathlib import Path
 
 import pytest
@@ -100,3 +102,65 @@ def test_predict_cli_table_exit_status(images: Path, checkpoint: Path) -> None:
     assert len(errors) == 2 and "empty file" in errors[0] and "missing.png: no such file" in errors[1]
     assert "2 of 5 file(s) could not be read" in proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+def bomb_png(path: Path, width: int, height: int) -> Path:
+    """A valid 1-bit greyscale PNG of ``width`` x ``height`` zeros: tiny on disk, huge once decoded."""
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    z = zlib.compressobj(9)
+    row = b"\0" * (1 + (width + 7) // 8)  # filter byte 0, then the packed bits
+    idat = b"".join(z.compress(row) for _ in range(height)) + z.flush()
+    ihdr = struct.pack(">IIBBBBB", width, height, 1, 0, 0, 0, 0)  # bit depth 1, greyscale
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", idat) + chunk(b"IEND", b""))
+    return path
+
+
+@pytest.fixture
+def odd_folder(tmp_path: Path) -> Path:
+    """A good PNG, a symbolic link ``x.jpg`` to a file that does not exist, and a 20000x20000 PNG bomb."""
+    d = tmp_path / "odd"
+    d.mkdir()
+    Image.new("RGB", (48, 40), (200, 30, 60)).save(d / "good.png")
+    os.symlink(tmp_path / "gone.jpg", d / "x.jpg")
+    bomb = bomb_png(d / "bomb.png", 20000, 20000)
+    assert bomb.stat().st_size < 200_000 and 2 * Image.MAX_IMAGE_PIXELS < 20000 * 20000
+    return d
+
+
+def test_predict_reports_broken_link_and_bomb_with_their_reasons(odd_folder: Path, checkpoint: Path, capsys) -> None:
+    rc = main(["predict", "--checkpoint", str(checkpoint), str(odd_folder), "--json"])
+    by_name = {Path(r["path"]).name: r for r in map(json.loads, capsys.readouterr().out.splitlines())}
+    assert rc == 1
+    assert sorted(by_name) == ["bomb.png", "good.png", "x.jpg"]
+    assert len(by_name["good.png"]["top"]) == 5
+    assert by_name["x.jpg"]["error"].endswith(f"broken symbolic link (points to {odd_folder.parent / 'gone.jpg'})")
+    assert "too large: 400000000 pixels" in by_name["bomb.png"]["error"]
+    assert "corrupt" not in by_name["bomb.png"]["error"]
+
+
+def test_predict_table_names_each_file_and_reason(odd_folder: Path, checkpoint: Path, capsys) -> None:
+    link = str(odd_folder / "x.jpg")
+    rc = main(["predict", "--checkpoint", str(checkpoint), link, str(odd_folder / "*.png")])
+    out, err = capsys.readouterr()
+    assert rc == 1 and out.startswith(str(odd_folder / "good.png"))
+    errors = [line for line in err.splitlines() if line.startswith("error: ")]
+    assert errors == [
+        f"error: {link}: broken symbolic link (points to {odd_folder.parent / 'gone.jpg'})",
+        f"error: {odd_folder / 'bomb.png'}: too large: 400000000 pixels (PIL's decompression-bomb limit is "
+        f"{Image.MAX_IMAGE_PIXELS} pixels; raise PIL.Image.MAX_IMAGE_PIXELS to read a file you trust)",
+    ]
+    assert "2 of 3 file(s) could not be read" in err
+
+
+def test_image_over_a_lowered_pixel_limit_is_too_large(tmp_path: Path, checkpoint: Path, monkeypatch, capsys) -> None:
+    Image.new("RGB", (64, 48)).save(tmp_path / "small.png")
+    Image.new("RGB", (40, 30)).save(tmp_path / "tiny.png")
+    # 64*48 = 3072 pixels: over 2000 (PIL warns) but under 2 * 2000 (where PIL raises); 40*30 = 1200 is fine
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 2000)
+    rc = main(["predict", "--checkpoint", str(checkpoint), str(tmp_path), "--json"])
+    by_name = {Path(r["path"]).name: r for r in map(json.loads, capsys.readouterr().out.splitlines())}
+    assert rc == 1 and "top" in by_name["tiny.png"]
+    assert "too large: 3072 pixels (PIL's decompression-bomb limit is 2000 pixels" in by_name["small.png"]["error"]

@@ -95,6 +95,26 @@ def _add_batchnorm_counters(state: dict[str, torch.Tensor], expected: Mapping[st
             state[key] = torch.tensor(0, dtype=torch.long)
 
 
+AUX_PREFIXES = ("aux1.", "aux2.")
+
+
+def _aux_logits_as_in_file(name: str, state: Mapping[str, torch.Tensor], kwargs: dict[str, Any]) -> dict[str, Any]:
+    """``kwargs`` plus ``aux_logits=False`` when the model has auxiliary heads and the file has none.
+
+    torchvision's ``googlenet()`` drops its auxiliary heads whenever it loads weights (``aux_logits=False``),
+    so a state dict saved from it has no ``aux1.``/``aux2.`` keys. The model is then built without the heads
+    and the option recorded, so the checkpoint loads back. An explicit ``aux_logits`` is left as given (and
+    loading stays strict: a file with some aux keys, or any other key missing, still fails).
+    """
+    if "aux_logits" in kwargs or any(k.startswith(AUX_PREFIXES) for k in state):
+        return kwargs
+    with torch.device("meta"):
+        expected = create_model(name, num_classes=2, **kwargs).state_dict()
+    if any(k.startswith(AUX_PREFIXES) for k in expected):
+        return {**kwargs, "aux_logits": False}
+    return kwargs
+
+
 def default_model_kwargs(name: str) -> dict[str, Any]:
     """Options torchvision itself applies when it loads its published weights for this model."""
     # torchvision's GoogLeNet weights are ported from TensorFlow and expect [-1, 1] inputs
@@ -118,6 +138,7 @@ def import_torchvision(
         out: destination ``.safetensors`` path.
         num_classes: classifier size; inferred from the checkpoint when None.
         model_kwargs: builder options, recorded in the metadata; they override :func:`default_model_kwargs`.
+            Without ``aux_logits``, a file with no auxiliary-head keys gives ``aux_logits=False``.
         class_names: class names to record; None: ImageNet's when there are 1000 classes.
 
     Returns:
@@ -126,6 +147,7 @@ def import_torchvision(
     info = model_info(model)
     kwargs = {**default_model_kwargs(model), **(model_kwargs or {})}
     state = read_torchvision_state(src)
+    kwargs = _aux_logits_as_in_file(model, state, kwargs)
     if num_classes is None:
         num_classes = infer_num_classes(model, state, kwargs) or 1000
     net = create_model(model, num_classes=num_classes, **kwargs)

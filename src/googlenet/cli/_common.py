@@ -3,6 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
+import json
+import math
+import sys
+from collections.abc import Iterator
 from typing import Any
 
 import yaml
@@ -58,3 +63,34 @@ def human(n: float, unit: str = "") -> str:
         if abs(n) >= scale:
             return f"{n / scale:.3g}{suffix}{unit}"
     return f"{n:g}{unit}"
+
+
+@contextlib.contextmanager
+def stdout_to_stderr(enabled: bool = True) -> Iterator[None]:
+    """With ``--json``, stdout carries the JSON alone: whatever is printed meanwhile goes to stderr.
+
+    That covers the command's own notes and any chatter of the libraries it calls; print the JSON after
+    the block, with :func:`print_json`.
+    """
+    if not enabled:
+        yield
+        return
+    sys.stdout.flush()
+    with contextlib.redirect_stdout(sys.stderr):
+        yield
+
+
+def _finite(obj: Any) -> Any:
+    """``obj`` with NaN and infinities as None: JSON has no such numbers (Python would write ``NaN``)."""
+    if isinstance(obj, float):
+        return obj if math.isfinite(obj) else None
+    if isinstance(obj, dict):
+        return {k: _finite(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_finite(v) for v in obj]
+    return obj
+
+
+def print_json(obj: Any, indent: int | None = 2) -> None:
+    """``obj`` as strict JSON on stdout (``indent=None``: one line, for JSON lines)."""
+    print(json.dumps(_finite(obj), indent=indent, allow_nan=False), flush=True)

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import argparse
-import json
 import os
+from typing import TYPE_CHECKING
 
 from ._common import add_model_args, positive_int
+
+if TYPE_CHECKING:
+    from ..deploy.bench import BenchReport
 
 
 def _ints(text: str) -> list[int]:
@@ -49,6 +52,17 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from ._common import print_json, stdout_to_stderr
+
+    # with --json, stdout holds the report alone; notes (threads, options, profiles) go to stderr
+    with stdout_to_stderr(args.json):
+        report = _bench(args)
+    if args.json:
+        print_json(report.to_dict())
+    return 0
+
+
+def _bench(args: argparse.Namespace) -> BenchReport:
     from ..deploy.bench import format_report, run_bench, torchvision_reference
     from ..deploy.loading import resolve_model
     from ._common import parse_model_args
@@ -81,7 +95,8 @@ def run(args: argparse.Namespace) -> int:
         warmup=args.warmup,
         repeats=args.repeats,
     )
-    print(json.dumps(report.to_dict(), indent=2) if args.json else format_report(report))
+    if not args.json:
+        print(format_report(report))
     if args.profile:
         from ..deploy.opprofile import format_profile, op_profile
 
@@ -89,4 +104,4 @@ def run(args: argparse.Namespace) -> int:
             if path in ("eager", "channels_last", "compile", "onnxruntime"):
                 times = op_profile(model, path, max(args.batch), args.input_size, args.threads)
                 print("\n" + format_profile(times, f"{name} {path}, batch {max(args.batch)}"))
-    return 0
+    return report

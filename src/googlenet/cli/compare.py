@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 
 import torch
 from tabulate import tabulate
@@ -11,7 +10,7 @@ from tabulate import tabulate
 from ..analysis.compare import ModelStats, chart_points, compare_models
 from ..errors import UserError
 from ..registry import list_models, model_info
-from ._common import human
+from ._common import human, print_json, stdout_to_stderr
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -83,17 +82,18 @@ def run(args: argparse.Namespace) -> int:
         if args.threads < 1:
             raise UserError("--threads must be positive")
         torch.set_num_threads(args.threads)
-    stats = compare_models(names, args.input_size, args.measure, args.batch_size, args.repeats, args.num_classes)
-    plotted = None
-    if args.plot:
-        from ..analysis.plot import family_chart  # matplotlib only when a chart is asked for
+    with stdout_to_stderr(args.json):  # --json: stdout holds the JSON alone
+        stats = compare_models(names, args.input_size, args.measure, args.batch_size, args.repeats, args.num_classes)
+        plotted = None
+        if args.plot:
+            from ..analysis.plot import family_chart  # matplotlib only when a chart is asked for
 
-        points = chart_points(names, args.results)
-        if not points:
-            raise UserError("none of these models has a published or measured accuracy: nothing to plot")
-        plotted = family_chart(points, args.plot, "top-1 accuracy vs multiply-adds (marker area ~ parameters)")
+            points = chart_points(names, args.results)
+            if not points:
+                raise UserError("none of these models has a published or measured accuracy: nothing to plot")
+            plotted = family_chart(points, args.plot, "top-1 accuracy vs multiply-adds (marker area ~ parameters)")
     if args.json:
-        print(json.dumps({"models": [s.to_dict() for s in stats], "plot": str(plotted) if plotted else None}, indent=2))
+        print_json({"models": [s.to_dict() for s in stats], "plot": str(plotted) if plotted else None})
         return 0
     print(stats_table(stats))
     print()

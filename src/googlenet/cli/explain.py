@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import argparse
-import json
 from dataclasses import asdict
 
 from tabulate import tabulate
 
 from ..analysis.explain import StackVsSingle, stacked_vs_single
 from ..errors import UserError
-from ._common import human
+from ._common import human, print_json
 
 TOPICS = ("receptive-field",)
 
@@ -53,11 +52,7 @@ def run(args: argparse.Namespace) -> int:
         raise UserError("--channels, --size and --max-stack must be positive")
     rows = [stacked_vs_single(n, args.channels, args.size) for n in range(1, args.max_stack + 1)]
     if args.json:
-        print(
-            json.dumps(
-                [{**asdict(r), "stack_coef": r.stack_coef, "single_coef": r.single_coef} for r in rows], indent=2
-            )
-        )
+        print_json([{**asdict(r), "stack_coef": r.stack_coef, "single_coef": r.single_coef} for r in rows])
         return 0
     c = args.channels
     print(f"Stacked 3x3 convs (stride 1) vs one conv with the same receptive field, C = {c} channels in and out,")

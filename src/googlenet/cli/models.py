@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import re
 from dataclasses import asdict, dataclass
 
@@ -12,7 +11,7 @@ from tabulate import tabulate
 from ..analysis.meta import meta_model, shapes_only_batchnorm
 from ..analysis.profile import profile_model
 from ..registry import list_models, model_info
-from ._common import human
+from ._common import human, print_json
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -63,7 +62,7 @@ def run(args: argparse.Namespace) -> int:
         names = [n for n in names if model_info(n).family == args.family]
     rows = model_rows(names, with_macs=not args.no_macs)
     if args.json:
-        print(json.dumps([asdict(r) for r in rows], indent=2))
+        print_json([asdict(r) for r in rows])
         return 0
     if not rows:
         print("no registered model matches")

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 
 from ..eval.members import class_names_of, load_members
 from ..eval.predict import as_dict, expand_inputs, predict
-from ._common import positive_int
+from ._common import positive_int, print_json, stdout_to_stderr
 from .eval import add_model_options
 
 
@@ -31,21 +30,18 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    members = load_members(args.checkpoint, backend=args.backend, device=args.device, input_size=args.input_size)
-    names = class_names_of(members)
-    files = expand_inputs(args.inputs)
-    preds = predict(members, files, args.crops, args.reduce, args.chunk_size, args.resize)
+    with stdout_to_stderr(args.json):  # --json: stdout holds the JSON lines alone
+        members = load_members(args.checkpoint, backend=args.backend, device=args.device, input_size=args.input_size)
+        names = class_names_of(members)
+        files = expand_inputs(args.inputs)
+        preds = predict(members, files, args.crops, args.reduce, args.chunk_size, args.resize)
     failed = 0
     for pred in preds:
-        if pred.error is not None:
-            failed += 1
-            if args.json:
-                print(json.dumps(as_dict(pred, args.topk, names)), flush=True)
-            else:
-                print(f"error: {pred.error}", file=sys.stderr, flush=True)
-            continue
+        failed += pred.error is not None
         if args.json:
-            print(json.dumps(as_dict(pred, args.topk, names)))
+            print_json(as_dict(pred, args.topk, names), indent=None)
+        elif pred.error is not None:
+            print(f"error: {pred.error}", file=sys.stderr, flush=True)
         else:
             print(pred.path)
             for rank, (name, _, p) in enumerate(pred.topk(args.topk, names), 1):

@@ -7,7 +7,6 @@ module. The model is built on the meta device: everything printed is counted, no
 from __future__ import annotations
 
 import argparse
-import json
 from dataclasses import asdict
 
 from tabulate import tabulate
@@ -19,7 +18,7 @@ from ..analysis.profile import ModelProfile, check_input_size, profile_model
 from ..analysis.receptive import format_pair
 from ..analysis.stages import stage_table
 from ..registry import model_info
-from ._common import add_model_args, human, parse_model_args
+from ._common import add_model_args, human, parse_model_args, print_json
 
 HIDDEN_KINDS = {"ReLU", "Identity"}  # zero-cost rows that only clutter the table
 
@@ -235,7 +234,7 @@ def run_naive(args: argparse.Namespace, kwargs: dict) -> int:
             }
             for r in rows
         ]
-        print(json.dumps({"model": args.model, "input_size": args.input_size, "modules": out}, indent=2))
+        print_json({"model": args.model, "input_size": args.input_size, "modules": out})
         return 0
     print(f"{args.model}: Figure 2a (naive) vs Figure 2b (reductions), {args.input_size}x{args.input_size} input")
     print(naive_table(rows))
@@ -259,7 +258,7 @@ def run(args: argparse.Namespace) -> int:
         out["stages"] = [asdict(st) for st in stage_table(prof)]
         if paper:
             out["table1"] = [c.__dict__ for c in compare_table1(prof)]
-        print(json.dumps(out, indent=2))
+        print_json(out)
         return 0
     print(f"{args.model}: {args.input_size}x{args.input_size} input, {args.num_classes} classes")
     print(layer_table(prof))

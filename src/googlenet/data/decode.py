@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import warnings
 from pathlib import Path
 
@@ -21,12 +22,13 @@ def open_image(path: str | os.PathLike, mode: str = "RGB") -> Image.Image:
     """Open ``path`` fully decoded in ``mode`` ("RGB" or "L").
 
     Greyscale, palette, CMYK, 16-bit and alpha images are converted (alpha is composited on white, as a
-    viewer shows it). A missing, empty, truncated or non-image file raises :class:`ImageDecodeError`
-    naming the file and the reason.
+    viewer shows it). A missing, empty, truncated or non-image file, a broken symbolic link and an image
+    over PIL's pixel limit (:data:`PIL.Image.MAX_IMAGE_PIXELS`, its guard against decompression bombs)
+    raise :class:`ImageDecodeError` naming the file and the reason.
     """
     path = Path(path)
     if not path.is_file():
-        raise ImageDecodeError(f"{path}: no such file")
+        raise ImageDecodeError(f"{path}: {_why_not_a_file(path)}")
     if path.stat().st_size == 0:
         raise ImageDecodeError(f"{path}: empty file")
     ImageFile.LOAD_TRUNCATED_IMAGES = False
@@ -38,8 +40,67 @@ def open_image(path: str | os.PathLike, mode: str = "RGB") -> Image.Image:
                 return _convert(img, mode)
     except UnidentifiedImageError:
         raise ImageDecodeError(f"{path}: not an image file (format not recognised)") from None
-    except (OSError, SyntaxError, ValueError, Image.DecompressionBombWarning, Image.DecompressionBombError) as err:
+    except (Image.DecompressionBombWarning, Image.DecompressionBombError) as err:
+        raise ImageDecodeError(f"{path}: {_too_large(path, err)}") from None
+    except (OSError, SyntaxError, ValueError) as err:
         raise ImageDecodeError(f"{path}: corrupt or truncated image ({err})") from None
+
+
+def _why_not_a_file(path: Path) -> str:
+    if path.is_symlink() and not path.exists():
+        try:
+            target = os.readlink(path)
+        except OSError:
+            target = "?"
+        return f"broken symbolic link (points to {target})"
+    if path.is_dir():
+        return "a folder, not a file"
+    if path.exists():
+        return "not a regular file"
+    return "no such file"
+
+
+def _too_large(path: Path, err: Exception) -> str:
+    """The reason for an image over PIL's pixel limit, with its width x height as the file declares it."""
+    limit = Image.MAX_IMAGE_PIXELS
+    pixels = _declared_pixels(path)
+    if pixels is None or (limit is not None and pixels <= limit):
+        # the header gives no size, or the first frame is within the limit and a later one is not:
+        # PIL's message states the count it checked
+        found = re.search(r"\((\d+) pixels\)", str(err))
+        pixels = int(found.group(1)) if found else None
+    size = f"{pixels} pixels" if pixels is not None else "over the pixel limit"
+    return (
+        f"too large: {size} (PIL's decompression-bomb limit is {limit} pixels; raise PIL.Image.MAX_IMAGE_PIXELS "
+        "to read a file you trust)"
+    )
+
+
+def _declared_pixels(path: Path) -> int | None:
+    """width x height from the file's header (nothing decoded), or None when the header does not give them.
+
+    :func:`PIL.Image.open` checks the size against the limit before it returns, so the header is read here
+    by the format plugin that accepts the file, as ``Image.open`` itself picks it.
+    """
+    Image.init()
+    try:
+        with open(path, "rb") as fp:
+            prefix = fp.read(16)
+            for fmt in Image.ID:
+                factory, accept = Image.OPEN[fmt]
+                if accept is not None and not accept(prefix):
+                    continue
+                fp.seek(0)
+                try:
+                    with warnings.catch_warnings():
+                        warnings.simplefilter("ignore")
+                        width, height = factory(fp, str(path)).size
+                except Exception:  # not this format, or a header this plugin refuses: try the next
+                    continue
+                return width * height
+    except OSError:
+        return None
+    return None
 
 
 def _convert(img: Image.Image, mode: str) -> Image.Image:

@@ -31,21 +31,28 @@ class Prediction:
         return [(names[j], j, v) for v, j in zip(p.tolist(), i.tolist(), strict=True)]
 
 
+def _is_candidate(path: Path) -> bool:
+    """A file, or a symbolic link to nothing (reported as broken, not skipped); never a folder."""
+    return path.is_file() or (path.is_symlink() and not path.exists())
+
+
 def expand_inputs(inputs: Sequence[str]) -> list[Prediction]:
     """Files in command-line order: a file as given, a folder's images (recursively, sorted), a glob's matches.
 
-    An input that matches nothing becomes a :class:`Prediction` carrying the error.
+    A folder contributes every entry with an image extension, broken symbolic links included, so that each
+    one is predicted or reported. An input that matches nothing becomes a :class:`Prediction` carrying the
+    error.
     """
     out: list[Prediction] = []
     for arg in inputs:
         path = Path(arg)
         if path.is_dir():
-            files = sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_EXTENSIONS)
+            files = sorted(p for p in path.rglob("*") if p.suffix.lower() in IMAGE_EXTENSIONS and _is_candidate(p))
             out += [Prediction(str(p)) for p in files] or [Prediction(arg, error=f"{arg}: no images in folder")]
-        elif path.exists() or not glob.has_magic(arg):
+        elif path.exists() or path.is_symlink() or not glob.has_magic(arg):
             out.append(Prediction(arg))
         else:
-            files = sorted(p for p in glob.glob(arg, recursive=True) if Path(p).is_file())
+            files = sorted(p for p in glob.glob(arg, recursive=True) if _is_candidate(Path(p)))
             out += [Prediction(p) for p in files] or [Prediction(arg, error=f"{arg}: no file matches")]
     return out
 
