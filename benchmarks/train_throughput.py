@@ -22,7 +22,7 @@ import torchvision
 from torch import nn
 
 from googlenet import __version__
-from googlenet.registry import create_model
+from googlenet.factory import create_model
 
 
 def ours(num_classes: int) -> tuple[str, nn.Module, Callable]:

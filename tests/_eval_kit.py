@@ -36,7 +36,7 @@ def reference_probs(checkpoint: Path, files: list[Path]) -> torch.Tensor:
     """Single-centre-crop softmax computed without the eval package: torchvision v2 transforms, float64 model."""
     from PIL import Image
 
-    from googlenet.checkpoint import load_checkpoint
+    from googlenet.factory import load_checkpoint
 
     model, meta = load_checkpoint(checkpoint)
     model = model.double().eval()

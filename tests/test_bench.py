@@ -20,7 +20,7 @@ from googlenet.deploy.bench import (
     torchvision_reference,
 )
 from googlenet.deploy.images import image_files, preprocess
-from googlenet.registry import create_model
+from googlenet.factory import create_model
 
 
 def test_bench_json_has_ratios_against_torchvision(capsys):

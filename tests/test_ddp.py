@@ -10,7 +10,7 @@ import torch
 from safetensors.torch import load_file
 
 from _runs import TINY, env, read_csv
-from googlenet.checkpoint import load_checkpoint
+from googlenet.factory import load_checkpoint
 from googlenet.train.config import load_recipe, parse_overrides
 from googlenet.train.engine import prepare_data
 

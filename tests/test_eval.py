@@ -149,7 +149,7 @@ def test_ensemble_matches_independent_pipeline(tiny_val, two_checkpoints) -> Non
 
 
 def test_channels_last_backend_matches_eager(two_checkpoints) -> None:
-    from googlenet.checkpoint import load_checkpoint
+    from googlenet.factory import load_checkpoint
 
     model, _ = load_checkpoint(two_checkpoints[1])
     x = torch.randn(2, 3, 40, 40)
@@ -200,7 +200,7 @@ def test_eval_resize_follows_training_crop_fraction() -> None:
 
 def test_onnxruntime_backend_matches_eager(two_checkpoints) -> None:
     pytest.importorskip("onnxruntime")
-    from googlenet.checkpoint import load_checkpoint
+    from googlenet.factory import load_checkpoint
     from googlenet.eval.backends import available_backends
 
     assert "onnxruntime" in available_backends()

@@ -19,7 +19,7 @@ from googlenet.deploy.export import ExportError, ParityError, check_parity, expo
 from googlenet.deploy.fuse import fold_batch_norm, merge_inception_1x1
 from googlenet.deploy.images import IMAGENET_MEAN, IMAGENET_STD, image_files, preprocess
 from googlenet.deploy.lrn import ConvLRN
-from googlenet.registry import create_model
+from googlenet.factory import create_model
 
 SIZE = 80  # odd feature maps (40 -> ceil 20 ...): ceil-mode pools differ from floor mode here
 

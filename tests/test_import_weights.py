@@ -11,7 +11,8 @@ from torch import nn
 from torchvision import models as tvm
 
 from googlenet import create_model
-from googlenet.checkpoint import CheckpointError, load_checkpoint
+from googlenet.checkpoint import CheckpointError
+from googlenet.factory import load_checkpoint
 from googlenet.cli import main
 from googlenet.weights import import_torchvision
 

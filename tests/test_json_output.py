@@ -16,7 +16,7 @@ from _eval_kit import IMAGENETTE, make_checkpoint
 from googlenet import create_model
 from googlenet.cli import main
 from googlenet.cli._common import print_json
-from googlenet.registry import list_models
+from googlenet.factory import list_models
 
 
 def _reject(constant: str):

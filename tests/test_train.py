@@ -12,7 +12,8 @@ import pytest
 import torch
 
 from _runs import TINY, cli, env, read_csv, run_cli, wait_for_steps
-from googlenet.checkpoint import atomic_write, load_checkpoint
+from googlenet.checkpoint import atomic_write
+from googlenet.factory import load_checkpoint
 from googlenet.train.config import TrainConfig, list_recipes, load_recipe, parse_overrides
 from googlenet.train.state import load_state, save_state
 

@@ -1,6 +1,6 @@
 """googlenet: GoogLeNet (Inception v1) as the paper describes it, and the classic CNNs around it."""
 
-from .registry import create_model, list_models, model_info, register_model
+from .factory import create_model, list_models, model_info, register_model
 
 __version__ = "0.1.0"
 __all__ = ["__version__", "create_model", "list_models", "model_info", "register_model"]

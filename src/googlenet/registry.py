@@ -1,14 +1,18 @@
-"""Model registry: every builder registered here is part of the test matrix for free.
+"""Model registry (a leaf: it imports no model and nothing of the package but its errors).
 
-@register_model
-def googlenet(num_classes: int = 1000, **kwargs) -> nn.Module: ...
+Every builder registered here is part of the test matrix for free::
 
-model = create_model("googlenet", num_classes=10)
+    @register_model
+    def googlenet(num_classes: int = 1000, **kwargs) -> nn.Module: ...
+
+Building, listing and loading go through :mod:`googlenet.factory`, which imports every model family first
+(``create_model("googlenet", num_classes=10)``); the functions here see only what is registered so far.
 """
 
 from __future__ import annotations
 
 import difflib
+import fnmatch
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -66,22 +70,14 @@ def register_model(
     return wrap(fn) if fn is not None else wrap
 
 
-def _ensure_loaded() -> None:
-    from . import models  # noqa: F401  (importing registers every family)
-
-
 def list_models(pattern: str | None = None) -> list[str]:
-    """Sorted names of all registered models, optionally filtered by an fnmatch pattern."""
-    import fnmatch
-
-    _ensure_loaded()
+    """Sorted names of the registered models, optionally filtered by an fnmatch pattern."""
     names = sorted(_REGISTRY)
     return [n for n in names if fnmatch.fnmatch(n, pattern)] if pattern else names
 
 
 def model_info(name: str) -> ModelInfo:
     """Registry entry for ``name``; raises :class:`UnknownModelError` with suggestions."""
-    _ensure_loaded()
     try:
         return _REGISTRY[name]
     except KeyError:
@@ -90,25 +86,3 @@ def model_info(name: str) -> ModelInfo:
         raise UnknownModelError(
             f"unknown model {name!r}.{hint} Run `googlenet models` for the full list ({len(_REGISTRY)} models)."
         ) from None
-
-
-def create_model(name: str, num_classes: int = 1000, weights: str | None = None, **kwargs) -> nn.Module:
-    """Build a registered model by name.
-
-    Args:
-        name: a name from :func:`list_models`.
-        num_classes: size of the classifier output.
-        weights: path of a .safetensors checkpoint to load (strict: every key and shape must match).
-        **kwargs: builder options (e.g. ``width=0.5``, ``aux_logits=False``).
-    """
-    info = model_info(name)
-    try:
-        model = info.builder(num_classes=num_classes, **kwargs)
-    except TypeError as err:
-        raise UserError(f"model {name!r} does not accept these options: {err}") from None
-    if weights is not None:
-        from .checkpoint import load_state_strict, read_checkpoint
-
-        tensors, _ = read_checkpoint(weights)
-        load_state_strict(model, tensors, source=str(weights))
-    return model

@@ -19,7 +19,7 @@ import torch
 
 from .checkpoint import CheckpointError, load_state_strict, save_weights
 from .data.datasets import IMAGENET_MEAN, IMAGENET_STD
-from .registry import create_model, model_info
+from .factory import create_model, model_info
 
 # torchvision's published DenseNet files predate its module names: "denselayer1.norm.1.weight" is now
 # "denselayer1.norm1.weight" (the same pattern torchvision's own loader rewrites).

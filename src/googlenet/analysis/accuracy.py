@@ -20,7 +20,7 @@ from typing import Any
 import yaml
 
 from ..errors import UserError
-from ..registry import list_models, model_info
+from ..factory import list_models, model_info
 
 RESULTS_FILE = Path(__file__).with_name("results.yaml")
 

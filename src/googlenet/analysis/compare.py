@@ -8,7 +8,7 @@ from dataclasses import asdict, dataclass
 
 import torch
 
-from ..registry import create_model, model_info
+from ..factory import create_model, model_info
 from .meta import meta_model
 from .profile import check_input_size, profile_model
 

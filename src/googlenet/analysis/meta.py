@@ -16,7 +16,7 @@ import torch
 from torch import Tensor, nn
 from torch.overrides import TorchFunctionMode
 
-from ..registry import create_model
+from ..factory import create_model
 
 
 class _SkipMetaInit(TorchFunctionMode):

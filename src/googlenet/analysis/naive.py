@@ -19,7 +19,7 @@ from torch import nn
 
 from ..errors import UserError
 from ..models.inception import Inception, InceptionNaive
-from ..registry import create_model
+from ..factory import create_model
 from .profile import ModelProfile, profile_model
 
 

@@ -27,7 +27,7 @@ import torch
 from torch import Tensor, nn
 
 from ..errors import InputSizeError
-from ..registry import model_info
+from ..factory import model_info
 from .memory import saved_activation_bytes
 from .receptive import ReceptiveField
 from .trace import GraphTracer

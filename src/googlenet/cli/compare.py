@@ -9,7 +9,7 @@ from tabulate import tabulate
 
 from ..analysis.compare import ModelStats, chart_points, compare_models
 from ..errors import UserError
-from ..registry import list_models, model_info
+from ..factory import list_models, model_info
 from ._common import human, print_json, stdout_to_stderr
 
 

@@ -10,7 +10,7 @@ from tabulate import tabulate
 
 from ..analysis.meta import meta_model, shapes_only_batchnorm
 from ..analysis.profile import profile_model
-from ..registry import list_models, model_info
+from ..factory import list_models, model_info
 from ._common import human, print_json
 
 

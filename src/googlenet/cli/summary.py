@@ -17,7 +17,7 @@ from ..analysis.paper import compare_table1
 from ..analysis.profile import ModelProfile, check_input_size, profile_model
 from ..analysis.receptive import format_pair
 from ..analysis.stages import stage_table
-from ..registry import model_info
+from ..factory import model_info
 from ._common import add_model_args, human, parse_model_args, print_json
 
 HIDDEN_KINDS = {"ReLU", "Identity"}  # zero-cost rows that only clutter the table

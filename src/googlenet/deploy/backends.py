@@ -207,7 +207,7 @@ def make_backend(
             from .export import load_exported
 
             return load_exported(path, threads=threads)
-        from ..checkpoint import load_checkpoint
+        from ..factory import load_checkpoint
 
         model, meta = load_checkpoint(path)
         options.setdefault("meta", meta)

@@ -16,8 +16,8 @@ def resolve_model(
 
     The metadata of a bare model holds its name, kwargs and default input size; no class names.
     """
-    from ..checkpoint import load_checkpoint
-    from ..registry import create_model, model_info
+    from ..factory import load_checkpoint
+    from ..factory import create_model, model_info
 
     if checkpoint and model:
         raise UserError("give either --checkpoint or a model name, not both")

@@ -8,10 +8,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..checkpoint import load_checkpoint
+from ..factory import load_checkpoint
 from ..data.datasets import normalization
 from ..errors import UserError
-from ..registry import model_info
+from ..factory import model_info
 from .backends import Forward, make_forward
 from .stream import normalizer
 

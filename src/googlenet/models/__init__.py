@@ -1,11 +1,6 @@
-"""Model families. Every module in this package registers its builders on import.
+"""Model families. Each module registers its builders (``@register_model``) when imported; importing this
+package imports them all, which is what :mod:`googlenet.factory` does before it builds or lists models."""
 
-Modules are discovered automatically, so adding a family is adding a file.
-"""
+from . import alexnet, densenet, googlenet, googlenet_bn, resnet, vgg
 
-import importlib
-import pkgutil
-
-for _mod in sorted(m.name for m in pkgutil.iter_modules(__path__)):
-    if not _mod.startswith("_"):
-        importlib.import_module(f"{__name__}.{_mod}")
+FAMILIES = (alexnet, densenet, googlenet, googlenet_bn, resnet, vgg)

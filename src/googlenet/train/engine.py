@@ -28,7 +28,7 @@ from ..data.decode import ImageDecodeError
 from ..data.loader import ResumableSampler, build_loader
 from ..data.transforms import BatchAugment, eval_transform, train_transform
 from ..errors import UserError
-from ..registry import create_model
+from ..factory import create_model
 from . import distributed
 from .config import ConfigError, TrainConfig
 from .metrics import StepLog, TensorBoard, plot_curves, write_epochs_csv
