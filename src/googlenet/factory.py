@@ -8,7 +8,6 @@ The layers, bottom up: :mod:`~googlenet.registry` (names -> builders, a leaf), :
 from __future__ import annotations
 
 import os
-from pathlib import Path
 from typing import Any
 
 from torch import nn
