@@ -200,8 +200,8 @@ def test_eval_resize_follows_training_crop_fraction() -> None:
 
 def test_onnxruntime_backend_matches_eager(two_checkpoints) -> None:
     pytest.importorskip("onnxruntime")
-    from googlenet.factory import load_checkpoint
     from googlenet.eval.backends import available_backends
+    from googlenet.factory import load_checkpoint
 
     assert "onnxruntime" in available_backends()
     model, _ = load_checkpoint(two_checkpoints[1])

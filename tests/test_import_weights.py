@@ -12,8 +12,8 @@ from torchvision import models as tvm
 
 from googlenet import create_model
 from googlenet.checkpoint import CheckpointError
-from googlenet.factory import load_checkpoint
 from googlenet.cli import main
+from googlenet.factory import load_checkpoint
 from googlenet.weights import import_torchvision
 
 
@@ -52,7 +52,8 @@ def test_import_resnet18_gives_identical_logits(resnet18_pth, tmp_path):
     sidecar = json.loads(out.with_suffix(".json").read_text())
     assert sidecar["model"] == loaded_meta["model"] == "resnet18"
     assert sidecar["mean"] == [0.485, 0.456, 0.406] and sidecar["std"] == [0.229, 0.224, 0.225]
-    assert "class_names" not in sidecar  # 10 classes: names unknown
+    assert sidecar["class_names"] is None  # 10 classes: names unknown
+    assert sidecar["crop_fraction"] == 224 / 256 and sidecar["weights"] == {"source": "torchvision", "file": src.name}
 
 
 def test_cli_import_googlenet_bn_with_imagenet_metadata(tmp_path, capsys):

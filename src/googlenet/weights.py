@@ -18,8 +18,11 @@ from typing import Any
 import torch
 
 from .checkpoint import CheckpointError, load_state_strict, save_weights
-from .data.datasets import IMAGENET_MEAN, IMAGENET_STD
+from .contract import ModelContract
 from .factory import create_model, model_info
+
+# torchvision's ImageNet evaluation transform for these models: resize the shorter side to 256, centre 224
+TORCHVISION_CROP_FRACTION = 224 / 256
 
 # torchvision's published DenseNet files predate its module names: "denselayer1.norm.1.weight" is now
 # "denselayer1.norm1.weight" (the same pattern torchvision's own loader rewrites).
@@ -157,15 +160,14 @@ def import_torchvision(
         class_names = _imagenet_classes()
     if class_names is not None and len(class_names) != num_classes:
         raise CheckpointError(f"{len(class_names)} class names given for {num_classes} classes")
-    meta: dict[str, Any] = {
-        "model": model,
-        "num_classes": num_classes,
-        "model_kwargs": kwargs,
-        "mean": list(IMAGENET_MEAN),
-        "std": list(IMAGENET_STD),
-        "input_size": info.default_input_size,
-        "source": {"format": "torchvision", "file": Path(src).name},
-    }
-    if class_names is not None:
-        meta["class_names"] = list(class_names)
+    contract = ModelContract(
+        model=model,
+        num_classes=num_classes,
+        model_kwargs=kwargs,
+        class_names=tuple(class_names) if class_names is not None else None,
+        input_size=info.default_input_size,
+        crop_fraction=TORCHVISION_CROP_FRACTION,
+        weights={"source": "torchvision", "file": Path(src).name},
+    )
+    meta = contract.to_meta()
     return save_weights(out, net, meta), meta
