@@ -33,6 +33,17 @@ class CheckpointError(UserError):
     """A checkpoint that is missing, unreadable, or does not fit the model."""
 
 
+def _shown(path: str | os.PathLike) -> str:
+    """A path for a one-line message: as is, or quoted when it holds a newline or other control character."""
+    text = str(path)
+    return text if text.isprintable() else repr(text)
+
+
+def _one_line(err: object) -> str:
+    """An error's text on one line (runs of whitespace, newlines included, as one space)."""
+    return " ".join(str(err).split())
+
+
 def _umask() -> int:
     mask = os.umask(0o22)
     os.umask(mask)
@@ -90,22 +101,13 @@ def read_checkpoint(path: str | os.PathLike) -> tuple[dict[str, torch.Tensor], d
     from safetensors import SafetensorError
     from safetensors.torch import load_file, safe_open
 
-    path = Path(path)
-    if path.is_dir():
-        for name in ("best.safetensors", "last.safetensors", "model.safetensors"):
-            if (path / name).is_file():
-                path = path / name
-                break
-        else:
-            raise CheckpointError(f"{path} is a directory with no best/last/model.safetensors in it")
-    if not path.is_file():
-        raise CheckpointError(f"checkpoint not found: {path}")
+    path = _find(Path(path))
     try:
         with safe_open(str(path), framework="pt") as f:
             header = f.metadata() or {}
         tensors = load_file(str(path))
     except (SafetensorError, OSError, ValueError) as err:
-        raise CheckpointError(f"{path} is not a readable safetensors checkpoint ({err})") from None
+        raise CheckpointError(f"{_shown(path)} is not a readable safetensors checkpoint ({_one_line(err)})") from None
     meta: Any = {}
     source = path
     try:
@@ -114,11 +116,28 @@ def read_checkpoint(path: str | os.PathLike) -> tuple[dict[str, torch.Tensor], d
         elif path.with_suffix(".json").is_file():
             source = path.with_suffix(".json")
             meta = json.loads(source.read_text())
-    except (ValueError, OSError) as err:
-        raise CheckpointError(f"{source}: unreadable checkpoint metadata ({err})") from None
+    except (ValueError, OSError) as err:  # UnicodeDecodeError and JSONDecodeError are ValueErrors
+        raise CheckpointError(f"{_shown(source)}: unreadable checkpoint metadata ({_one_line(err)})") from None
+    except RecursionError:
+        raise CheckpointError(f"{_shown(source)}: unreadable checkpoint metadata (nested too deeply)") from None
     if not isinstance(meta, dict):
-        raise CheckpointError(f"{source}: checkpoint metadata must be a JSON object, not {type(meta).__name__}")
+        raise CheckpointError(f"{_shown(source)}: checkpoint metadata must be a JSON object, not {type(meta).__name__}")
     return tensors, meta
+
+
+def _find(path: Path) -> Path:
+    """``path``, or the best/last/model.safetensors in the run folder ``path``; CheckpointError if none."""
+    try:
+        if path.is_dir():
+            for name in ("best.safetensors", "last.safetensors", "model.safetensors"):
+                if (path / name).is_file():
+                    return path / name
+            raise CheckpointError(f"{_shown(path)} is a directory with no best/last/model.safetensors in it")
+        if path.is_file():
+            return path
+    except OSError as err:  # a name too long, a folder without permission
+        raise CheckpointError(f"cannot look for a checkpoint at {_shown(path)} ({err.strerror or err})") from None
+    raise CheckpointError(f"checkpoint not found: {_shown(path)}")
 
 
 def load_state_strict(model: nn.Module, tensors: dict[str, torch.Tensor], source: str = "checkpoint") -> None:
@@ -132,24 +151,19 @@ def load_state_strict(model: nn.Module, tensors: dict[str, torch.Tensor], source
             parts.append(f"missing key {missing[0]!r} ({len(missing)} missing)")
         if unexpected:
             parts.append(f"unexpected key {unexpected[0]!r} ({len(unexpected)} unexpected)")
-        raise CheckpointError(f"{source} does not fit {type(model).__name__}: " + ", ".join(parts))
+        raise CheckpointError(f"{_shown(source)} does not fit {type(model).__name__}: " + ", ".join(parts))
     for k, v in expected.items():
         if tuple(tensors[k].shape) != tuple(v.shape):
             raise CheckpointError(
-                f"{source} does not fit {type(model).__name__}: key {k!r} has shape {tuple(tensors[k].shape)}, "
+                f"{_shown(source)} does not fit {type(model).__name__}: key {k!r} has shape {tuple(tensors[k].shape)}, "
                 f"the model expects {tuple(v.shape)}"
             )
     model.load_state_dict(tensors, strict=True)
 
 
 def load_checkpoint(path: str | os.PathLike, **overrides: Any) -> tuple[nn.Module, dict[str, Any]]:
-    """Build the model a checkpoint names (with its num_classes and kwargs) and load its weights."""
-    from .registry import create_model
+    """``(model, metadata)`` of a checkpoint: kept here for existing imports; it is
+    :func:`googlenet.factory.load_checkpoint`, which builds the model the metadata names."""
+    from .factory import load_checkpoint as load
 
-    tensors, meta = read_checkpoint(path)
-    if "model" not in meta:
-        raise CheckpointError(f"{path} has no googlenet metadata naming its model; load it with create_model(weights=)")
-    kwargs = {**meta.get("model_kwargs", {}), **overrides}
-    model = create_model(meta["model"], num_classes=meta.get("num_classes", 1000), **kwargs)
-    load_state_strict(model, tensors, source=str(path))
-    return model, meta
+    return load(path, **overrides)

@@ -2,7 +2,9 @@
 
 Every function takes one CHW image tensor (uint8 or float) and returns a ``(V, C, size, size)`` stack of
 views. Resizing is torchvision's (bilinear, antialiased); a resize to the size an image already has is
-skipped, so crops of an image that needs no resizing are exact pixel copies.
+skipped, so crops of an image that needs no resizing are exact pixel copies. Any image of at least 1 x 1 px
+and one channel works; an empty or non-CHW image, or a resize below the crop size, raises
+:class:`~googlenet.errors.InputSizeError`, a crop size below 1 px a :class:`~googlenet.errors.UserError`.
 
 The 144 crops for a 224 crop (scaled in proportion for other crop sizes)::
 
@@ -15,6 +17,7 @@ The 144 crops for a 224 crop (scaled in proportion for other crop sizes)::
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Callable
 from functools import partial
 
@@ -22,7 +25,7 @@ import torch
 from torch import Tensor
 from torchvision.transforms.v2 import functional as F
 
-from ..errors import UserError
+from ..errors import InputSizeError, UserError
 
 REFERENCE_CROP = 224
 PAPER_SCALES = (256, 288, 320, 352)  # shorter sides for a 224 crop (Section 7)
@@ -46,16 +49,49 @@ def paper_scales(crop_size: int) -> tuple[int, ...]:
 
 def resize_shorter(img: Tensor, size: int) -> Tensor:
     """Resize ``img`` (CHW) so its shorter side is ``size``, keeping the aspect ratio (torchvision's rounding)."""
-    if min(img.shape[-2:]) == size:
+    h, w = img.shape[-2:]
+    if min(h, w) == size:
         return img
-    return F.resize(img, [size], antialias=True)
+    return _resize(img, [size], one_px=size == 1 and max(h, w) < 2 * min(h, w))
 
 
-def _check(img: Tensor, size: int, resize: int) -> None:
+def _resize(img: Tensor, size: list[int], one_px: bool) -> Tensor:
+    """torchvision's antialiased resize; ``one_px`` (the output is 1 x 1): uint8 goes through float, as
+    PyTorch's uint8 antialias kernel fails an internal assert on a 1 x 1 output."""
+    if one_px and img.dtype == torch.uint8:
+        return F.resize(img.float(), size, antialias=True).round_().clamp_(0, 255).to(torch.uint8)
+    return F.resize(img, size, antialias=True)
+
+
+def _whole(value: int, what: str) -> int:
+    try:
+        return operator.index(value)
+    except TypeError:
+        raise UserError(f"{what} must be a whole number of pixels, got {value!r}") from None
+
+
+def _check_sizes(size: int, resize: int | None) -> tuple[int, int | None]:
+    """``size`` (at least 1 px) and ``resize`` (None, or at least ``size``) as ints; a one-line error otherwise."""
+    size = _whole(size, "the crop size")
+    if size < 1:
+        raise UserError(f"the crop size must be at least 1 px, got {size}")
+    if resize is not None:
+        resize = _whole(resize, "the resize")
+        if resize < size:
+            raise InputSizeError(f"cannot take {size} px crops from an image resized to {resize} px")
+    return size, resize
+
+
+def _check(img: Tensor, size: int, resize: int | None) -> tuple[int, int | None]:
+    """The crop size and resize checked (see :func:`_check_sizes`), and ``img`` one non-empty CHW image."""
+    if not isinstance(img, Tensor):
+        raise InputSizeError(f"expected one CHW image tensor, got a {type(img).__name__}")
     if img.ndim != 3:
-        raise UserError(f"expected one CHW image, got a tensor of shape {tuple(img.shape)}")
-    if resize < size:
-        raise UserError(f"cannot take {size} px crops from an image resized to {resize} px")
+        raise InputSizeError(f"expected one CHW image, got a tensor of shape {tuple(img.shape)}")
+    if 0 in img.shape:
+        c, h, w = img.shape
+        raise InputSizeError(f"empty image: {c} channels of {h} x {w} px")
+    return _check_sizes(size, resize)
 
 
 def center_crop(img: Tensor, size: int, resize: int | None = None) -> Tensor:
@@ -64,8 +100,8 @@ def center_crop(img: Tensor, size: int, resize: int | None = None) -> Tensor:
     Returns:
         ``(1, C, size, size)``.
     """
+    size, resize = _check(img, size, resize)
     resize = default_resize(size) if resize is None else resize
-    _check(img, size, resize)
     return F.center_crop(resize_shorter(img, resize), [size, size]).unsqueeze(0)
 
 
@@ -81,8 +117,8 @@ def ten_crop(img: Tensor, size: int, resize: int | None = None) -> Tensor:
         ``(10, C, size, size)`` in order top-left, top-right, bottom-left, bottom-right, centre, then the
         same five mirrored left-right.
     """
+    size, resize = _check(img, size, resize)
     resize = default_resize(size) if resize is None else resize
-    _check(img, size, resize)
     five = torch.stack(F.five_crop(resize_shorter(img, resize), [size, size]))
     return torch.cat([five, F.horizontal_flip(five)])  # torchvision's ten_crop orders the mirrors differently
 
@@ -98,7 +134,7 @@ def three_squares(img: Tensor) -> list[Tensor]:
 
 def six_views(square: Tensor, size: int) -> list[Tensor]:
     """The 4 corner and centre ``size`` crops of a square, plus the whole square resized to ``size``."""
-    whole = square if square.shape[-1] == size else F.resize(square, [size, size], antialias=True)
+    whole = square if square.shape[-1] == size else _resize(square, [size, size], one_px=size == 1)
     return [*F.five_crop(square, [size, size]), whole]
 
 
@@ -117,7 +153,7 @@ def paper_144_crops(img: Tensor, crop_size: int = REFERENCE_CROP, distinct: bool
         and ``72 +`` the same index for their mirrors (``(48, ...)`` with ``square`` always 0 when
         ``distinct`` and the image is square).
     """
-    _check(img, crop_size, crop_size)
+    crop_size, _ = _check(img, crop_size, None)
     square_image = img.shape[-1] == img.shape[-2]
     views: list[Tensor] = []
     for scale in paper_scales(crop_size):
@@ -134,10 +170,11 @@ def make_views(crops: int, size: int, resize: int | None = None) -> Callable[[Te
     144 uses :func:`paper_144_crops` with ``distinct=True``: the same softmax mean at a third of the cost on
     square images.
     """
+    if crops not in CROP_SCHEMES:
+        raise UserError(f"--crops must be one of {', '.join(map(str, CROP_SCHEMES))}, not {crops}")
+    size, resize = _check_sizes(size, None if crops == 144 else resize)  # 144 crops have their own scales
     if crops == 1:
         return partial(center_crop, size=size, resize=resize)
     if crops == 10:
         return partial(ten_crop, size=size, resize=resize)
-    if crops == 144:
-        return partial(paper_144_crops, crop_size=size, distinct=True)
-    raise UserError(f"--crops must be one of {', '.join(map(str, CROP_SCHEMES))}, not {crops}")
+    return partial(paper_144_crops, crop_size=size, distinct=True)
