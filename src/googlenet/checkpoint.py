@@ -159,11 +159,3 @@ def load_state_strict(model: nn.Module, tensors: dict[str, torch.Tensor], source
                 f"the model expects {tuple(v.shape)}"
             )
     model.load_state_dict(tensors, strict=True)
-
-
-def load_checkpoint(path: str | os.PathLike, **overrides: Any) -> tuple[nn.Module, dict[str, Any]]:
-    """``(model, metadata)`` of a checkpoint: kept here for existing imports; it is
-    :func:`googlenet.factory.load_checkpoint`, which builds the model the metadata names."""
-    from .factory import load_checkpoint as load
-
-    return load(path, **overrides)

@@ -58,12 +58,20 @@ def create_model(
     info = model_info(name)
     try:
         model = info.builder(num_classes=num_classes, **kwargs)
-    except TypeError as err:
-        raise UserError(f"model {name!r} does not accept these options: {err}") from None
+    except UserError:
+        raise
+    except (TypeError, ValueError, ArithmeticError, RuntimeError) as err:  # an option it refuses, or a value
+        reason = " ".join(str(err).split()) or type(err).__name__
+        raise UserError(f"model {name!r} cannot be built with {_options(num_classes, kwargs)}: {reason}") from None
     if weights is not None:
         tensors, _ = read_checkpoint(weights)
         load_state_strict(model, tensors, source=str(weights))
     return model
+
+
+def _options(num_classes: int, kwargs: dict[str, Any]) -> str:
+    shown = ", ".join(f"{k}={v!r}" for k, v in {"num_classes": num_classes, **kwargs}.items())
+    return shown if shown.isprintable() else repr(shown)
 
 
 def default_contract(name: str, num_classes: int = 1000, **kwargs: Any) -> ModelContract:

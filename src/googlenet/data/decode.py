@@ -27,10 +27,15 @@ def open_image(path: str | os.PathLike, mode: str = "RGB") -> Image.Image:
     raise :class:`ImageDecodeError` naming the file and the reason.
     """
     path = Path(path)
-    if not path.is_file():
-        raise ImageDecodeError(f"{path}: {_why_not_a_file(path)}")
-    if path.stat().st_size == 0:
-        raise ImageDecodeError(f"{path}: empty file")
+    shown = str(path) if str(path).isprintable() else repr(str(path))  # one line, whatever the name holds
+    try:
+        if not path.is_file():
+            raise ImageDecodeError(f"{shown}: {_why_not_a_file(path)}")
+        empty = path.stat().st_size == 0
+    except OSError as err:  # a name too long for the file system, a folder without permission
+        raise ImageDecodeError(f"{shown}: cannot read ({err.strerror or type(err).__name__})") from None
+    if empty:
+        raise ImageDecodeError(f"{shown}: empty file")
     ImageFile.LOAD_TRUNCATED_IMAGES = False
     try:
         with warnings.catch_warnings():
@@ -39,11 +44,11 @@ def open_image(path: str | os.PathLike, mode: str = "RGB") -> Image.Image:
                 img.load()
                 return _convert(img, mode)
     except UnidentifiedImageError:
-        raise ImageDecodeError(f"{path}: not an image file (format not recognised)") from None
+        raise ImageDecodeError(f"{shown}: not an image file (format not recognised)") from None
     except (Image.DecompressionBombWarning, Image.DecompressionBombError) as err:
-        raise ImageDecodeError(f"{path}: {_too_large(path, err)}") from None
+        raise ImageDecodeError(f"{shown}: {_too_large(path, err)}") from None
     except (OSError, SyntaxError, ValueError) as err:
-        raise ImageDecodeError(f"{path}: corrupt or truncated image ({err})") from None
+        raise ImageDecodeError(f"{shown}: corrupt or truncated image ({' '.join(str(err).split())})") from None
 
 
 def _why_not_a_file(path: Path) -> str:

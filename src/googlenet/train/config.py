@@ -82,7 +82,7 @@ class TrainConfig:
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> TrainConfig:
         known = {f.name for f in fields(cls)}
-        unknown = sorted(set(d) - known)
+        unknown = sorted(set(d) - known, key=repr)  # keys of any type (a YAML mapping can have int keys)
         if unknown:
             raise ConfigError(f"unknown config field {unknown[0]!r}; known fields: {', '.join(sorted(known))}")
         return cls(**d)
@@ -107,6 +107,30 @@ _Loader.add_implicit_resolver(
 )
 
 
+def _decimal_int(loader: yaml.SafeLoader, node: yaml.ScalarNode) -> int:
+    """``010`` is ten, as YAML 1.2 and every person reads it (YAML 1.1 reads it as octal 8)."""
+    value = loader.construct_scalar(node)
+    if re.fullmatch(r"[-+]?0[0-9_]+", value):
+        return int(value.replace("_", ""), 10)
+    return yaml.SafeLoader.construct_yaml_int(loader, node)
+
+
+_Loader.add_implicit_resolver("tag:yaml.org,2002:int", re.compile(r"^[-+]?0[0-9_]+$"), list("-+0"))
+_Loader.add_constructor("tag:yaml.org,2002:int", _decimal_int)
+
+
+class _Dumper(yaml.SafeDumper):
+    """Quotes strings that :func:`load_yaml` would read as numbers (``'1e3'``), so a dump reads back equal."""
+
+
+_Dumper.yaml_implicit_resolvers = {k: list(v) for k, v in _Loader.yaml_implicit_resolvers.items()}
+
+
+def dump_yaml(data: Any) -> str:
+    """``yaml.safe_dump`` whose output :func:`load_yaml` reads back as the same values."""
+    return yaml.dump(data, Dumper=_Dumper, sort_keys=False)
+
+
 def load_yaml(text: str) -> Any:
     """``yaml.safe_load`` with YAML 1.2 floats; a syntax error is a :class:`ConfigError`."""
     try:
@@ -116,6 +140,8 @@ def load_yaml(text: str) -> Any:
         line = f" (line {where.line + 1}, column {where.column + 1})" if where is not None else ""
         problem = getattr(err, "problem", None) or str(err).splitlines()[0]
         raise ConfigError(f"not valid YAML{line}: {problem}") from None
+    except (ValueError, RecursionError) as err:  # a scalar the constructors cannot build (2001-02-30), deep nesting
+        raise ConfigError(f"not valid YAML: cannot read a value ({' '.join(str(err).split()) or 'too deep'})") from None
 
 
 _TYPES = {"int": int, "float": float, "bool": bool, "str": str, "dict[str, Any]": dict}
@@ -207,9 +233,13 @@ def list_recipes() -> list[str]:
 def read_recipe(name_or_path: str) -> dict[str, Any]:
     """The mapping in a shipped recipe (by name) or a YAML file (by path)."""
     path = Path(name_or_path)
-    if not path.is_file():
-        path = _recipe_dir() / f"{name_or_path}.yaml"
-    if not path.is_file():
+    try:
+        if not path.is_file():
+            path = _recipe_dir() / f"{name_or_path}.yaml"
+        found = path.is_file()
+    except (OSError, ValueError) as err:  # a name too long for the file system, a NUL byte
+        raise ConfigError(f"cannot use {name_or_path!r} as a recipe name or file ({err.__class__.__name__})") from None
+    if not found:
         raise ConfigError(f"unknown recipe {name_or_path!r}; shipped recipes: {', '.join(list_recipes())}")
     try:
         text = path.read_text()
@@ -224,8 +254,14 @@ def read_recipe(name_or_path: str) -> dict[str, Any]:
     return data
 
 
+_STR_FIELDS = {f.name for f in fields(TrainConfig) if str(f.type).replace(" | None", "") == "str"}
+
+
 def parse_overrides(items: list[str]) -> dict[str, Any]:
-    """``["lr=0.05", "model_kwargs.width=0.5"]`` -> ``{"lr": 0.05, "model_kwargs": {"width": 0.5}}`` (YAML values)."""
+    """``["lr=0.05", "model_kwargs.width=0.5"]`` -> ``{"lr": 0.05, "model_kwargs": {"width": 0.5}}`` (YAML values).
+
+    A text field keeps the text as written when YAML would read a number or a truth value (``out=2024``,
+    ``out=1e3`` name folders "2024" and "1e3")."""
     out: dict[str, Any] = {}
     for item in items:
         key, sep, value = item.partition("=")
@@ -236,6 +272,8 @@ def parse_overrides(items: list[str]) -> dict[str, Any]:
         except ConfigError as err:
             raise ConfigError(f"override {item!r}: {err}") from None
         parts = key.replace("-", "_").split(".")
+        if len(parts) == 1 and parts[0] in _STR_FIELDS and isinstance(parsed, (int, float, bool)):
+            parsed = value
         node = out
         for p in parts[:-1]:
             node = node.setdefault(p, {})
