@@ -6,6 +6,7 @@ import csv
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import googlenet
@@ -56,8 +57,6 @@ def steps_logged(out: Path) -> int:
 
 def wait_for_steps(out: Path, n: int, proc: subprocess.Popen, timeout: float = 180) -> None:
     """Block until the run in ``out`` has logged ``n`` optimiser steps (or fail if it died first)."""
-    import time
-
     deadline = time.time() + timeout
     while steps_logged(out) < n:
         if proc.poll() is not None:

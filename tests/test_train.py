@@ -4,18 +4,29 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import signal
 import subprocess
 from pathlib import Path
 
 import pytest
 import torch
+from safetensors.torch import save_file
 
 from _runs import TINY, cli, env, read_csv, run_cli, wait_for_steps
-from googlenet.checkpoint import atomic_write
-from googlenet.factory import load_checkpoint
-from googlenet.train.config import TrainConfig, list_recipes, load_recipe, parse_overrides
-from googlenet.train.state import load_state, save_state
+from googlenet.checkpoint import CheckpointError, atomic_write
+from googlenet.cli import build_parser
+from googlenet.cli.train import config_from_args
+from googlenet.contract import ModelContract
+from googlenet.data.datasets import DataSpec
+from googlenet.errors import UserError
+from googlenet.factory import load_checkpoint, load_model
+from googlenet.train.config import ConfigError, TrainConfig, list_recipes, load_recipe, parse_overrides
+from googlenet.train.curves import plot_curves, step_curve
+from googlenet.train.engine import model_kwargs, run_contract
+from googlenet.train.logger import RunLogger
+from googlenet.train.state import load_state, rng_state, save_state
+from test_data import make_folder
 
 
 def test_recipes_ship_and_load() -> None:
@@ -50,10 +61,6 @@ def test_atomic_write_never_leaves_a_partial_file(tmp_path: Path) -> None:
 
 
 def test_resume_state_loads_with_weights_only(tmp_path: Path) -> None:
-    import random
-
-    from googlenet.train.state import rng_state
-
     save_state(tmp_path, {"rng": rng_state(), "history": [{"epoch": 1, "val_acc": 0.5}]})
     state = torch.load(tmp_path / "state.pt", weights_only=True)  # raises if anything but data was pickled
     assert state["history"][0]["val_acc"] == 0.5
@@ -71,12 +78,19 @@ def test_tiny_run_writes_checkpoints_metrics_and_plot(train_root: Path, tmp_path
     assert all(row["val_count"] == "21" for row in rows)
     assert rows[-1]["step"] == "12"  # 48 images / batch 8 = 6 steps an epoch
     assert (out / "curves.png").stat().st_size > 1000
-    model, meta = load_checkpoint(out / "last.safetensors")
+    model, contract, meta = load_model(out / "last.safetensors")
     assert meta["model"] == "googlenet_small" and meta["num_classes"] == 10 and meta["input_size"] == 16
     assert meta["class_names"][0] == "airplane" and len(meta["mean"]) == 3 and meta["epoch"] == 2
     assert meta["config"]["ema_decay"] == 0.9 and meta["metrics"]["val_count"] == 21
+    # the checkpoint carries the run's contract: the evaluation it used, where the weights came from
+    assert (contract.input_size, contract.in_chans, contract.resize, contract.crop_fraction) == (16, 3, "shorter", 1.0)
+    assert (contract.pixel_range, contract.channel_order, contract.interpolation) == (1.0, "RGB", "bilinear")
+    assert contract.weights == {"source": "trained", "dataset": str(train_root), "epoch": 2, "kind": "raw"}
+    assert contract.class_names is not None and len(contract.class_names) == 10
+    assert contract.model_kwargs == {"width": 0.125, "batch_norm": True, "lrn": False}
     best = json.loads((out / "best.json").read_text())
-    assert best["weights"] in ("raw", "ema")
+    assert best["weights"]["kind"] in ("raw", "ema") and best["weights"]["source"] == "trained"
+    assert json.loads((out / "ema.json").read_text())["weights"]["kind"] == "ema"
     assert (out / "ema.safetensors").is_file()
     assert model(torch.zeros(2, 3, 16, 16)).shape == (2, 10)
 
@@ -89,8 +103,6 @@ def test_tiny_run_writes_checkpoints_metrics_and_plot(train_root: Path, tmp_path
 
 
 def test_bad_images_are_counted_per_epoch_and_strict_stops(synthetic_root: Path, tmp_path: Path) -> None:
-    from test_data import make_folder
-
     root = make_folder(synthetic_root, tmp_path / "data", per_class=8)
     (root / "train" / "airplane" / "empty.jpg").write_bytes(b"")
     (root / "train" / "airplane" / "junk.jpg").write_bytes(b"\xff\xd8\xff not really a jpeg")
@@ -107,8 +119,6 @@ def test_bad_images_are_counted_per_epoch_and_strict_stops(synthetic_root: Path,
 
 
 def test_missing_split_fails_before_training(synthetic_root: Path, tmp_path: Path) -> None:
-    from test_data import make_folder
-
     root = make_folder(synthetic_root, tmp_path / "data", splits=("train",))
     r = run_cli("train", "--recipe", "cifar10", *TINY, f"dataset={root}", "--out", str(tmp_path / "o"))
     assert r.returncode == 2
@@ -169,8 +179,6 @@ def test_ctrl_c_saves_and_exits_cleanly(synthetic_root: Path, tmp_path: Path) ->
     ],
 )
 def test_config_values_are_checked(fields: dict, message: str) -> None:
-    from googlenet.train.config import ConfigError
-
     with pytest.raises(ConfigError) as err:
         TrainConfig.from_dict(fields)
     assert message in str(err.value)
@@ -178,17 +186,11 @@ def test_config_values_are_checked(fields: dict, message: str) -> None:
 
 
 def test_override_into_a_value_is_a_clear_error() -> None:
-    from googlenet.train.config import ConfigError
-
     with pytest.raises(ConfigError, match="not a mapping"):
         parse_overrides(["model_kwargs=3", "model_kwargs.width=0.5"])
 
 
 def test_resume_refuses_changes_that_break_exactness(tmp_path: Path) -> None:
-    from googlenet.cli import build_parser
-    from googlenet.cli.train import config_from_args
-    from googlenet.errors import UserError
-
     save_state(tmp_path, {"config": TrainConfig(batch_size=8, epochs=2).to_dict()})
     parse = build_parser().parse_args
     with pytest.raises(UserError, match="'batch_size' cannot change"):
@@ -200,10 +202,6 @@ def test_resume_refuses_changes_that_break_exactness(tmp_path: Path) -> None:
 
 
 def test_bad_checkpoint_metadata_is_one_line(tmp_path: Path) -> None:
-    from safetensors.torch import save_file
-
-    from googlenet.checkpoint import CheckpointError
-
     path = tmp_path / "m.safetensors"
     save_file({"w": torch.zeros(1)}, str(path), metadata={"googlenet": "{bad"})
     with pytest.raises(CheckpointError, match="unreadable checkpoint metadata"):
@@ -227,8 +225,6 @@ def test_explicit_data_is_used_and_a_four_step_onecycle_run_finishes(
 ) -> None:
     """The imagenette recipe with --data DIR (train/ and val/, 60 images each) trains on DIR even when the
     cache holds an extracted Imagenette; 4 steps of onecycle at pct 0.25 once divided by zero."""
-    from test_data import make_folder
-
     cache = tmp_path / "cache"
     (cache / "imagenette2-128" / "val" / "n01440764").mkdir(parents=True)
     (cache / "imagenette2-128" / ".complete").touch()
@@ -252,3 +248,73 @@ def test_every_common_spelling_of_a_number_is_a_number(value: str, tmp_path: Pat
     recipe.write_text(f"dataset: cifar10\nlr: {value}\nweight_decay: 5e-4\nepochs: 1e1\n")
     cfg = load_recipe(str(recipe))
     assert (cfg.lr, cfg.weight_decay, cfg.epochs) == (pytest.approx(expected), 5e-4, 10)
+
+
+# ---- curves, run logger and checkpoint contract, without training ---------------------------------------------
+HISTORY = [
+    {"epoch": 1, "train_loss": 2.0, "train_acc": 0.2, "val_loss": 2.1, "val_acc": 0.25},
+    {"epoch": 2, "train_loss": 1.5, "train_acc": 0.4, "val_loss": 1.7, "val_acc": 0.35, "ema_val_acc": 0.3},
+]
+
+
+def test_curves_draw_every_step_under_the_epochs_on_integer_ticks(tmp_path: Path) -> None:
+    steps = [(s, 2.5 - 0.1 * s) for s in range(1, 13)]  # a two-epoch run of 6 steps an epoch
+    fig = plot_curves(tmp_path / "curves.png", HISTORY, "t", steps, steps_per_epoch=6)
+    assert (tmp_path / "curves.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    loss_ax, acc_ax = fig.axes
+    per_step, train, val = loss_ax.lines  # drawn in this order: the per-step line lies under the epoch points
+    assert list(per_step.get_xdata()) == [s / 6 for s in range(1, 13)]  # fractional epochs, step 6 at epoch 1
+    assert list(per_step.get_ydata()) == [loss for _, loss in steps]
+    assert per_step.get_alpha() < 1 and per_step.get_marker() == "None"
+    assert list(train.get_xdata()) == [1, 2] and list(val.get_ydata()) == [2.1, 1.7]
+    assert [line.get_label() for line in acc_ax.lines] == ["train", "val", "val (EMA)"]
+    for ax in fig.axes:
+        lo, hi = ax.get_xlim()
+        ticks = [t for t in ax.get_xticks() if lo <= t <= hi]
+        assert lo == 0 and 2 <= hi < 3 and ticks == [0, 1, 2]  # whole epochs, not 1.0, 1.2, 1.4...
+
+
+def test_curves_without_steps_and_long_step_logs_binned(tmp_path: Path) -> None:
+    fig = plot_curves(tmp_path / "c.png", HISTORY[:1])  # no step log: the epoch points alone
+    assert len(fig.axes[0].lines) == 2 and (tmp_path / "c.png").stat().st_size > 1000
+    xs, ys = step_curve([(s, float(s)) for s in range(1, 1001)], steps_per_epoch=10, limit=100)
+    assert len(xs) == 100 and (xs[0], ys[0]) == (0.55, 5.5) and (xs[-1], ys[-1]) == (99.55, 995.5)  # bin means
+
+
+def test_run_logger_writes_records_and_resumes_them(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    cfg = TrainConfig(model="googlenet_small", dataset="cifar10", epochs=2)
+    row = {**HISTORY[0], "step": 2, "lr": 0.1, "val_top5": 0.9, "val_count": 8, "img_per_s": 10.0, "epoch_s": 1.6,
+           "bad_images": 0}  # fmt: skip
+    log = RunLogger(tmp_path, cfg, steps_per_epoch=2)
+    log.step(1, 1, 0.75, 0.1)
+    log.step(2, 1, 0.5, 0.05)
+    log.epoch(row)
+    log.close()
+    assert (tmp_path / "steps.csv").read_text() == "step,epoch,loss,lr\n1,1,0.75,0.1\n2,1,0.5,0.05\n"
+    assert read_csv(tmp_path / "metrics.csv")[0]["val_count"] == "8"
+    assert (tmp_path / "curves.png").is_file()
+    assert load_recipe(str(tmp_path / "config.yaml")) == cfg
+    assert capsys.readouterr().out == (
+        "epoch 1/2: train loss 2.0000 acc 20.00% | val loss 2.1000 acc 25.00% | 10.0 img/s, 1.6 s\n"
+    )
+    log = RunLogger(tmp_path, cfg, steps_per_epoch=2, history=[row], resume_step=1)  # resumed from step 1's state
+    assert log.steps.points == [(1, 0.75)] and log.history == [row]
+    log.close()
+    assert (tmp_path / "steps.csv").read_text() == "step,epoch,loss,lr\n1,1,0.75,0.1\n"
+
+
+def test_checkpoint_contract_of_a_greyscale_run_round_trips() -> None:
+    cfg = TrainConfig(model="googlenet_small", dataset="fashion-mnist", crop_fraction=0.875)
+    classes = [f"c{i}" for i in range(10)]
+    spec = DataSpec("fashion-mnist", [], [], classes, (0.286,), (0.353,), in_chans=1, native_size=28)
+    kwargs = model_kwargs(cfg, spec)
+    contract = run_contract(cfg, spec, kwargs, eval_size=32, epoch=3, kind="ema")
+    assert kwargs == {"in_chans": 1} and contract.model_kwargs == {"in_chans": 1} and contract.in_chans == 1
+    assert (contract.input_size, contract.resize_size, contract.image_mode) == (32, 37, "L")
+    assert contract.weights == {"source": "trained", "dataset": "fashion-mnist", "epoch": 3, "kind": "ema"}
+    meta = json.loads(json.dumps({**contract.to_meta(), "epoch": 3, "metrics": {}, "config": cfg.to_dict()}))
+    assert ModelContract.from_meta(meta) == contract
+    # a checkpoint written before the contract (weights "ema", no in_chans/crop_fraction) reads the same way
+    old = {k: meta[k] for k in ("model", "num_classes", "model_kwargs", "class_names", "mean", "std", "input_size")}
+    old_contract = ModelContract.from_meta({**old, "weights": "ema", "config": cfg.to_dict()})
+    assert (old_contract.in_chans, old_contract.crop_fraction, old_contract.weights["kind"]) == (1, 0.875, "ema")

@@ -6,6 +6,7 @@ import argparse
 import time
 
 from ..train.config import load_recipe, parse_overrides
+from ..train.engine import train
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -18,8 +19,6 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..train.engine import train
-
     over = {"out": args.out, "download": args.download, **parse_overrides(args.overrides)}
     if args.data:
         over["data"] = args.data

@@ -8,6 +8,9 @@ from typing import Any
 
 from ..errors import UserError
 from ..train.config import TrainConfig, list_recipes, load_recipe, merge, parse_overrides
+from ..train.engine import train
+from ..train.speed import loader_speed
+from ..train.state import load_state
 
 # fields a resumed run may change: where things are and how it runs, not what it computes (epochs extends it)
 RESUME_SAFE = frozenset(
@@ -57,8 +60,6 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
     }
     over = merge({k: v for k, v in flags.items() if v is not None}, parse_overrides(args.overrides))
     if args.resume:
-        from ..train.state import load_state
-
         if args.recipe:
             raise UserError("--resume continues the saved run with its own config; give --recipe or --resume")
         base = load_state(args.resume)["config"]
@@ -85,12 +86,8 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
 def run(args: argparse.Namespace) -> int:
     cfg = config_from_args(args)
     if args.loader_only:
-        from ..train.speed import loader_speed
-
         print(f"{cfg.dataset} ({cfg.augment}, {cfg.workers} workers): {loader_speed(cfg):.0f} images/s (loader only)")
         return 0
-    from ..train.engine import train
-
     summary = train(cfg, resume=args.resume)
     final = summary["final"]
     if final:

@@ -1,7 +1,9 @@
 """The training loop: ``train(cfg)`` builds data, model and optimiser from a :class:`TrainConfig` and runs.
 
-Outputs in ``cfg.out``: ``best.safetensors`` / ``last.safetensors`` (+ ``ema.safetensors``) with JSON
-metadata, ``state.pt`` (resume state), ``metrics.csv``, ``steps.csv``, ``curves.png``, ``config.yaml``.
+Outputs in ``cfg.out``: ``best.safetensors`` / ``last.safetensors`` (+ ``ema.safetensors``), each with the
+:class:`~googlenet.contract.ModelContract` of the run plus epoch, metrics and config as JSON metadata, and
+``state.pt`` (resume state); the :class:`~googlenet.train.logger.RunLogger` writes ``metrics.csv``,
+``steps.csv``, ``curves.png``, ``config.yaml`` and the console lines.
 """
 
 from __future__ import annotations
@@ -17,12 +19,13 @@ from typing import Any
 
 import torch
 import torch.nn.functional as F
-import yaml
 from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
+from tqdm import tqdm
 
 from ..checkpoint import CheckpointError, save_weights
+from ..contract import ModelContract
 from ..data.datasets import DatasetError, DataSpec, TensorImages, build_data, seeded_subset
 from ..data.decode import ImageDecodeError
 from ..data.loader import ResumableSampler, build_loader
@@ -31,7 +34,7 @@ from ..errors import UserError
 from ..factory import create_model
 from . import distributed
 from .config import ConfigError, TrainConfig
-from .metrics import StepLog, TensorBoard, plot_curves, write_epochs_csv
+from .logger import RunLogger
 from .schedules import build_scheduler
 from .state import load_state, rng_state, save_state, set_rng_state
 
@@ -79,6 +82,37 @@ def model_kwargs(cfg: TrainConfig, spec: DataSpec) -> dict[str, Any]:
     if spec.in_chans != 3:
         kwargs.setdefault("in_chans", spec.in_chans)
     return kwargs
+
+
+def run_contract(
+    cfg: TrainConfig, spec: DataSpec, kwargs: dict[str, Any], eval_size: int, epoch: int, kind: str
+) -> ModelContract:
+    """The contract of weights this run trained: its model, classes, and the evaluation preprocessing it used.
+
+    Args:
+        cfg: the run's config (model, dataset, crop fraction).
+        spec: the data it trained on (classes, channels, mean and std in 0-1 units, RGB).
+        kwargs: the builder options of the model (``in_chans`` among them when not 3).
+        eval_size: the crop side the validation set was evaluated at, px.
+        epoch: epochs done (1-based), recorded in ``weights``.
+        kind: "raw" or "ema" (the averaged weights).
+    """
+    return ModelContract(
+        model=cfg.model,
+        num_classes=len(spec.classes),
+        model_kwargs=kwargs,
+        class_names=tuple(spec.classes),
+        input_size=eval_size,
+        in_chans=spec.in_chans,
+        pixel_range=1.0,
+        channel_order="RGB",
+        mean=tuple(spec.mean),
+        std=tuple(spec.std),
+        resize="shorter",
+        crop_fraction=cfg.crop_fraction,
+        interpolation="bilinear",
+        weights={"source": "trained", "dataset": cfg.dataset, "epoch": epoch, "kind": kind},
+    )
 
 
 def param_groups(model: nn.Module, cfg: TrainConfig) -> list[dict[str, Any]]:
@@ -166,6 +200,7 @@ class Trainer:
         self._build_loaders()
         self._build_model()
         self.progress = Progress()
+        self.logger: RunLogger | None = None  # the main rank's, while fit() runs
         if resume is not None:
             self._restore(load_state(resume))
 
@@ -270,20 +305,11 @@ class Trainer:
             save_state(self.out, self._state())
 
     # ---- checkpoints --------------------------------------------------------------------------------
-    def _meta(self, metrics: dict[str, Any], weights: str) -> dict[str, Any]:
-        return {
-            "model": self.cfg.model,
-            "num_classes": len(self.spec.classes),
-            "model_kwargs": self.kwargs,
-            "class_names": self.spec.classes,
-            "mean": list(self.spec.mean),
-            "std": list(self.spec.std),
-            "input_size": self.size,
-            "epoch": self.progress.epoch + 1,
-            "metrics": metrics,
-            "weights": weights,
-            "config": self.cfg.to_dict(),
-        }
+    def _meta(self, metrics: dict[str, Any], kind: str) -> dict[str, Any]:
+        """Checkpoint metadata: the contract of the ``kind`` ("raw" or "ema") weights, epoch, metrics, config."""
+        epoch = self.progress.epoch + 1
+        contract = run_contract(self.cfg, self.spec, self.kwargs, self.size, epoch, kind)
+        return {**contract.to_meta(), "epoch": epoch, "metrics": metrics, "config": self.cfg.to_dict()}
 
     def save_checkpoints(self, metrics: dict[str, Any]) -> None:
         """``last`` (raw weights), ``ema`` and, when the val accuracy improved, ``best`` (raw or EMA)."""
@@ -331,8 +357,6 @@ class Trainer:
         return value
 
     def _bar(self) -> Any:
-        from tqdm import tqdm
-
         p = self.progress
         tty = sys.stderr.isatty()
         return tqdm(
@@ -345,7 +369,7 @@ class Trainer:
             leave=tty,
         )
 
-    def run_epoch(self, steplog: StepLog | None) -> bool:
+    def run_epoch(self) -> bool:
         """Train the rest of the current epoch; False when ``max_steps`` stopped it early."""
         cfg, p = self.cfg, self.progress
         self.net.train()
@@ -361,8 +385,8 @@ class Trainer:
                 p.step_in_epoch += 1
                 p.global_step += 1
                 lr = self.optimizer.param_groups[0]["lr"]
-                if steplog is not None:
-                    steplog.write(p.global_step, p.epoch + 1, loss, lr)
+                if self.logger is not None:
+                    self.logger.step(p.global_step, p.epoch + 1, loss, lr)
                 rate = (p.sums["seen"] - seen0) * self.dist.world / max(time.perf_counter() - t0, 1e-9)
                 bar.set_postfix(loss=f"{loss:.4f}", lr=f"{lr:.3g}", img_s=f"{rate:.0f}", refresh=False)
                 bar.update()
@@ -373,14 +397,14 @@ class Trainer:
         return True
 
     def end_epoch(self, seconds: float) -> dict[str, Any]:
-        """Evaluate (raw and EMA), record the epoch, write checkpoints, CSV, plot and resume state."""
+        """Evaluate (raw and EMA), record the epoch, write checkpoints, the logger's records and resume state."""
         p, s = self.progress, self.progress.sums
         distributed.average_buffers(self.module)
         if self.ema is not None:
             distributed.average_buffers(self.ema.module)
         bad = int(distributed.all_reduce_sum([s["bad"]], self.device)[0])
-        if bad and self.dist.main:
-            print(f"epoch {p.epoch + 1}: skipped {bad} unreadable image(s)", file=sys.stderr)
+        if bad and self.logger is not None:
+            self.logger.skipped(p.epoch + 1, bad)
         row: dict[str, Any] = {
             "epoch": p.epoch + 1,
             "step": p.global_step,
@@ -401,42 +425,31 @@ class Trainer:
         p.epoch += 1
         p.step_in_epoch = 0
         p.sums = {k: 0.0 for k in p.sums}
-        if self.dist.main:
-            write_epochs_csv(self.out / "metrics.csv", p.history)
-            self.tensorboard.log(row)
-            plot_curves(self.out / "curves.png", p.history, f"{self.cfg.model} on {self.cfg.dataset}")
-            ema = f" ema {100 * row['ema_val_acc']:.2f}%" if "ema_val_acc" in row else ""
-            print(
-                f"epoch {row['epoch']}/{self.cfg.epochs}: train loss {row['train_loss']:.4f} acc "
-                f"{100 * row['train_acc']:.2f}% | val loss {row['val_loss']:.4f} acc {100 * row['val_acc']:.2f}%"
-                f"{ema} | {row['img_per_s']} img/s, {row['epoch_s']} s",
-                flush=True,
-            )
+        if self.logger is not None:
+            self.logger.epoch(row)
         self.save_resume_state()
         return row
 
     def fit(self) -> dict[str, Any]:
         """Train to the end (or ``max_steps``) and return a summary: final metrics and output paths."""
         cfg, p = self.cfg, self.progress
-        steplog = None
         if self.dist.main:
-            self.out.mkdir(parents=True, exist_ok=True)
-            (self.out / "config.yaml").write_text(yaml.safe_dump(cfg.to_dict(), sort_keys=False))
-            steplog = StepLog(self.out / "steps.csv", p.global_step if p.global_step else None)
-            self.tensorboard = TensorBoard(self.out / "tb")
+            resume_step = p.global_step if p.global_step else None
+            self.logger = RunLogger(self.out, cfg, self.steps_per_epoch, p.history, resume_step)
         try:
             while p.epoch < cfg.epochs and p.global_step < self.total_steps:
                 t0 = time.perf_counter()
-                self.run_epoch(steplog)
+                self.run_epoch()
                 self.end_epoch(time.perf_counter() - t0)
         except KeyboardInterrupt:
             self.save_resume_state()
-            if self.dist.main:
-                print(f"\ninterrupted at step {p.global_step}; state saved, continue with --resume {self.out}")
+            if self.logger is not None:
+                self.logger.interrupted(p.global_step)
             raise
         finally:
-            if steplog is not None:
-                steplog.close()
+            if self.logger is not None:
+                self.logger.close()
+                self.logger = None
         return self.summary()
 
     def summary(self) -> dict[str, Any]:

@@ -1,4 +1,4 @@
-"""Run records: per-epoch metrics CSV, per-step loss log, optional TensorBoard, and ``curves.png``."""
+"""Run records on disk: per-epoch metrics CSV, per-step loss log and optional TensorBoard scalars."""
 
 from __future__ import annotations
 
@@ -22,7 +22,10 @@ def write_epochs_csv(path: Path, history: list[dict[str, Any]]) -> None:
 
 
 class StepLog:
-    """``steps.csv``: one line per optimiser step (step, epoch, loss, lr); truncated to the resume point."""
+    """``steps.csv``: one line per optimiser step (step, epoch, loss, lr); truncated to the resume point.
+
+    ``points`` holds ``(step, loss)`` of every line in the file, for the per-step curve.
+    """
 
     def __init__(self, path: Path, resume_step: int | None) -> None:
         self.path = path
@@ -30,6 +33,7 @@ class StepLog:
         if resume_step is not None and path.is_file():
             lines = path.read_text().splitlines()[1:]
             rows = [ln for ln in lines if ln and int(ln.split(",")[0]) <= resume_step]
+        self.points: list[tuple[int, float]] = [(int(r.split(",")[0]), float(r.split(",")[2])) for r in rows]
         self.f = open(path, "w")  # noqa: SIM115 (kept open for the run)
         self.f.write("step,epoch,loss,lr\n" + "".join(r + "\n" for r in rows))
         self.f.flush()
@@ -37,6 +41,7 @@ class StepLog:
     def write(self, step: int, epoch: int, loss: float, lr: float) -> None:
         self.f.write(f"{step},{epoch},{loss!r},{lr!r}\n")
         self.f.flush()
+        self.points.append((step, loss))
 
     def close(self) -> None:
         self.f.close()
@@ -47,7 +52,7 @@ class TensorBoard:
 
     def __init__(self, log_dir: Path) -> None:
         try:
-            from torch.utils.tensorboard import SummaryWriter
+            from torch.utils.tensorboard import SummaryWriter  # optional and slow to import
 
             self.writer: Any = SummaryWriter(str(log_dir))
         except ImportError:
@@ -61,29 +66,6 @@ class TensorBoard:
                 self.writer.add_scalar(k, v, row["epoch"])
         self.writer.flush()
 
-
-def plot_curves(path: Path, history: list[dict[str, Any]], title: str = "") -> Path:
-    """Loss and accuracy per epoch, train and validation (and EMA when present), as a PNG."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    epochs = [r["epoch"] for r in history]
-    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(10, 4))
-    ax1.plot(epochs, [r["train_loss"] for r in history], "o-", label="train (+ aux losses)")
-    ax1.plot(epochs, [r.get("val_loss") for r in history], "o-", label="val")
-    ax1.set(xlabel="epoch", ylabel="loss", title="loss")
-    ax2.plot(epochs, [100 * r["train_acc"] for r in history], "o-", label="train")
-    ax2.plot(epochs, [100 * r.get("val_acc", float("nan")) for r in history], "o-", label="val")
-    if any(r.get("ema_val_acc") not in (None, "") for r in history):
-        ax2.plot(epochs, [100 * (r.get("ema_val_acc") or float("nan")) for r in history], "o--", label="val (EMA)")
-    ax2.set(xlabel="epoch", ylabel="top-1 accuracy (%)", title="accuracy")
-    for ax in (ax1, ax2):
-        ax.grid(alpha=0.3)
-        ax.legend()
-    fig.suptitle(title)
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return path
+    def close(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
