@@ -202,8 +202,39 @@ def test_resnet_v1_same_weights_different_function():
 
 
 def test_resnet_v1_flag_rejected_for_basic_blocks():
-    with pytest.raises(UserError, match="does not accept these options: stride_in_1x1 applies to bottleneck"):
+    with pytest.raises(UserError, match=r"cannot be built with .*stride_in_1x1=True: stride_in_1x1 applies to bottl"):
         create_model("resnet18", stride_in_1x1=True)
+
+
+# ---------------------------------------------------------------- greyscale first conv (in_chans=1)
+def _fan_in(w: torch.Tensor) -> int:
+    return w[0].numel()  # in_channels * kh * kw
+
+
+def _fan_out(w: torch.Tensor) -> int:
+    return w.shape[0] * w[0, 0].numel()  # out_channels * kh * kw
+
+
+# The first conv rebuilt for one channel is initialised by the family's own rule (torchvision's _init code):
+# name -> (first conv, expected weight std from its shape)
+GREY_STEM_STD = {
+    "alexnet_tv": ("features.0", lambda w: (3 * _fan_in(w)) ** -0.5),  # PyTorch default: U(+-1/sqrt(fan_in))
+    "vgg11": ("features.0", lambda w: (2 / _fan_out(w)) ** 0.5),  # kaiming_normal_, fan_out, relu; bias 0
+    "resnet18": ("conv1", lambda w: (2 / _fan_out(w)) ** 0.5),  # kaiming_normal_, fan_out, relu
+    "densenet121": ("features.conv0", lambda w: (2 / _fan_in(w)) ** 0.5),  # kaiming_normal_ (fan_in)
+}
+
+
+@pytest.mark.parametrize("name", sorted(GREY_STEM_STD))
+def test_greyscale_first_conv_initialised_as_the_family(name):
+    path, expected_std = GREY_STEM_STD[name]
+    torch.manual_seed(0)
+    stem = create_model(name, num_classes=10, in_chans=1).get_submodule(path)
+    w = stem.weight
+    assert w.shape[1] == 1
+    assert abs(w.std().item() / expected_std(w) - 1) < 0.15  # >= 576 weights: the sample std is within ~4%
+    if name == "vgg11":
+        assert torch.all(stem.bias == 0)
 
 
 # ---------------------------------------------------------------- GoogLeNet-BN against torchvision

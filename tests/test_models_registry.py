@@ -2,7 +2,7 @@
 
 Adding a model to the registry adds it to these tests. Each model is built once (a module-scoped fixture,
 so the 130M-parameter VGGs are built once each) and shared by the tests of its group; the test that
-replaces the classifier runs last in the file.
+replaces the classifier runs last in the file. The greyscale tests (``in_chans=1``) build their own.
 """
 
 from __future__ import annotations
@@ -74,6 +74,7 @@ def test_registry_entry_is_consistent(built):
     assert info.doc, f"{name} needs a one-line docstring (shown by `googlenet models`)"
     assert min_input_size(name) <= info.default_input_size
     assert model.num_classes == NUM_CLASSES
+    assert model.in_chans == 3
 
 
 def test_train_forward_backward_reaches_every_parameter(built):
@@ -115,11 +116,15 @@ def test_eval_forward_is_head_of_features(built):
     assert type(logits) is Tensor and logits.shape == (BATCH, NUM_CLASSES)
     # num_features is the input width of the layer that produces the logits (the last linear layer called)
     assert classifiers[-1].out_features == NUM_CLASSES
+    assert model.get_classifier() is classifiers[-1]
     assert model.num_features == classifiers[-1].in_features
     with torch.no_grad():
         features = model.forward_features(x)
         assert features.dim() == 4 and features.shape[0] == BATCH
         torch.testing.assert_close(model.forward_head(features), logits, rtol=0, atol=1e-6)
+        pre_logits = model.forward_head(features, pre_logits=True)
+        assert pre_logits.shape == (BATCH, model.num_features)
+        torch.testing.assert_close(model.get_classifier()(pre_logits), logits, rtol=0, atol=1e-6)
 
 
 def test_registered_min_input_size_is_the_real_boundary(built):
@@ -134,6 +139,54 @@ def test_registered_min_input_size_is_the_real_boundary(built):
         if smallest > 1:
             with pytest.raises((RuntimeError, ValueError)):
                 model(torch.empty(1, 3, smallest - 1, smallest - 1, device="meta"))
+
+
+def first_conv_called(model: nn.Module, x: Tensor) -> tuple[nn.Conv2d, Tensor]:
+    """``(conv, output)``: the first conv that ``model(x)`` runs (the stem, whatever its name) and the logits."""
+    called: list[nn.Conv2d] = []
+    hooks = [
+        m.register_forward_pre_hook(lambda m, args: None if called else called.append(m))
+        for m in model.modules()
+        if isinstance(m, nn.Conv2d)
+    ]
+    try:
+        out = model(x)
+    finally:
+        for h in hooks:
+            h.remove()
+    return called[0], out
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_greyscale_forward_backward_at_min_size(name):
+    """``in_chans=1`` (e.g. Fashion-MNIST): a 1-channel first conv, logits at the smallest input, a backward pass.
+
+    In eval mode: batch norm over two 1x1 maps in training mode blows gradients up to inf (ResNet-50 at 1-8 px),
+    a property of batch statistics, not of the stem; the RGB test above covers training mode at 32 px.
+    """
+    torch.manual_seed(0)
+    model = create_model(name, num_classes=NUM_CLASSES, in_chans=1).eval()
+    assert model.in_chans == 1
+    size = min_input_size(name)
+    x = torch.randn(BATCH, 1, size, size, generator=torch.Generator().manual_seed(5))
+    stem, out = first_conv_called(model, x)
+    assert stem.in_channels == 1 and stem.weight.shape[1] == 1
+    assert type(out) is Tensor and out.shape == (BATCH, NUM_CLASSES)
+    # backward from the logits to the stem only: no 130M-element parameter gradients for the VGGs
+    (grad,) = torch.autograd.grad(out.logsumexp(1).sum(), stem.weight)
+    norm = torch.linalg.vector_norm(grad).item()
+    assert math.isfinite(norm) and norm > 0
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_greyscale_changes_only_the_first_conv(name):
+    """Same state-dict keys as the RGB model; only the first conv's weight differs, in its input channels."""
+    grey, rgb = meta_model(name, in_chans=1).state_dict(), meta_model(name).state_dict()
+    assert list(grey) == list(rgb)
+    changed = {k: (tuple(rgb[k].shape), tuple(grey[k].shape)) for k in rgb if grey[k].shape != rgb[k].shape}
+    assert len(changed) == 1, changed
+    (before, after) = next(iter(changed.values()))
+    assert before[1] == 3 and after == (before[0], 1, *before[2:])
 
 
 @pytest.mark.parametrize("built", sorted(TORCHVISION_TWINS), indirect=True)
@@ -186,6 +239,7 @@ def test_reset_classifier(built):
     name, model = built
     model.reset_classifier(3)
     assert model.num_classes == 3
+    assert model.get_classifier().out_features == 3
     model.eval()
     with torch.no_grad():
         assert model(_input(name)).shape == (BATCH, 3)

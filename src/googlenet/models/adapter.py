@@ -1,18 +1,22 @@
 """One thin adapter that gives torchvision classifiers this project's model interface.
 
 torchvision's AlexNet, VGG, ResNet and DenseNet already return logits from ``forward``; what they lack is
-``num_classes``, ``num_features``, ``forward_features``, ``forward_head`` and ``reset_classifier``.
-:func:`adapt` adds them without wrapping: the model's class is swapped for a subclass that mixes in
-:class:`ClassifierAPI`, so the state-dict keys stay torchvision's (its checkpoints load with
-``strict=True``), ``isinstance(model, torchvision.models.ResNet)`` still holds, torchvision's own
+``num_classes``, ``in_chans``, ``num_features``, ``get_classifier``, ``forward_features``, ``forward_head``
+and ``reset_classifier``. :func:`adapt` adds them without wrapping: the model's class is swapped for a
+subclass that mixes in :class:`ClassifierAPI`, so the state-dict keys stay torchvision's (its checkpoints
+load with ``strict=True``), ``isinstance(model, torchvision.models.ResNet)`` still holds, torchvision's own
 ``forward`` runs (and scripts) unchanged, and the model pickles and deep-copies like any other.
 
-What differs between families is data, not code (:class:`HeadSpec`): the modules of the trunk, whether a
-ReLU follows it, the pooling module, and where the final linear layer lives.
+What differs between families is data, not code (:class:`HeadSpec`): the first conv, the modules of the
+trunk, whether a ReLU follows it, the pooling module, and where the final linear layer lives.
+
+``adapt(model, in_chans=1)`` builds a greyscale network: only the first conv changes (its input channels),
+re-initialised as the family initialises it; every state-dict key stays torchvision's.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
@@ -26,29 +30,55 @@ class HeadSpec:
     """Where a torchvision family keeps its trunk and classifier.
 
     Attributes:
+        stem: dotted path of the first conv, the layer whose input channels ``in_chans`` sets.
         trunk: child modules applied in order by ``forward_features``.
         trunk_relu: apply a ReLU after the trunk (DenseNet's forward does, outside its ``features``).
         pool: child module that pools the trunk output; ``None``: global average pooling.
         head: child module applied to the flattened pooled features (may hold hidden layers).
         classifier: dotted path of the final ``nn.Linear``, the layer ``reset_classifier`` replaces.
+        stem_init: the family's initialisation of the first conv; ``None``: PyTorch's default.
     """
 
+    stem: str
     trunk: tuple[str, ...]
     classifier: str
     head: str
     pool: str | None = "avgpool"
     trunk_relu: bool = False
+    stem_init: Callable[[nn.Conv2d], None] | None = None
+
+
+def _kaiming_fan_out(conv: nn.Conv2d) -> None:  # torchvision's VGG and ResNet
+    nn.init.kaiming_normal_(conv.weight, mode="fan_out", nonlinearity="relu")
+    if conv.bias is not None:
+        nn.init.zeros_(conv.bias)
+
+
+def _kaiming_fan_in(conv: nn.Conv2d) -> None:  # torchvision's DenseNet (its first conv has no bias)
+    nn.init.kaiming_normal_(conv.weight)
 
 
 SPECS: dict[type[nn.Module], HeadSpec] = {
-    tvm.AlexNet: HeadSpec(trunk=("features",), head="classifier", classifier="classifier.6"),
-    tvm.VGG: HeadSpec(trunk=("features",), head="classifier", classifier="classifier.6"),
+    tvm.AlexNet: HeadSpec(stem="features.0", trunk=("features",), head="classifier", classifier="classifier.6"),
+    tvm.VGG: HeadSpec(
+        stem="features.0", trunk=("features",), head="classifier", classifier="classifier.6", stem_init=_kaiming_fan_out
+    ),
     tvm.ResNet: HeadSpec(
+        stem="conv1",
         trunk=("conv1", "bn1", "relu", "maxpool", "layer1", "layer2", "layer3", "layer4"),
         head="fc",
         classifier="fc",
+        stem_init=_kaiming_fan_out,
     ),
-    tvm.DenseNet: HeadSpec(trunk=("features",), head="classifier", classifier="classifier", pool=None, trunk_relu=True),
+    tvm.DenseNet: HeadSpec(
+        stem="features.conv0",
+        trunk=("features",),
+        head="classifier",
+        classifier="classifier",
+        pool=None,
+        trunk_relu=True,
+        stem_init=_kaiming_fan_in,
+    ),
 }
 
 
@@ -59,8 +89,8 @@ class ClassifierAPI:
     on (4096 for AlexNet/VGG, whose heads keep two hidden layers; 2048 for ResNet-50).
     """
 
-    # Set by :func:`adapt`: ``head_spec`` (class attribute) and ``num_classes`` (instance attribute). No class-level
-    # annotations here: TorchScript would read them as attribute types.
+    # Set by :func:`adapt`: ``head_spec`` (class attribute), ``num_classes`` and ``in_chans`` (instance attributes).
+    # No class-level annotations here: TorchScript would read them as attribute types.
     __jit_unused_properties__ = ["num_features"]  # noqa: RUF012  (TorchScript would try to compile it)
 
     @property
@@ -77,18 +107,25 @@ class ClassifierAPI:
             x = getattr(self, name)(x)
         return F.relu(x) if self.head_spec.trunk_relu else x
 
-    def forward_head(self, x: Tensor) -> Tensor:
-        """Pool, flatten and classify :meth:`forward_features` output into logits."""
+    def forward_head(self, x: Tensor, pre_logits: bool = False) -> Tensor:
+        """Pool, flatten and classify :meth:`forward_features` output into logits.
+
+        ``pre_logits=True`` stops before the final linear layer: N x num_features (after the hidden FC layers
+        of AlexNet and VGG).
+        """
         spec = self.head_spec
         x = getattr(self, spec.pool)(x) if spec.pool else F.adaptive_avg_pool2d(x, (1, 1))
-        return getattr(self, spec.head)(torch.flatten(x, 1))
+        x = torch.flatten(x, 1)
+        head = getattr(self, spec.head)
+        if not pre_logits:
+            return head(x)
+        return x if spec.head == spec.classifier else head[:-1](x)  # the classifier ends the head
 
     def reset_classifier(self, num_classes: int) -> None:
         """Replace the final linear layer by a freshly initialised one with ``num_classes`` outputs."""
         old = self.get_classifier()
         new = nn.Linear(old.in_features, num_classes, device=old.weight.device, dtype=old.weight.dtype)
-        parent, _, leaf = self.head_spec.classifier.rpartition(".")
-        setattr(self.get_submodule(parent) if parent else self, leaf, new)  # type: ignore[attr-defined]
+        self.set_submodule(self.head_spec.classifier, new)  # type: ignore[attr-defined]
         self.num_classes = num_classes
 
 
@@ -107,8 +144,40 @@ def _adapted_class(cls: type[nn.Module]) -> type[nn.Module]:
     return _ADAPTED[cls]
 
 
-def adapt(model: nn.Module) -> nn.Module:
-    """Give a torchvision AlexNet/VGG/ResNet/DenseNet instance the project's interface, in place."""
+def _set_in_chans(model: nn.Module, in_chans: int) -> None:
+    """Rebuild the first conv for ``in_chans`` input channels (same shape otherwise), initialised as the family."""
+    spec: HeadSpec = model.head_spec  # type: ignore[assignment]
+    old = model.get_submodule(spec.stem)
+    if old.in_channels == in_chans:
+        return
+    w = old.weight
+    new = nn.Conv2d(
+        in_chans,
+        old.out_channels,
+        old.kernel_size,
+        old.stride,
+        old.padding,
+        old.dilation,
+        old.groups,
+        bias=old.bias is not None,
+        padding_mode=old.padding_mode,
+        device=w.device,
+        dtype=w.dtype,
+    )
+    if spec.stem_init is not None:
+        spec.stem_init(new)
+    model.set_submodule(spec.stem, new)
+
+
+def adapt(model: nn.Module, in_chans: int = 3) -> nn.Module:
+    """Give a torchvision AlexNet/VGG/ResNet/DenseNet instance the project's interface, in place.
+
+    Args:
+        model: a torchvision classifier (3 input channels, or already built for ``in_chans``).
+        in_chans: input channels; another count than the first conv's rebuilds that conv only.
+    """
     model.__class__ = _adapted_class(type(model))
+    _set_in_chans(model, in_chans)
+    model.in_chans = in_chans
     model.num_classes = model.get_classifier().out_features  # type: ignore[attr-defined]
     return model

@@ -10,6 +10,8 @@ Three registered forms:
   i.e. ``groups=2`` (kernel depths 48, 192, 192); conv3 and the FC layers see everything.
 - ``alexnet_tv``: torchvision's "one weird trick" variant (64-192-384-256-256, no LRN, no groups).
 
+All three take ``in_chans`` (1 for greyscale: only conv1's input channels change).
+
 Deviations and readings of the paper, all shared with torchvision's layout:
 
 - input 224 px with conv1 padding 2 (the paper's 224 does not divide; Caffe uses 227 px and no padding);
@@ -48,6 +50,7 @@ class AlexNet(nn.Module):
         super().__init__()
         g = 2 if grouped else 1
         self.num_classes = num_classes
+        self.in_chans = in_chans
         self.features = nn.Sequential(
             nn.Conv2d(in_chans, 96, kernel_size=11, stride=4, padding=2),  # 0: conv1, N x 96 x 55 x 55
             nn.ReLU(inplace=True),
@@ -90,13 +93,20 @@ class AlexNet(nn.Module):
         """Conv trunk: N x 256 x 6 x 6 at 224 px."""
         return self.features(x)
 
-    def forward_head(self, x: Tensor) -> Tensor:
-        """Pool to 6x6, flatten, fc6 -> fc7 -> fc8."""
-        x = self.avgpool(x)
-        return self.classifier(torch.flatten(x, 1))
+    def forward_head(self, x: Tensor, pre_logits: bool = False) -> Tensor:
+        """Pool to 6x6, flatten, fc6 -> fc7 -> fc8; ``pre_logits=True`` stops before fc8 (N x num_features)."""
+        x = torch.flatten(self.avgpool(x), 1)
+        for i, layer in enumerate(self.classifier):  # TorchScript cannot call a slice of a Sequential
+            if i < 6 or not pre_logits:  # classifier.6 is fc8
+                x = layer(x)
+        return x
 
     def forward(self, x: Tensor) -> Tensor:
         return self.forward_head(self.forward_features(x))
+
+    def get_classifier(self) -> nn.Linear:
+        """The final linear layer (fc8)."""
+        return self.classifier[6]
 
     def reset_classifier(self, num_classes: int) -> None:
         """Replace fc8 for ``num_classes`` outputs (fine-tuning)."""
@@ -118,6 +128,6 @@ def alexnet_grouped(num_classes: int = 1000, **kwargs) -> AlexNet:
 
 
 @register_model(family="alexnet", min_input_size=63)
-def alexnet_tv(num_classes: int = 1000, **kwargs) -> nn.Module:
+def alexnet_tv(num_classes: int = 1000, *, in_chans: int = 3, **kwargs) -> nn.Module:
     """torchvision's AlexNet ("one weird trick": 64-192-384-256-256, no LRN, no groups)."""
-    return adapt(tvm.alexnet(weights=None, num_classes=num_classes, **kwargs))
+    return adapt(tvm.alexnet(weights=None, num_classes=num_classes, **kwargs), in_chans)

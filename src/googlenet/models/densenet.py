@@ -5,6 +5,7 @@ keys are torchvision's current ones (:func:`googlenet.weights.import_torchvision
 ``norm.1``-style keys of torchvision's published files). Each layer is BN-ReLU-1x1 conv (4k) -> BN-ReLU-3x3
 conv (k); transitions halve the channels and average-pool 2x2. k=32 with blocks [6,12,24,16] (121),
 [6,12,32,32] (169), [6,12,48,32] (201); 161 uses k=48, 96 initial channels and [6,12,36,24].
+``in_chans=1`` builds a greyscale network: only ``features.conv0`` changes (its input channels).
 """
 
 from __future__ import annotations
@@ -18,8 +19,8 @@ from ..registry import register_model
 from .adapter import adapt
 
 
-def _densenet(builder: Callable[..., nn.Module], num_classes: int, **kwargs) -> nn.Module:
-    return adapt(builder(weights=None, num_classes=num_classes, **kwargs))
+def _densenet(builder: Callable[..., nn.Module], num_classes: int, in_chans: int = 3, **kwargs) -> nn.Module:
+    return adapt(builder(weights=None, num_classes=num_classes, **kwargs), in_chans)
 
 
 _DENSENET = {"family": "densenet", "min_input_size": 29}  # torchvision's min_size

@@ -251,12 +251,21 @@ class GoogLeNet(nn.Module):
         self._check_input(x)
         return self._trunk(x, False)[0]
 
-    def forward_head(self, x: Tensor) -> Tensor:
-        """Global average pool -> dropout -> linear, from :meth:`forward_features` output to logits."""
+    def forward_head(self, x: Tensor, pre_logits: bool = False) -> Tensor:
+        """Global average pool -> dropout -> linear, from :meth:`forward_features` output to logits.
+
+        ``pre_logits=True`` stops before the linear layer: N x num_features.
+        """
         x = self.avgpool(x)  # N x 1024 x 1 x 1
         x = torch.flatten(x, 1)  # N x 1024
         x = self.dropout(x)
+        if pre_logits:
+            return x
         return self.fc(x)  # N x num_classes
+
+    def get_classifier(self) -> nn.Linear:
+        """The main classifier (the auxiliary heads keep their own, ``aux1.fc2`` and ``aux2.fc2``)."""
+        return self.fc
 
     def reset_classifier(self, num_classes: int) -> None:
         """Replace the main and auxiliary classifiers for ``num_classes`` outputs (fine-tuning)."""

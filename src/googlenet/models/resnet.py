@@ -7,6 +7,8 @@ for 50/101/152; stages [2,2,2,2], [3,4,6,3], [3,4,6,3], [3,4,23,3], [3,8,36,3].
 torchvision's bottleneck is "v1.5": a downsampling block strides in its 3x3 conv. The paper ("v1") strides
 in the first 1x1 conv; ``stride_in_1x1=True`` moves the stride there (same parameters, fewer MACs in the
 3x3, slightly less accurate). The projection shortcut strides in its 1x1 conv in both forms.
+
+``in_chans=1`` builds a greyscale network: only ``conv1`` changes (its input channels).
 """
 
 from __future__ import annotations
@@ -29,14 +31,16 @@ def move_stride_to_1x1(model: nn.Module) -> nn.Module:
     return model
 
 
-def _resnet(builder: Callable[..., nn.Module], num_classes: int, stride_in_1x1: bool = False, **kwargs) -> nn.Module:
+def _resnet(
+    builder: Callable[..., nn.Module], num_classes: int, stride_in_1x1: bool = False, in_chans: int = 3, **kwargs
+) -> nn.Module:
     model = builder(weights=None, num_classes=num_classes, **kwargs)
     if stride_in_1x1:
         if not any(isinstance(m, Bottleneck) for m in model.modules()):
             # TypeError: an option this builder does not take (create_model reports it as a UserError)
             raise TypeError("stride_in_1x1 applies to bottleneck ResNets (50/101/152) only")
         move_stride_to_1x1(model)
-    return adapt(model)
+    return adapt(model, in_chans)
 
 
 _RESNET = {"family": "resnet", "min_input_size": 1}  # torchvision's min_size for every ResNet

@@ -18,6 +18,7 @@ All share torchvision's ``VGG`` class (so its state-dict keys ``features.N`` / `
 classifier FC 4096 -> ReLU -> dropout 0.5 -> FC 4096 -> ReLU -> dropout 0.5 -> FC, and its adaptive average
 pool to 7x7 before the classifier (the identity at 224 px; the paper has no such pool and instead evaluates
 densely with the FC layers as convs). The LRN of A-LRN is AlexNet's (k=2, n=5, alpha=1e-4, beta=0.75).
+``in_chans=1`` builds a greyscale network: only the first conv (``features.0``) changes.
 """
 
 from __future__ import annotations
@@ -59,12 +60,13 @@ def make_features(cfg: Sequence[Token], batch_norm: bool, in_chans: int = 3) -> 
     return nn.Sequential(*layers)
 
 
-def _paper_vgg(config: str, batch_norm: bool, num_classes: int, **kwargs) -> nn.Module:
-    return adapt(tvm.VGG(make_features(CONFIGS[config], batch_norm), num_classes=num_classes, **kwargs))
+def _paper_vgg(config: str, batch_norm: bool, num_classes: int, in_chans: int = 3, **kwargs) -> nn.Module:
+    features = make_features(CONFIGS[config], batch_norm, in_chans)
+    return adapt(tvm.VGG(features, num_classes=num_classes, **kwargs), in_chans)
 
 
-def _tv_vgg(builder: Callable[..., nn.Module], num_classes: int, **kwargs) -> nn.Module:
-    return adapt(builder(weights=None, num_classes=num_classes, **kwargs))
+def _tv_vgg(builder: Callable[..., nn.Module], num_classes: int, in_chans: int = 3, **kwargs) -> nn.Module:
+    return adapt(builder(weights=None, num_classes=num_classes, **kwargs), in_chans)
 
 
 _VGG = {"family": "vgg", "min_input_size": 32}
