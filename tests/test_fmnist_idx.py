@@ -68,3 +68,12 @@ def test_demo_recipe_trains_on_written_idx_files(fmnist_dir: Path, tmp_path: Pat
 def test_data_folder_without_idx_files_is_refused(tmp_path: Path) -> None:
     r = run_cli("train", "--recipe", "fashion-mnist-demo", "--data", str(tmp_path), "--out", str(tmp_path / "o"))
     assert r.returncode == 2 and "Fashion-MNIST not found" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_a_crop_too_small_for_the_network_is_one_line_before_training(fmnist_dir: Path, tmp_path: Path) -> None:
+    """The demo's GoogLeNet at 28 px (its recipe upsamples to 56) once died in a pooling layer with a traceback."""
+    r = run_cli("train", "--recipe", "fashion-mnist-demo", "--data", str(fmnist_dir), "--out", str(tmp_path / "o"),
+                "input_size=28", "batch_size=20", "model_kwargs.width=0.125")  # fmt: skip
+    assert r.returncode == 2 and "Traceback" not in r.stderr, r.stderr[-2000:]
+    assert "input size 28 px is too small for googlenet" in r.stderr and r.stderr.strip().count("\n") == 0
+    assert not (tmp_path / "o" / "steps.csv").exists()

@@ -24,6 +24,7 @@ from torch.nn.parallel import DistributedDataParallel
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 from tqdm import tqdm
 
+from ..analysis.profile import check_input_size
 from ..checkpoint import CheckpointError, save_weights
 from ..contract import ModelContract
 from ..data.datasets import DatasetError, DataSpec, TensorImages, build_data, seeded_subset
@@ -227,6 +228,8 @@ class Trainer:
     def _build_model(self) -> None:
         cfg = self.cfg
         self.kwargs = model_kwargs(cfg, self.spec)
+        # a crop too small for the network is a one-line error now, not a pooling traceback at step 1
+        check_input_size(cfg.model, min(cfg.input_size or self.spec.native_size, self.size), **self.kwargs)
         model = create_model(cfg.model, num_classes=len(self.spec.classes), **self.kwargs).to(self.device)
         if cfg.channels_last:
             model = model.to(memory_format=torch.channels_last)
