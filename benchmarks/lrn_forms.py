@@ -2,7 +2,7 @@
 
     python benchmarks/lrn_forms.py [--batch 16] [--repeats 8] [--threads 2]
 
-Forms: ``conv`` (the back end's choice: banded 1x1 conv + sqrt, :class:`googlenet.deploy.lrn.ConvLRN`),
+Forms: ``conv`` (the back end's choice: banded 1x1 conv + sqrt, :class:`googlenet.runtime.lrn.ConvLRN`),
 ``node`` (one ONNX ``LRN`` node, ONNX Runtime's own kernel), ``pool`` (squares average-pooled across channels,
 torch's own decomposition), ``slices`` (five shifted channel slices summed), and ``none`` (LRN removed: what
 LRN costs at all). Every form is checked against torch's LRN before timing.
@@ -22,9 +22,9 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from googlenet import create_model
-from googlenet.deploy.backends import ort_session_options
-from googlenet.deploy.fuse import fold_batch_norm
-from googlenet.deploy.lrn import register_legacy_symbolic, use_conv_lrn, use_onnx_lrn
+from googlenet.runtime.fuse import fold_batch_norm
+from googlenet.runtime.lrn import register_legacy_symbolic, use_conv_lrn, use_onnx_lrn
+from googlenet.runtime.onnx import session_options
 
 
 class PoolLRN(nn.Module):
@@ -73,14 +73,14 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
     base = fold_batch_norm(create_model("googlenet", aux_logits=False).eval())
+    x = torch.randn(args.batch, 3, 224, 224)
     forms = {
-        "conv": use_conv_lrn(base),
+        "conv": use_conv_lrn(base, x),
         "node": use_onnx_lrn(base),
         "pool": replace_lrn(base, PoolLRN),
         "slices": replace_lrn(base, SliceLRN),
         "none": replace_lrn(base, lambda _: nn.Identity()),
     }
-    x = torch.randn(args.batch, 3, 224, 224)
     with torch.no_grad():
         expected = base(x).numpy()
     register_legacy_symbolic(18)
@@ -88,7 +88,7 @@ def main() -> None:
     for name, model in forms.items():
         buf = io.BytesIO()
         torch.onnx.export(model, x, buf, opset_version=18, dynamo=False, input_names=["x"])
-        session = ort.InferenceSession(buf.getvalue(), ort_session_options(args.threads), ["CPUExecutionProvider"])
+        session = ort.InferenceSession(buf.getvalue(), session_options(args.threads), ["CPUExecutionProvider"])
         diff = float(np.abs(session.run(None, {"x": x.numpy()})[0] - expected).max())
         if name != "none" and diff > 1e-4:
             raise SystemExit(f"LRN form {name!r} differs from torch's LRN by {diff:.2e}")

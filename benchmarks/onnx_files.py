@@ -15,7 +15,7 @@ import time
 
 import numpy as np
 
-from googlenet.deploy.export import load_exported, read_metadata
+from googlenet.runtime.exported import exported_contract, load_exported
 
 
 def main() -> None:
@@ -30,9 +30,8 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     runs = {}
     for path in args.files:
-        meta = read_metadata(path)
-        size, chans = int(meta.get("input_size", 224)), int(meta.get("in_chans", 3))
-        runs[path] = (load_exported(path, threads=args.threads), (args.batch, chans, size, size))
+        c = exported_contract(path)
+        runs[path] = (load_exported(path, threads=args.threads), (args.batch, c.in_chans, c.input_size, c.input_size))
     rng = np.random.default_rng(0)
     inputs = {p: torch.from_numpy(rng.standard_normal(shape, dtype=np.float32)) for p, (_, shape) in runs.items()}
     times: dict[str, list[float]] = {p: [] for p in runs}

@@ -9,6 +9,7 @@ from torchvision.transforms import v2
 
 from googlenet import create_model
 from googlenet.checkpoint import save_weights
+from googlenet.contract import ModelContract
 
 IMAGENETTE = ["n01440764", "n02102040", "n02979186", "n03000684", "n03028079",
               "n03394916", "n03417042", "n03425413", "n03445777", "n03888257"]  # fmt: skip
@@ -16,19 +17,28 @@ MEAN = [0.485, 0.456, 0.406]
 STD = [0.229, 0.224, 0.225]
 
 
-def make_checkpoint(path: Path, seed: int = 0, width: float = 0.125, input_size: int = 32, **kw) -> Path:
-    """A random-weight 10-class GoogLeNet saved the way training saves one."""
+def make_checkpoint(
+    path: Path, seed: int = 0, width: float = 0.125, input_size: int = 32, legacy: bool = False, **kw
+) -> Path:
+    """A random-weight 10-class GoogLeNet evaluated at crop fraction 0.875 (256/224), saved with its contract, or
+    with ``legacy`` in the flat metadata training wrote before the contract (crop fraction in its config)."""
     torch.manual_seed(seed)
     model = create_model("googlenet", num_classes=10, width=width, **kw)
-    meta = {
-        "model": "googlenet",
-        "num_classes": 10,
-        "model_kwargs": {"width": width, **kw},
-        "class_names": IMAGENETTE,
-        "mean": MEAN,
-        "std": STD,
-        "input_size": input_size,
-    }
+    kwargs = {"width": width, **kw}
+    if legacy:
+        meta = {
+            "model": "googlenet",
+            "num_classes": 10,
+            "model_kwargs": kwargs,
+            "class_names": IMAGENETTE,
+            "mean": MEAN,
+            "std": STD,
+            "input_size": input_size,
+            "config": {"crop_fraction": 0.875},
+        }
+    else:
+        contract = ModelContract("googlenet", 10, kwargs, tuple(IMAGENETTE), input_size=input_size, crop_fraction=0.875)
+        meta = contract.to_meta()
     return save_weights(path, model, meta)
 
 

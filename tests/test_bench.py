@@ -10,7 +10,6 @@ import pytest
 import torch
 
 from googlenet.cli import main
-from googlenet.deploy.backends import make_backend
 from googlenet.deploy.bench import (
     BenchReport,
     BenchRow,
@@ -19,8 +18,9 @@ from googlenet.deploy.bench import (
     relative_diff,
     torchvision_reference,
 )
-from googlenet.deploy.images import image_files, preprocess
-from googlenet.factory import create_model
+from googlenet.factory import create_model, default_contract
+from googlenet.runtime.backends import make_backend
+from googlenet.runtime.images import sample_batch
 
 
 def test_bench_json_has_ratios_against_torchvision(capsys):
@@ -102,9 +102,10 @@ def test_unknown_path_and_reference_lookup(capsys):
 def test_int8_backend_close_to_fp32_on_real_images(imagenette128_root):
     torch.manual_seed(0)
     model = create_model("googlenet", num_classes=10, width=0.25, aux_logits=False).eval()
-    calib = preprocess(image_files(imagenette128_root, 16, split="train"), 64)
-    x = preprocess(image_files(imagenette128_root, 8), 64)
-    q = make_backend("onnxruntime_int8", model, input_size=64, threads=1, calibration=calib)
+    contract = default_contract("googlenet", 10, width=0.25, aux_logits=False).replace(input_size=64)
+    calib = sample_batch(imagenette128_root, 16, contract, split="train")
+    x = sample_batch(imagenette128_root, 8, contract)
+    q = make_backend("onnxruntime_int8", model, contract, threads=1, calibration=calib)
     with torch.no_grad():
         ref = model(x).numpy()
     got = q(x).numpy()
@@ -177,8 +178,11 @@ def test_missing_optional_package_is_one_line(monkeypatch, capsys):
 def test_int8_calibrates_a_greyscale_model_on_real_images(imagenette128_root):
     torch.manual_seed(0)
     model = create_model("googlenet_small", num_classes=10, width=0.125, in_chans=1).eval()
-    q = make_backend("onnxruntime_int8", model, input_size=32, threads=1)  # default calibration: 1 channel
-    x = preprocess(image_files(imagenette128_root, 4), 32, mean=(0.5,), std=(0.5,), in_chans=1)
+    contract = default_contract("googlenet_small", 10, width=0.125, in_chans=1)
+    assert (contract.input_size, contract.mean, contract.std) == (32, (0.5,), (0.5,))
+    q = make_backend("onnxruntime_int8", model, contract, threads=1)  # default calibration: 1 channel
+    x = sample_batch(imagenette128_root, 4, contract)
+    assert x.shape == (4, 1, 32, 32)
     with torch.no_grad():
         ref = model(x)
     assert np.linalg.norm(q(x).numpy() - ref.numpy()) < 0.05 * np.linalg.norm(ref.numpy())

@@ -12,11 +12,15 @@ from torch import nn
 
 from _eval_kit import IMAGENETTE, make_checkpoint, reference_probs
 from googlenet.cli import main
+from googlenet.contract import ModelContract
 from googlenet.errors import UserError
-from googlenet.eval.backends import BACKENDS, make_forward, register_backend
 from googlenet.eval.evaluate import EvalOptions, ensemble, evaluate, run_pass, target_map
 from googlenet.eval.members import load_members
 from googlenet.eval.stream import stream_probabilities
+from googlenet.factory import load_model
+from googlenet.runtime.backends import BACKENDS, UnknownBackendError, make_backend, register_backend
+
+IDENTITY = ModelContract("identity", num_classes=3)  # a contract for a bare module the tests wrap
 
 
 class Recorder(nn.Module):
@@ -121,9 +125,13 @@ def tiny_val(imagenette128_root: Path, tmp_path_factory) -> tuple[Path, list[Pat
 
 @pytest.fixture(scope="module")
 def two_checkpoints(tmp_path_factory) -> list[Path]:
-    """Two different architectures (width and input size) predicting the same 10 classes."""
+    """Two different architectures (width and input size) predicting the same 10 classes; the first written in
+    the flat metadata of checkpoints older than the contract."""
     d = tmp_path_factory.mktemp("ckpt")
-    return [make_checkpoint(d / "a.safetensors", seed=1), make_checkpoint(d / "b.safetensors", 2, 0.125, 40)]
+    return [
+        make_checkpoint(d / "a.safetensors", seed=1, legacy=True),
+        make_checkpoint(d / "b.safetensors", 2, 0.125, 40),
+    ]
 
 
 def test_ensemble_matches_independent_pipeline(tiny_val, two_checkpoints) -> None:
@@ -149,28 +157,27 @@ def test_ensemble_matches_independent_pipeline(tiny_val, two_checkpoints) -> Non
 
 
 def test_channels_last_backend_matches_eager(two_checkpoints) -> None:
-    from googlenet.factory import load_checkpoint
-
-    model, _ = load_checkpoint(two_checkpoints[1])
+    model, contract, _ = load_model(two_checkpoints[1])
     x = torch.randn(2, 3, 40, 40)
     with torch.no_grad():
-        eager = make_forward(model, "eager")(x)
-        cl = make_forward(model, "channels_last")(x)
+        eager = make_backend("eager", model, contract)(x)
+        cl = make_backend("channels_last", model, contract)(x)
     torch.testing.assert_close(cl, eager, rtol=1e-4, atol=1e-5)
 
 
 def test_backend_registry_hook() -> None:
     @register_backend("test_double")
-    def _double(model, device, input_size):
+    def _double(model, contract, device, **_):
         return lambda x: 2 * model(x)
 
     try:
-        out = make_forward(nn.Identity(), "test_double")(torch.ones(1, 3))
+        out = make_backend("test_double", nn.Identity(), IDENTITY)(torch.ones(1, 3))
         assert out.tolist() == [[2.0, 2.0, 2.0]]
     finally:
         del BACKENDS["test_double"]
-    with pytest.raises(UserError, match="unknown backend"):
-        make_forward(nn.Identity(), "no_such_backend")
+    with pytest.raises(UnknownBackendError, match="unknown backend 'no_such_backend'; available: eager,"):
+        make_backend("no_such_backend", nn.Identity(), IDENTITY)
+    assert issubclass(UnknownBackendError, UserError)
 
 
 def test_eval_cli_table3_on_imagenette(imagenette128_root: Path, two_checkpoints, tmp_path, capsys) -> None:
@@ -190,25 +197,30 @@ def test_eval_cli_table3_on_imagenette(imagenette128_root: Path, two_checkpoints
     assert out.with_suffix(".confusion.png").stat().st_size > 1000
 
 
-def test_eval_resize_follows_training_crop_fraction() -> None:
-    from googlenet.eval.members import eval_resize
+def test_eval_resize_follows_training_crop_fraction(two_checkpoints) -> None:
+    def resize(meta: dict) -> int:
+        return ModelContract.from_meta({"model": "googlenet", **meta}).resize_size
 
-    assert eval_resize({"config": {"crop_fraction": 0.875}}, 112) == 128  # 112 / 0.875
-    assert eval_resize({"config": {"crop_fraction": 1.0}}, 56) == 56
-    assert eval_resize({"model": "googlenet"}, 112) is None  # then 256/224 of the crop size
+    assert resize({"config": {"crop_fraction": 0.875}, "input_size": 112}) == 128  # 112 / 0.875
+    assert resize({"config": {"crop_fraction": 1.0}, "input_size": 56}) == 56
+    assert resize({"crop_fraction": 0.875, "input_size": 224}) == 256  # the contract's own field
+    assert resize({"input_size": 112}) == 112  # no crop fraction saved: the contract's default, 1.0
+    # both checkpoint formats give the evaluation the same rule: 32 / 0.875 -> 37 and 40 / 0.875 -> 46
+    assert [m.contract.resize_size for m in load_members(two_checkpoints)] == [37, 46]
+    assert load_members(two_checkpoints[:1], input_size=64)[0].contract.resize_size == 73  # follows --input-size
 
 
 def test_onnxruntime_backend_matches_eager(two_checkpoints) -> None:
     pytest.importorskip("onnxruntime")
-    from googlenet.eval.backends import available_backends
-    from googlenet.factory import load_checkpoint
+    from googlenet.runtime.backends import available_backends
 
     assert "onnxruntime" in available_backends()
-    model, _ = load_checkpoint(two_checkpoints[1])
+    model, contract, _ = load_model(two_checkpoints[1])
+    assert contract.input_size == 40
     x = torch.randn(3, 3, 40, 40)
     with torch.no_grad():
-        eager = make_forward(model, "eager", input_size=40)(x)
-    ort = make_forward(model, "onnxruntime", input_size=40)(x)
+        eager = make_backend("eager", model, contract)(x)
+    ort = make_backend("onnxruntime", model, contract)(x)
     assert (ort - eager).abs().max().item() <= 1e-4
 
 
@@ -221,7 +233,7 @@ def test_unnamed_checkpoint_with_more_folders_than_classes() -> None:
 @pytest.mark.parametrize("device", ["bogus", "cuda:7"])
 def test_bad_device_is_one_line(device: str) -> None:
     with pytest.raises(UserError, match="device"):
-        make_forward(nn.Identity(), "eager", device=device)
+        make_backend("eager", nn.Identity(), IDENTITY, device=device)
 
 
 @pytest.mark.parametrize(

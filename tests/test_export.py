@@ -14,36 +14,34 @@ import torch.nn.functional as F
 import torchvision
 from torch import nn
 
+from _families import REPRESENTATIVES, build
+from _families import randomize_bn as randomize_bn
 from googlenet.cli import main
-from googlenet.deploy.export import ExportError, ParityError, check_parity, export_model, read_metadata
-from googlenet.deploy.fuse import fold_batch_norm, merge_inception_1x1
-from googlenet.deploy.images import IMAGENET_MEAN, IMAGENET_STD, image_files, preprocess
-from googlenet.deploy.lrn import ConvLRN
-from googlenet.factory import create_model
+from googlenet.contract import CAFFE_MEAN_BGR, IMAGENET_MEAN, IMAGENET_STD, ModelContract
+from googlenet.deploy.export import ExportError, ParityError, export_model
+from googlenet.deploy.parity import check_parity
+from googlenet.factory import create_model, default_contract
+from googlenet.runtime.exported import exported_contract, input_contract, load_exported, read_metadata
+from googlenet.runtime.fuse import fold_batch_norm
+from googlenet.runtime.images import sample_batch
+from googlenet.runtime.lrn import ConvLRN
 
 SIZE = 80  # odd feature maps (40 -> ceil 20 ...): ceil-mode pools differ from floor mode here
+
+
+def contract(model: str = "googlenet", num_classes: int = 1000, **fields) -> ModelContract:
+    """A contract for ``SIZE`` px inputs (crop fraction 1: the shorter side resized to ``SIZE``, centre crop)."""
+    return ModelContract(model, num_classes, input_size=SIZE, **fields)
 
 
 @pytest.fixture(scope="module")
 def images(imagenette128_root) -> torch.Tensor:
     """Six real Imagenette val images in [0, 1], 80 px."""
-    return preprocess(image_files(imagenette128_root, 6), SIZE, mean=None, std=None)
+    return sample_batch(imagenette128_root, 6, contract(), normalized=False)
 
 
 def normalize(x: torch.Tensor) -> torch.Tensor:
     return (x - torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1)) / torch.tensor(IMAGENET_STD).view(1, 3, 1, 1)
-
-
-def randomize_bn(model: nn.Module) -> nn.Module:
-    """Non-trivial batch-norm statistics, so that folding them is actually tested."""
-    g = torch.Generator().manual_seed(0)
-    for m in model.modules():
-        if isinstance(m, nn.BatchNorm2d):
-            m.running_mean.copy_(torch.rand(m.num_features, generator=g) * 0.4 - 0.2)
-            m.running_var.copy_(torch.rand(m.num_features, generator=g) + 0.5)
-            m.weight.data.copy_(torch.rand(m.num_features, generator=g) + 0.5)
-            m.bias.data.copy_(torch.rand(m.num_features, generator=g) * 0.2 - 0.1)
-    return model.eval()
 
 
 def paper_with_strong_lrn() -> nn.Module:
@@ -62,8 +60,8 @@ def test_onnx_paper_googlenet_lrn_and_ceil_pools(images, tmp_path):
         no_lrn.load_state_dict(model.state_dict())
         assert (no_lrn(normalize(images)) - model(normalize(images))).abs().max() > 1e-2
     out = tmp_path / "g.onnx"
-    meta = {"model": "googlenet", "num_classes": 10, "class_names": [f"c{i}" for i in range(10)]}
-    result = export_model(model, out, "onnx", images=images, meta=meta, dynamic_batch=True)
+    c = contract(num_classes=10, class_names=tuple(f"c{i}" for i in range(10)))
+    result = export_model(model, out, "onnx", images=images, contract=c, dynamic_batch=True)
     assert result.max_abs_diff <= 1e-4 and result.images == 6
     proto = onnx.load(str(out))
     pools = [n for n in proto.graph.node if n.op_type == "MaxPool"]
@@ -84,9 +82,9 @@ def test_onnx_bn_form_matches_torchvision_with_baked_normalization(images, tmp_p
     tv = torchvision.models.googlenet(weights=None, aux_logits=False, init_weights=False, transform_input=False)
     tv.load_state_dict(model.state_dict())  # identical keys: the reference is torchvision's own forward
     out = tmp_path / "bn.onnx"
-    meta = {"model": "googlenet", "mean": list(IMAGENET_MEAN), "std": list(IMAGENET_STD), "class_names": ["x"] * 1000}
+    c = contract(mean=IMAGENET_MEAN, std=IMAGENET_STD, class_names=("x",) * 1000)
     result = export_model(
-        model, out, "onnx", images=images, meta=meta, batch_size=2, bake_normalization=True, dynamo=False
+        model, out, "onnx", images=images, contract=c, batch_size=2, bake_normalization=True, dynamo=False
     )
     assert result.metadata["normalization"] == "baked"
     session = ort.InferenceSession(str(out), providers=["CPUExecutionProvider"])
@@ -100,9 +98,9 @@ def test_onnx_bn_form_matches_torchvision_with_baked_normalization(images, tmp_p
 def test_onnx_classic_torchvision_resnet18_and_metadata(images, tmp_path):
     model = randomize_bn(torchvision.models.resnet18(weights=None, num_classes=5))
     names = ["tench", "springer", "cassette", "chainsaw", "church"]
-    meta = {"model": "resnet18", "class_names": names, "mean": [0.5, 0.5, 0.5], "std": [0.25, 0.25, 0.25]}
+    c = contract("resnet18", 5, class_names=tuple(names), mean=(0.5, 0.5, 0.5), std=(0.25, 0.25, 0.25))
     out = tmp_path / "r18.onnx"
-    result = export_model(model, out, "onnx", images=images, meta=meta, dynamic_batch=True, dynamo=False)
+    result = export_model(model, out, "onnx", images=images, contract=c, dynamic_batch=True, dynamo=False)
     assert result.max_abs_diff <= 1e-4
     props = {p.key: p.value for p in onnx.load(str(out)).metadata_props}  # read with onnx, not our reader
     assert json.loads(props["class_names"]) == names
@@ -118,27 +116,27 @@ def test_torchscript_export_and_metadata(images, tmp_path):
     torch.manual_seed(0)
     model = randomize_bn(create_model("googlenet_bn", num_classes=10, width=0.5))
     out = tmp_path / "g.pt"
-    meta = {"model": "googlenet", "class_names": [str(i) for i in range(10)], "input_size": SIZE}
-    result = export_model(model, out, "torchscript", images=images, meta=meta)
+    c = contract("googlenet_bn", 10, class_names=tuple(str(i) for i in range(10)), model_kwargs={"width": 0.5})
+    result = export_model(model, out, "torchscript", images=images, contract=c)
     assert result.max_abs_diff <= 1e-4
     with zipfile.ZipFile(out) as z:  # the extra file is a plain JSON member of the archive
         stored = json.loads(z.read(next(n for n in z.namelist() if n.endswith("extra/googlenet.json"))))
-    assert stored["class_names"] == meta["class_names"] and stored["input_size"] == SIZE
+    assert stored["class_names"] == list(c.class_names) and stored["input_size"] == SIZE
     assert read_metadata(out) == stored
+    assert exported_contract(out) == c  # the file gives its contract back
 
 
-def test_fold_and_merge_match_float64_reference():
+def test_fold_matches_float64_reference():
     torch.manual_seed(0)
     model = randomize_bn(create_model("googlenet_bn", num_classes=10, width=0.25, aux_logits=False))
     x = torch.randn(2, 3, 64, 64)
     with torch.no_grad():
         expected = model.double()(x.double())
         model.float()
-        folded, merged = fold_batch_norm(model), merge_inception_1x1(model)
+        folded = fold_batch_norm(model)
         assert not any(isinstance(m, nn.BatchNorm2d) for m in folded.modules())
         assert sum(isinstance(m, nn.BatchNorm2d) for m in model.modules()) > 0  # the original is untouched
-        for candidate in (folded, merged):
-            torch.testing.assert_close(candidate(x).double(), expected, atol=1e-5, rtol=1e-5)
+        torch.testing.assert_close(folded(x).double(), expected, atol=1e-5, rtol=1e-5)
 
 
 def test_parity_failure_is_loud():
@@ -188,13 +186,14 @@ def test_parity_is_relative_for_tiny_logits():
 def test_static_batch_export_with_fewer_images_than_the_batch(images, tmp_path):
     torch.manual_seed(0)
     model = create_model("googlenet", num_classes=10, width=0.25, aux_logits=False).eval()
+    c = contract(num_classes=10)
     out = tmp_path / "new" / "folder" / "g.onnx"  # folders that do not exist yet are created
-    result = export_model(model, out, "onnx", images=images[:3], batch_size=4, dynamo=False)
+    result = export_model(model, out, "onnx", images=images[:3], contract=c, batch_size=4, dynamo=False)
     assert result.images == 4  # 3 real images repeated up to one whole batch of 4
     session = ort.InferenceSession(str(out), providers=["CPUExecutionProvider"])
     assert session.get_inputs()[0].shape == [4, 3, SIZE, SIZE]
     with pytest.raises(ExportError, match="batch size"):
-        export_model(model, tmp_path / "z.onnx", "onnx", images=images, batch_size=0, dynamo=False)
+        export_model(model, tmp_path / "z.onnx", "onnx", images=images, contract=c, batch_size=0, dynamo=False)
 
 
 def test_failed_parity_keeps_the_previous_file(images, tmp_path):
@@ -202,22 +201,30 @@ def test_failed_parity_keeps_the_previous_file(images, tmp_path):
     out = tmp_path / "g.onnx"
     out.write_bytes(b"an earlier, good export")
     with pytest.raises(ParityError):  # no difference is <= -1: the check fails whatever the exporter did
-        export_model(model, out, "onnx", images=images[:2], dynamic_batch=True, dynamo=False, tolerance=-1.0)
+        export_model(
+            model, out, "onnx", images=images[:2], contract=contract(num_classes=10), dynamic_batch=True,
+            dynamo=False, tolerance=-1.0,
+        )  # fmt: skip
     assert out.read_bytes() == b"an earlier, good export"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["g.onnx"]  # no half-checked file left beside it
 
 
 def test_greyscale_export_defaults_to_half_mean_and_std(imagenette128_root, tmp_path):
     model = create_model("googlenet_small", num_classes=10, width=0.125, in_chans=1).eval()
-    grey = preprocess(image_files(imagenette128_root, 2), 32, mean=None, std=None, in_chans=1)
-    result = export_model(model, tmp_path / "g.pt", "torchscript", images=grey)
+    c = default_contract("googlenet_small", 10, width=0.125, in_chans=1)
+    grey = sample_batch(imagenette128_root, 2, c, normalized=False)
+    assert grey.shape == (2, 1, 32, 32)
+    result = export_model(model, tmp_path / "g.pt", "torchscript", images=grey, contract=c)
     assert result.metadata["mean"] == [0.5] and result.metadata["std"] == [0.5] and result.metadata["in_chans"] == 1
 
 
 def test_onnx_paper_googlenet_with_lrn_as_conv(images, tmp_path):
     model = paper_with_strong_lrn()  # alpha = 1: a wrong LRN would move the logits far beyond the tolerance
     out = tmp_path / "g.onnx"
-    result = export_model(model, out, "onnx", images=images, dynamic_batch=True, dynamo=False, lrn_as_conv=True)
+    c = contract(num_classes=10, model_kwargs={"width": 0.5, "aux_logits": True})
+    result = export_model(
+        model, out, "onnx", images=images, contract=c, dynamic_batch=True, dynamo=False, lrn_as_conv=True
+    )
     assert result.metadata["lrn"] == "conv"
     ops = [n.op_type for n in onnx.load(str(out)).graph.node]
     assert "LRN" not in ops and ops.count("Sqrt") == 4  # two per LRN (t^0.75 = sqrt(t) * sqrt(sqrt(t)))
@@ -225,3 +232,36 @@ def test_onnx_paper_googlenet_with_lrn_as_conv(images, tmp_path):
     with torch.no_grad():
         expected = model(normalize(images[:3])).numpy()
     np.testing.assert_allclose(session.run(None, {"input": normalize(images[:3]).numpy()})[0], expected, atol=1e-4)
+
+
+@pytest.mark.parametrize(
+    "family", [pytest.param(f, marks=pytest.mark.slow) if f == "vgg" else f for f in sorted(REPRESENTATIVES)]
+)
+def test_onnx_export_of_one_model_per_family(family, imagenette128_root, tmp_path):
+    model, c = build(REPRESENTATIVES[family])  # the family's smallest model at its smallest input
+    images = sample_batch(imagenette128_root, 3, c, normalized=False)
+    out = tmp_path / f"{family}.onnx"
+    result = export_model(model, out, "onnx", images=images, contract=c, dynamic_batch=True)  # parity-checked
+    assert result.max_abs_diff <= 1e-4 and result.max_rel_diff <= 1e-3 and result.images == 3
+    assert exported_contract(out) == c
+    with torch.no_grad():  # an independent run on a batch size the export never saw
+        x = torch.randn(2, c.in_chans, c.input_size, c.input_size)
+        np.testing.assert_allclose(load_exported(out)(x).numpy(), model(x).numpy(), atol=1e-4, rtol=1e-4)
+
+
+def test_baked_caffe_contract_takes_rgb_and_does_the_arithmetic(images, tmp_path):
+    torch.manual_seed(0)
+    model = create_model("googlenet", num_classes=10, width=0.25, aux_logits=False).eval()
+    caffe = ModelContract(
+        "googlenet", 10, {"width": 0.25, "aux_logits": False}, input_size=SIZE, pixel_range=255.0,
+        channel_order="BGR", mean=CAFFE_MEAN_BGR, std=(1.0, 1.0, 1.0), resize="warp", crop_fraction=0.875,
+    )  # fmt: skip
+    out = tmp_path / "caffe.onnx"
+    export_model(model, out, "onnx", images=images, contract=caffe, dynamic_batch=True, bake_normalization=True)
+    meta = read_metadata(out)
+    assert meta["normalization"] == "baked" and exported_contract(out) == caffe
+    fed = input_contract(caffe, meta)  # what the file itself takes: 0..1 RGB, nothing subtracted
+    assert (fed.pixel_range, fed.channel_order, fed.mean, fed.std) == (1.0, "RGB", (0.0,) * 3, (1.0,) * 3)
+    by_hand = images[:3].flip(1) * 255 - torch.tensor(CAFFE_MEAN_BGR).view(1, 3, 1, 1)  # RGB 0..1 -> BGR 0..255
+    with torch.no_grad():
+        np.testing.assert_allclose(load_exported(out)(images[:3]).numpy(), model(by_hand).numpy(), atol=1e-4, rtol=0)

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import argparse
 import os
-from typing import TYPE_CHECKING
 
-from ._common import add_model_args, positive_int
-
-if TYPE_CHECKING:
-    from ..deploy.bench import BenchReport
+from ..deploy.bench import BenchReport, format_report, run_bench, torchvision_reference
+from ..deploy.loading import resolve_model
+from ..deploy.opprofile import format_profile, op_profile
+from ._common import add_model_args, parse_model_args, positive_int, print_json, stdout_to_stderr
 
 
 def _ints(text: str) -> list[int]:
@@ -52,8 +51,6 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ._common import print_json, stdout_to_stderr
-
     # with --json, stdout holds the report alone; notes (threads, options, profiles) go to stderr
     with stdout_to_stderr(args.json):
         report = _bench(args)
@@ -63,20 +60,16 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _bench(args: argparse.Namespace) -> BenchReport:
-    from ..deploy.bench import format_report, run_bench, torchvision_reference
-    from ..deploy.loading import resolve_model
-    from ._common import parse_model_args
-
     model_args = parse_model_args(args.model_args)
-    model, meta = resolve_model(args.checkpoint, args.model, model_args)
-    name = meta["model"] + ("*" if model_args else "")
+    model, contract = resolve_model(args.checkpoint, args.model, model_args)
+    contract = contract.replace(input_size=args.input_size)
+    name = contract.model + ("*" if model_args else "")
     if model_args:
-        print(f"{name}: {meta['model']} with " + ", ".join(f"{k}={v}" for k, v in model_args.items()))
+        print(f"{name}: {contract.model} with " + ", ".join(f"{k}={v}" for k, v in model_args.items()))
     reference = None
     if args.reference == "auto":
         try:
-            kwargs = {**meta.get("model_kwargs", {}), **model_args}
-            reference = torchvision_reference(meta["model"], kwargs, meta.get("num_classes", 1000))
+            reference = torchvision_reference(contract.model, dict(contract.model_kwargs), contract.num_classes)
         except KeyError:
             reference = None
     print(
@@ -86,8 +79,8 @@ def _bench(args: argparse.Namespace) -> BenchReport:
     report = run_bench(
         model,
         name,
+        contract,
         batches=args.batch,
-        input_size=args.input_size,
         paths=paths,
         reference=reference,
         reference_paths=[p.strip() for p in args.reference_paths.split(",") if p.strip()],
@@ -98,10 +91,8 @@ def _bench(args: argparse.Namespace) -> BenchReport:
     if not args.json:
         print(format_report(report))
     if args.profile:
-        from ..deploy.opprofile import format_profile, op_profile
-
         for path in dict.fromkeys(["eager", *paths]):
             if path in ("eager", "channels_last", "compile", "onnxruntime"):
-                times = op_profile(model, path, max(args.batch), args.input_size, args.threads)
+                times = op_profile(model, contract, path, max(args.batch), args.threads)
                 print("\n" + format_profile(times, f"{name} {path}, batch {max(args.batch)}"))
     return report

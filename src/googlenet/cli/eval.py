@@ -9,12 +9,12 @@ from pathlib import Path
 from ..checkpoint import atomic_write
 from ..data.sources import resolve_split
 from ..errors import UserError
-from ..eval.backends import available_backends
 from ..eval.crops import CROP_SCHEMES
 from ..eval.evaluate import EvalOptions, evaluate, table3_markdown
 from ..eval.members import class_names_of, load_members
 from ..eval.metrics import save_confusion_png
 from ..eval.stream import REDUCTIONS
+from ..runtime.backends import available_backends
 from ._common import non_negative_int, positive_int
 
 
@@ -48,8 +48,8 @@ def add_model_options(p: argparse.ArgumentParser, several_crops: bool = True) ->
         "--resize",
         type=positive_int,
         default=None,
-        help="shorter side before 1 or 10 crops (default: input_size / crop_fraction from the checkpoint's "
-        "training config, else 256/224 of the crop size)",
+        help="side the image is resized to before 1 or 10 crops, by the checkpoint's rule (shorter side, or both "
+        "for a warping model; default: input_size / crop_fraction from the checkpoint)",
     )
 
 

@@ -1,1 +1,4 @@
-"""Deployment: export (ONNX, TorchScript) with a parity check, inference back ends, int8, benchmarks."""
+"""Deployment: export (ONNX, TorchScript) with a parity check, int8 files, and the back-end benchmark.
+
+The back ends, ONNX Runtime sessions and exported-file loading live in :mod:`googlenet.runtime`.
+"""

@@ -17,9 +17,10 @@ from typing import Any
 import torch
 from torch import nn
 
-from ..errors import UserError
-from .backends import BACKENDS, Backend, make_backend
-from .export import relative_diff
+from ..analysis.profile import profile_model
+from ..contract import ModelContract
+from ..runtime.backends import Forward, check_backend, make_backend
+from .parity import relative_diff
 
 # registered name -> torchvision builder name, for models whose topology and keys equal torchvision's
 TORCHVISION_EQUIVALENT = {"googlenet_bn": "googlenet", "alexnet_tv": "alexnet"}
@@ -82,12 +83,10 @@ def torchvision_reference(name: str, model_kwargs: dict[str, Any], num_classes: 
 
 
 def count_macs(model: nn.Module, input_size: int, in_chans: int = 3) -> int:
-    """Multiply-accumulates of one image's forward pass (the project's profiler when present, else torch's)."""
+    """Multiply-accumulates of one image's forward pass (the project's profiler; torch's for what it cannot read)."""
     try:
-        from ..analysis.profile import profile_model  # the lead's per-layer profiler
-
-        return int(profile_model(model, input_size, memory=False).total_macs)
-    except (ImportError, AttributeError, TypeError):
+        return int(profile_model(model, input_size, in_chans, memory=False).total_macs)
+    except (AttributeError, TypeError):
         from torch.utils.flop_counter import FlopCounterMode
 
         counter = FlopCounterMode(display=False)
@@ -102,18 +101,15 @@ def is_reduced_precision(path: str) -> bool:
 
 
 def _parse_paths(paths: Sequence[str]) -> list[str]:
-    unknown = [p for p in paths if p not in BACKENDS]
-    if unknown:
-        raise UserError(f"unknown path(s) {', '.join(unknown)}; choose from: {', '.join(BACKENDS)}")
-    return list(dict.fromkeys(paths))
+    return list(dict.fromkeys(check_backend(p) for p in paths))
 
 
 def run_bench(
     model: nn.Module,
     name: str,
+    contract: ModelContract,
     *,
     batches: Sequence[int] = (1, 16),
-    input_size: int = 224,
     paths: Sequence[str] = ("eager", "channels_last", "compile", "onnxruntime"),
     reference: tuple[str, nn.Module] | None = None,
     reference_paths: Sequence[str] = ("eager", "onnxruntime"),
@@ -127,9 +123,9 @@ def run_bench(
     Args:
         model: the network to deploy.
         name: its display name.
+        contract: its contract: the input shape timed (``input_size``, ``in_chans``), also fed to ``reference``.
         batches: batch sizes to time.
-        input_size: square image side.
-        paths: back ends (see :data:`~googlenet.deploy.backends.BACKENDS`) for ``model``.
+        paths: back ends (see :data:`~googlenet.runtime.backends.BACKENDS`) for ``model``.
         reference: ``(display name, module)`` whose eager speed is the ratio's denominator; ``None`` uses
             ``model``'s own eager path.
         reference_paths: back ends also timed for ``reference``.
@@ -146,14 +142,14 @@ def run_bench(
         reference_paths = ["eager", *reference_paths]
     torch.set_num_threads(threads)
     model = model.eval()
-    in_chans = getattr(model, "in_chans", 3)
+    input_size, in_chans = contract.input_size, contract.in_chans
     macs = count_macs(model, input_size, in_chans)
-    subjects: list[tuple[str, str, Backend]] = []
+    subjects: list[tuple[str, str, Forward]] = []
     for path in paths:
-        subjects.append((name, path, make_backend(path, model, input_size, max(batches), threads)))
+        subjects.append((name, path, make_backend(path, model, contract, batch_size=max(batches), threads=threads)))
     if reference is not None:
         for path in reference_paths:
-            fn = make_backend(path, reference[1], input_size, max(batches), threads, optimize=False)
+            fn = make_backend(path, reference[1], contract, batch_size=max(batches), threads=threads)
             subjects.append((reference[0], path, fn))
     load_before = os.getloadavg()
     rows: list[BenchRow] = []

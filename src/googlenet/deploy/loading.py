@@ -1,4 +1,4 @@
-"""Building the model a deploy command works on: from a checkpoint, or by registered name."""
+"""The model a deploy command works on, with its contract: from a checkpoint, or by registered name."""
 
 from __future__ import annotations
 
@@ -6,32 +6,23 @@ from typing import Any
 
 from torch import nn
 
+from ..contract import ModelContract
 from ..errors import UserError
+from ..factory import create_model, default_contract, load_model
 
 
 def resolve_model(
     checkpoint: str | None, model: str | None, model_args: dict[str, Any] | None = None, num_classes: int = 1000
-) -> tuple[nn.Module, dict[str, Any]]:
-    """``(model in eval mode, metadata)`` from ``checkpoint`` or from registered name ``model`` (random init).
-
-    The metadata of a bare model holds its name, kwargs and default input size; no class names.
-    """
-    from ..factory import load_checkpoint
-    from ..factory import create_model, model_info
-
+) -> tuple[nn.Module, ModelContract]:
+    """``(model in eval mode, contract)`` from ``checkpoint`` or from registered name ``model`` (random weights,
+    :func:`~googlenet.factory.default_contract`); ``model_args`` are builder options on top."""
     if checkpoint and model:
         raise UserError("give either --checkpoint or a model name, not both")
     if checkpoint:
-        net, meta = load_checkpoint(checkpoint, **(model_args or {}))
-        return net.eval(), meta
+        net, contract, _ = load_model(checkpoint, **(model_args or {}))
+        return net.eval(), contract
     if not model:
         raise UserError("give a model name or --checkpoint")
     kwargs = dict(model_args or {})
     net = create_model(model, num_classes=num_classes, **kwargs)
-    meta = {
-        "model": model,
-        "num_classes": num_classes,
-        "model_kwargs": kwargs,
-        "input_size": model_info(model).default_input_size,
-    }
-    return net.eval(), meta
+    return net.eval(), default_contract(model, num_classes, **kwargs)

@@ -11,7 +11,9 @@ from collections.abc import Callable
 import torch
 from torch import Tensor, nn
 
-from .backends import _onnx_bytes, make_backend, ort_session_options
+from ..contract import ModelContract
+from ..runtime.backends import make_backend, onnx_graph_bytes
+from ..runtime.onnx import session_options
 
 
 def torch_op_times(fn: Callable[[Tensor], Tensor], x: Tensor, runs: int = 3) -> dict[str, float]:
@@ -26,13 +28,14 @@ def torch_op_times(fn: Callable[[Tensor], Tensor], x: Tensor, runs: int = 3) -> 
     return {k: v for k, v in times.items() if v > 0}
 
 
-def ort_op_times(model: nn.Module, x: Tensor, threads: int, runs: int = 3) -> dict[str, float]:
-    """Milliseconds per ONNX Runtime operator type (after its graph fusions), averaged over ``runs`` runs."""
+def ort_op_times(model: nn.Module, contract: ModelContract, x: Tensor, threads: int, runs: int = 3) -> dict[str, float]:
+    """Milliseconds per ONNX Runtime operator type (after its graph fusions) of the ``onnxruntime`` back end's
+    graph, averaged over ``runs`` runs."""
     import onnxruntime as ort
 
-    data = _onnx_bytes(model, x.shape[-1], x.shape[0], False, False)
+    data = onnx_graph_bytes(model, contract, len(x))
     with tempfile.TemporaryDirectory() as tmp:
-        options = ort_session_options(threads)
+        options = session_options(threads)
         options.enable_profiling = True
         options.profile_file_prefix = os.path.join(tmp, "ort")
         session = ort.InferenceSession(data, options, providers=["CPUExecutionProvider"])
@@ -49,13 +52,13 @@ def ort_op_times(model: nn.Module, x: Tensor, threads: int, runs: int = 3) -> di
     return dict(totals)
 
 
-def op_profile(model: nn.Module, path: str, batch: int, input_size: int, threads: int) -> dict[str, float]:
+def op_profile(model: nn.Module, contract: ModelContract, path: str, batch: int, threads: int) -> dict[str, float]:
     """Per-operator milliseconds of one batch on back end ``path`` (``onnxruntime`` or a torch back end)."""
     torch.set_num_threads(threads)
-    x = torch.randn(batch, getattr(model, "in_chans", 3), input_size, input_size)
+    x = torch.randn(batch, contract.in_chans, contract.input_size, contract.input_size)
     if path == "onnxruntime":
-        return ort_op_times(model, x, threads)
-    return torch_op_times(make_backend(path, model, input_size, batch, threads), x)
+        return ort_op_times(model, contract, x, threads)
+    return torch_op_times(make_backend(path, model, contract, batch_size=batch, threads=threads), x)
 
 
 def format_profile(times: dict[str, float], title: str, top: int = 10) -> str:

@@ -16,8 +16,8 @@ from torch.utils.data import DataLoader, Subset
 from tqdm import tqdm
 
 from ..errors import UserError
-from .crops import make_views
-from .dataset import EvalImageFolder, identity_collate, subset_indices
+from ..preprocess import image_transform
+from ..runtime.images import EvalFolder, round_robin
 from .members import Member, class_names_of
 from .metrics import summarize
 from .stream import stream_probabilities
@@ -31,7 +31,7 @@ class EvalOptions:
     chunk_size: int = 128
     workers: int = 0
     limit: int | None = None
-    resize: int | None = None  # shorter side before 1 or 10 crops; default: the checkpoint's, else 256/224 x crop
+    resize: int | None = None  # side before 1 or 10 crops; default: the contract's (input_size / crop_fraction)
     progress: bool = True
 
 
@@ -81,13 +81,11 @@ def target_map(
 
 def run_pass(member: Member, root: Path, crops: int, opts: EvalOptions) -> PassResult:
     """Evaluate one model with one crop scheme over the image folder ``root`` (chunked, with a progress bar)."""
-    views = make_views(crops, member.input_size, opts.resize or member.resize)
-    dataset = EvalImageFolder(root, views, mode=member.image_mode)
-    mapping = target_map(dataset.classes, member.class_names, member.num_classes)
-    indices = subset_indices(dataset.targets, opts.limit)
-    loader = DataLoader(
-        Subset(dataset, indices), batch_size=None, num_workers=opts.workers, collate_fn=identity_collate
-    )
+    transform = image_transform(member.contract, crops, opts.resize)
+    dataset = EvalFolder(root, transform, mode=member.contract.image_mode)
+    mapping = target_map(dataset.classes, member.class_keys, member.num_classes)
+    indices = round_robin(dataset.targets, opts.limit)
+    loader = DataLoader(Subset(dataset, indices), batch_size=None, num_workers=opts.workers, collate_fn=_as_is)
     skipped: list[tuple[str, str]] = []
 
     def items():
@@ -119,6 +117,11 @@ def run_pass(member: Member, root: Path, crops: int, opts: EvalOptions) -> PassR
     if not probs:
         raise UserError(f"no readable images in {root} ({len(skipped)} unreadable)")
     return PassResult(member, crops, torch.stack(probs), torch.tensor(targets), skipped, seconds)
+
+
+def _as_is(item: Any) -> Any:
+    """DataLoader collate for ``batch_size=None``: items pass through unchanged."""
+    return item
 
 
 def ensemble(results: Sequence[PassResult]) -> Tensor:

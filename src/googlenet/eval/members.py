@@ -1,4 +1,4 @@
-"""Loading the checkpoints of an evaluation or prediction: one model each, with its preprocessing."""
+"""The models of an evaluation or prediction: each a back-end forward with its contract."""
 
 from __future__ import annotations
 
@@ -6,87 +6,93 @@ import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
-from ..factory import load_checkpoint
-from ..data.datasets import normalization
+from ..contract import ModelContract
 from ..errors import UserError
-from ..factory import model_info
-from .backends import Forward, make_forward
-from .stream import normalizer
+from ..factory import load_model
+from ..preprocess import Normalize, normalizer
+from ..runtime.backends import Forward, make_backend
+from ..runtime.exported import exported_contract, input_contract, load_exported, read_metadata
 
 
 @dataclass
 class Member:
-    """One model of an ensemble, ready to run: its forward, input size, normalisation and class names."""
+    """One model of an ensemble, ready to run: ``forward`` takes what ``contract`` says its input is."""
 
     path: str
-    model_name: str
     forward: Forward
-    input_size: int
-    mean: tuple[float, ...]
-    std: tuple[float, ...]
-    num_classes: int
-    class_names: list[str] | None
-    meta: dict[str, Any]
-    in_chans: int = 3
-    resize: int | None = None  # shorter side before 1 or 10 crops, from the training's crop_fraction
+    contract: ModelContract
 
     @property
-    def image_mode(self) -> str:
-        """PIL mode the model reads: "RGB", or "L" for a greyscale model."""
-        return "L" if self.in_chans == 1 else "RGB"
+    def model_name(self) -> str:
+        return self.contract.model
+
+    @property
+    def input_size(self) -> int:
+        return self.contract.input_size
+
+    @property
+    def num_classes(self) -> int:
+        return self.contract.num_classes
+
+    @property
+    def class_keys(self) -> tuple[str, ...] | None:
+        """What class folders are matched against: the class ids (WordNet ids) when the weights have them, else
+        the class names."""
+        return self.contract.class_ids or self.contract.class_names
 
     @property
     def label(self) -> str:
         return f"{self.model_name} ({Path(self.path).name})"
 
-    def preprocess(self):
-        return normalizer(self.mean, self.std)
+    def preprocess(self) -> Normalize:
+        """The chunk normaliser for :func:`~googlenet.eval.stream.stream_probabilities`."""
+        return normalizer(self.contract)
 
 
 def load_member(
     path: str | os.PathLike, backend: str = "eager", device: str = "cpu", input_size: int | None = None
 ) -> Member:
-    """Load a checkpoint (:func:`googlenet.checkpoint.load_checkpoint`) and wrap it in a back end."""
-    model, meta = load_checkpoint(path)
-    size = int(input_size or meta.get("input_size") or model_info(meta["model"]).default_input_size)
-    in_chans = int(meta.get("model_kwargs", {}).get("in_chans", 3))
-    mean, std = normalization(meta, in_chans)
-    if len(mean) != in_chans or len(std) != in_chans:
-        raise UserError(f"{path}: mean/std have {len(mean)}/{len(std)} values for a {in_chans}-channel model")
-    num_classes = int(meta.get("num_classes", 1000))
-    names = meta.get("class_names")
-    if names is not None and len(names) != num_classes:
-        raise UserError(f"{path}: {len(names)} class names for {num_classes} classes")
-    forward = make_forward(model, backend, device, size, meta=meta)
-    resize = eval_resize(meta, size)
-    return Member(str(path), meta["model"], forward, size, mean, std, num_classes, names, meta, in_chans, resize)
+    """Load a checkpoint (:func:`googlenet.factory.load_model`) and wrap it in a back end.
+
+    ``input_size`` overrides the contract's crop size (the resize follows: ``input_size / crop_fraction``).
+    """
+    model, contract, _ = load_model(path)
+    if input_size:
+        contract = contract.replace(input_size=input_size)
+    return Member(str(path), make_backend(backend, model, contract, device=device), contract)
 
 
-def eval_resize(meta: dict[str, Any], size: int) -> int | None:
-    """Shorter side the training evaluated at: ``size / crop_fraction`` from the checkpoint's config, if saved."""
-    fraction = meta.get("crop_fraction") or (meta.get("config") or {}).get("crop_fraction")
-    return max(size, round(size / float(fraction))) if fraction else None
-
-
-def load_members(paths: Sequence[str | os.PathLike], **kwargs: Any) -> list[Member]:
+def load_members(paths: Sequence[str | os.PathLike], **kwargs: object) -> list[Member]:
     """Load every checkpoint of an ensemble and check they predict the same classes."""
     members = [load_member(p, **kwargs) for p in paths]
+    check_ensemble(members)
+    return members
+
+
+def check_ensemble(members: Sequence[Member]) -> None:
+    """Members must predict the same number of classes, and the same classes where they name them."""
     first = members[0]
     for m in members[1:]:
         if m.num_classes != first.num_classes:
             raise UserError(
                 f"cannot ensemble {first.path} ({first.num_classes} classes) with {m.path} ({m.num_classes})"
             )
-        if first.class_names and m.class_names and m.class_names != first.class_names:
+        if first.class_keys and m.class_keys and m.class_keys != first.class_keys:
             raise UserError(f"cannot ensemble {first.path} with {m.path}: their class names differ")
-    return members
 
 
 def class_names_of(members: Sequence[Member]) -> list[str]:
     """The ensemble's class names (from the first checkpoint that has them, else ``class_0``...)."""
     for m in members:
-        if m.class_names:
-            return list(m.class_names)
-    return [f"class_{i}" for i in range(members[0].num_classes)]
+        if m.contract.class_names:
+            return list(m.contract.class_names)
+    return members[0].contract.names
+
+
+def load_exported_member(path: str | os.PathLike, threads: int | None = None) -> Member:
+    """An exported ONNX or TorchScript file as a member: run by ONNX Runtime or ``torch.jit`` on the CPU, fed
+    as the contract stored in the file says (0..1 RGB for a file with baked normalisation)."""
+    meta = read_metadata(path)
+    contract = input_contract(exported_contract(path, meta), meta)
+    return Member(str(path), load_exported(path, threads), contract)

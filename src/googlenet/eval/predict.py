@@ -8,10 +8,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from torch import Tensor
-from torchvision.transforms.v2 import functional as F
 
-from ..data.decode import IMAGE_EXTENSIONS, ImageDecodeError, open_image
-from .crops import make_views
+from ..data.decode import IMAGE_EXTENSIONS, ImageDecodeError
+from ..preprocess import decode, views
 from .members import Member
 from .stream import stream_probabilities
 
@@ -70,16 +69,16 @@ def predict(
     sums: dict[int, Tensor] = {}
     errors: dict[int, str] = {}
     for member in members:
-        views = make_views(crops, member.input_size, resize or member.resize)
+        cut = views(member.contract, crops, resize)
 
-        def items(member: Member = member, views=views) -> Iterator[tuple[int, Tensor]]:
+        def items(member: Member = member, cut=cut) -> Iterator[tuple[int, Tensor]]:
             for i, f in enumerate(todo):
                 try:
-                    img = F.pil_to_tensor(open_image(f.path, member.image_mode))
+                    img = decode(f.path, member.contract)
                 except ImageDecodeError as err:
                     errors[i] = str(err)
                     continue
-                yield i, views(img)
+                yield i, cut(img)
 
         stream = stream_probabilities(
             member.forward, items(), chunk_size=chunk_size, reduce=reduce, preprocess=member.preprocess()

@@ -14,26 +14,13 @@ import torch
 from torch import Tensor
 
 from ..errors import UserError
-from .backends import Forward
 
 K = TypeVar("K")
 REDUCTIONS = ("mean", "max")
 
 
-def normalizer(mean: Iterable[float], std: Iterable[float]) -> Callable[[Tensor], Tensor]:
-    """uint8 (or 0..1 float) NCHW views -> float32 normalised with per-channel ``mean``/``std`` (0..1 units)."""
-    m = torch.tensor(list(mean), dtype=torch.float32)[:, None, None]
-    s = torch.tensor(list(std), dtype=torch.float32)[:, None, None]
-
-    def normalize(x: Tensor) -> Tensor:
-        x = x.float() / 255.0 if x.dtype == torch.uint8 else x.float()
-        return (x - m) / s
-
-    return normalize
-
-
 def stream_probabilities(
-    forward: Forward,
+    forward: Callable[[Tensor], Tensor],
     items: Iterable[tuple[K, Tensor]],
     *,
     chunk_size: int = 128,
@@ -48,7 +35,7 @@ def stream_probabilities(
         chunk_size: most views forwarded at once.
         reduce: ``"mean"`` averages softmax over an image's views (the paper); ``"max"`` takes the per-class
             maximum, renormalised to sum to 1.
-        preprocess: applied to each chunk before ``forward`` (e.g. :func:`normalizer`).
+        preprocess: applied to each chunk before ``forward`` (:func:`googlenet.preprocess.normalizer`).
 
     Returns:
         An iterator of ``(key, probs)`` with ``probs`` a float32 ``(K,)`` CPU tensor.

@@ -94,10 +94,10 @@ class ConvLRN(nn.Module):
         return x * t.pow(-self.beta)
 
 
-def use_conv_lrn(model: nn.Module, input_size: int = 224) -> nn.Module:
+def use_conv_lrn(model: nn.Module, example: Tensor) -> nn.Module:
     """Copy of ``model`` with each odd-sized ``nn.LocalResponseNorm`` replaced by a :class:`ConvLRN`.
 
-    The channel count of each LRN is found by one forward pass at ``input_size``.
+    The channel count of each LRN is found by one forward pass of ``example`` (one input of the model's shape).
     """
     model = copy.deepcopy(model).eval()
     found: dict[nn.Module, int] = {}
@@ -113,7 +113,7 @@ def use_conv_lrn(model: nn.Module, input_size: int = 224) -> nn.Module:
     if not hooks:
         return model
     with torch.no_grad():
-        model(torch.zeros(1, getattr(model, "in_chans", 3), input_size, input_size))
+        model(torch.zeros_like(example[:1]))
     for h in hooks:
         h.remove()
     for parent in list(model.modules()):
