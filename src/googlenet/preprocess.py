@@ -82,13 +82,13 @@ def views(contract: ModelContract, crops: int = 1, resize_to: int | None = None)
     return partial(_contract_views, contract=contract, crops=crops, side=side, cut=cut)
 
 
-def _pil_views(img: Image.Image, views: Views) -> Tensor:
-    return views(F.pil_to_tensor(img))
+def _pil_views(img: Image.Image, cut: Views) -> Tensor:
+    return cut(F.pil_to_tensor(img))
 
 
 def image_transform(contract: ModelContract, crops: int = 1, resize_to: int | None = None) -> Callable:
     """:func:`views` for a decoded PIL image (a dataset's ``transform``): uint8 ``(V, C, S, S)``."""
-    return partial(_pil_views, views=views(contract, crops, resize_to))
+    return partial(_pil_views, cut=views(contract, crops, resize_to))
 
 
 class Normalize(nn.Module):
