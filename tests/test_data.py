@@ -14,6 +14,7 @@ import torch
 from PIL import Image
 from torchvision.transforms import InterpolationMode, v2
 
+from googlenet.contract import ModelContract
 from googlenet.data.datasets import (
     DatasetError,
     ImageFolder,
@@ -26,10 +27,10 @@ from googlenet.data.loader import ResumableSampler, build_loader, collate_skip_b
 from googlenet.data.transforms import (
     PAPER_INTERPOLATIONS,
     BatchAugment,
-    eval_transform,
     paper_crop,
     train_transform,
 )
+from googlenet.preprocess import CentreCrop
 
 FMNIST = Path("/usr/share/datasets/fashion-mnist")
 
@@ -87,10 +88,10 @@ def test_paper_crop_draws_each_interpolation_equally_often(monkeypatch: pytest.M
     assert all(150 <= c <= 250 for c in counts), counts  # 200 expected each; 5 sigma is about 61
 
 
-def test_eval_transform_resizes_crops_and_normalises() -> None:
+def test_validation_transform_resizes_crops_and_normalises() -> None:
     img = Image.new("RGB", (64, 48), (255, 0, 51))
-    t = eval_transform(32, mean=(0.5, 0.5, 0.5), std=(0.5, 0.25, 0.2), crop_fraction=0.875)
-    out = t(img)
+    contract = ModelContract("googlenet", input_size=32, mean=(0.5,) * 3, std=(0.5, 0.25, 0.2), crop_fraction=0.875)
+    out = CentreCrop(contract)(img)
     assert out.shape == (3, 32, 32)
     expected = torch.tensor([(1 - 0.5) / 0.5, (0 - 0.5) / 0.25, (0.2 - 0.5) / 0.2])
     assert torch.allclose(out.mean(dim=(1, 2)), expected, atol=1e-5)
@@ -150,7 +151,8 @@ def test_broken_files_are_skipped_and_counted(synthetic_root: Path, tmp_path: Pa
     (cls / "empty.jpg").write_bytes(b"")
     (cls / "truncated.jpg").write_bytes(good[: len(good) // 2])
     (cls / "garbage.png").write_bytes(b"this is not an image at all" * 10)
-    ds = ImageFolder(root / "train", transform=eval_transform(16, (0.5,) * 3, (0.25,) * 3))
+    contract = ModelContract("googlenet", input_size=16, mean=(0.5,) * 3, std=(0.25,) * 3)
+    ds = ImageFolder(root / "train", transform=CentreCrop(contract))
     assert len(ds) == 11
     loader = build_loader(ds, 4, ResumableSampler(len(ds), shuffle=False, with_seeds=False), workers=0, train=False)
     with warnings.catch_warnings():

@@ -91,6 +91,22 @@ def image_transform(contract: ModelContract, crops: int = 1, resize_to: int | No
     return partial(_pil_views, cut=views(contract, crops, resize_to))
 
 
+class CentreCrop:
+    """A decoded PIL image -> the normalised float32 CHW centre crop the contract's network takes.
+
+    The validation transform of a training run: the same resize, crop and normalisation that ``googlenet eval``
+    applies to the checkpoint it writes (picklable, for DataLoader workers).
+    """
+
+    def __init__(self, contract: ModelContract) -> None:
+        self.cut = image_transform(contract)
+        self.normalize = Normalize(contract)
+
+    def __call__(self, img: Image.Image) -> Tensor:
+        with torch.no_grad():
+            return self.normalize(self.cut(img))[0]
+
+
 class Normalize(nn.Module):
     """uint8 (0..255) or float (0..1) images, CHW or NCHW, -> the float32 input the contract's network takes.
 

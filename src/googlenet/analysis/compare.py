@@ -9,7 +9,9 @@ from dataclasses import asdict, dataclass
 import torch
 
 from ..factory import create_model, model_info
+from .accuracy import project_results, torchvision_accuracy
 from .meta import meta_model
+from .plot import ChartPoint
 from .profile import check_input_size, profile_model
 
 
@@ -125,9 +127,6 @@ def chart_points(names: list[str], results: str | None = None):
     Each point's MACs and parameters are counted at the input size and options its accuracy was measured with
     (224 px for torchvision's ImageNet evaluations).
     """
-    from .accuracy import project_results, torchvision_accuracy
-    from .plot import ChartPoint
-
     accs = [a for a in (torchvision_accuracy(n) for n in names) if a is not None]
     accs += [a for a in project_results(results) if a.model in names]
     points = []

@@ -18,8 +18,8 @@ import torch
 from torch import nn
 
 from ..errors import UserError
-from ..models.inception import Inception, InceptionNaive
 from ..factory import create_model
+from ..models.inception import Inception, InceptionNaive
 from .profile import ModelProfile, profile_model
 
 

@@ -9,11 +9,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt
-
 from .accuracy import Accuracy
 
 STYLE = {
@@ -39,6 +34,11 @@ def marker_area(p: ChartPoint) -> float:
 def family_chart(points: list[ChartPoint], out: str | Path, title: str = "") -> Path:
     """Write the chart to ``out`` (PNG) and return its path."""
     datasets = sorted({p.accuracy.dataset for p in points}, key=lambda d: (not d.startswith("ImageNet"), d))
+    import matplotlib  # heavy: only when a chart is drawn
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
     fig, axes = plt.subplots(1, len(datasets), figsize=(7.5 * len(datasets), 5), squeeze=False)
     for ax, dataset in zip(axes[0], datasets, strict=True):
         for source, style in STYLE.items():

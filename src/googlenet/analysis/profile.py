@@ -29,6 +29,7 @@ from torch import Tensor, nn
 from ..errors import InputSizeError
 from ..factory import model_info
 from .memory import saved_activation_bytes
+from .meta import meta_model, shapes_only_batchnorm
 from .receptive import ReceptiveField
 from .trace import GraphTracer
 
@@ -247,8 +248,6 @@ def _fits(model: nn.Module, size: int) -> bool:
 
 @lru_cache(maxsize=256)
 def _min_size(name: str, kwargs: tuple) -> int:
-    from .meta import meta_model, shapes_only_batchnorm
-
     model = meta_model(name, **dict(kwargs)).eval()
     lo, hi = 1, 2048  # invariant: hi fits (checked), every size below lo does not
     with shapes_only_batchnorm(model):

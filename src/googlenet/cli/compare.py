@@ -8,6 +8,7 @@ import torch
 from tabulate import tabulate
 
 from ..analysis.compare import ModelStats, chart_points, compare_models
+from ..analysis.plot import family_chart
 from ..errors import UserError
 from ..factory import list_models, model_info
 from ._common import human, print_json, stdout_to_stderr
@@ -86,8 +87,6 @@ def run(args: argparse.Namespace) -> int:
         stats = compare_models(names, args.input_size, args.measure, args.batch_size, args.repeats, args.num_classes)
         plotted = None
         if args.plot:
-            from ..analysis.plot import family_chart  # matplotlib only when a chart is asked for
-
             points = chart_points(names, args.results)
             if not points:
                 raise UserError("none of these models has a published or measured accuracy: nothing to plot")

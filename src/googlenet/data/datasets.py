@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import gzip
 import os
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -36,16 +36,6 @@ STATS: dict[str, tuple[tuple[float, ...], tuple[float, ...], int]] = {
     "imagenette2-128": (IMAGENET_MEAN, IMAGENET_STD, 128),
     "imagenette2-224": (IMAGENET_MEAN, IMAGENET_STD, 224),
 }
-
-
-def normalization(meta: Mapping[str, Any] | None, in_chans: int = 3) -> tuple[tuple[float, ...], tuple[float, ...]]:
-    """``(mean, std)`` of a checkpoint's metadata, else ImageNet's for RGB and 0.5 per channel otherwise."""
-    meta = meta or {}
-    if in_chans == 3:
-        default_mean, default_std = IMAGENET_MEAN, IMAGENET_STD
-    else:
-        default_mean = default_std = (0.5,) * in_chans
-    return tuple(meta.get("mean") or default_mean), tuple(meta.get("std") or default_std)
 
 
 FASHION_MNIST_CLASSES = (

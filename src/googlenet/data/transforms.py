@@ -1,4 +1,5 @@
-"""Training augmentations (``paper``, ``standard``, ``cifar``, ``none``) and the evaluation transform.
+"""Training augmentations (``paper``, ``standard``, ``cifar``, ``none``); evaluation preprocessing is the model
+contract's (:mod:`googlenet.preprocess`).
 
 All are torchvision transforms v2 pipelines that take a PIL image (or a uint8 tensor) and return a
 normalised float tensor. ``paper`` is Section 6 of the paper: a crop of 8-100 % of the image area with
@@ -56,12 +57,6 @@ def train_transform(name: str, size: int, mean: Sequence[float], std: Sequence[f
     else:
         raise UserError(f"unknown augmentation {name!r}; choose one of {', '.join(AUGMENTATIONS)}")
     return v2.Compose(ops + _to_tensor(mean, std))
-
-
-def eval_transform(size: int, mean: Sequence[float], std: Sequence[float], crop_fraction: float = 1.0) -> v2.Compose:
-    """Resize the shorter side to ``size / crop_fraction``, then take the centre ``size`` x ``size`` crop."""
-    resize = max(size, round(size / crop_fraction))
-    return v2.Compose([v2.Resize(resize, antialias=True), v2.CenterCrop(size), *_to_tensor(mean, std)])
 
 
 class BatchAugment:

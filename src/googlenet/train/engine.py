@@ -30,9 +30,10 @@ from ..contract import ModelContract
 from ..data.datasets import DatasetError, DataSpec, TensorImages, build_data, seeded_subset
 from ..data.decode import ImageDecodeError
 from ..data.loader import ResumableSampler, build_loader
-from ..data.transforms import BatchAugment, eval_transform, train_transform
+from ..data.transforms import BatchAugment, train_transform
 from ..errors import UserError
 from ..factory import create_model
+from ..preprocess import CentreCrop
 from . import distributed
 from .config import ConfigError, TrainConfig
 from .logger import RunLogger
@@ -74,7 +75,9 @@ def prepare_data(cfg: TrainConfig) -> tuple[DataSpec, int]:
     if isinstance(spec.val, TensorImages):
         spec.val.batch_transform = BatchAugment("none", eval_size, spec.mean, spec.std)
     else:
-        spec.val.transform = eval_transform(eval_size, spec.mean, spec.std, cfg.crop_fraction)
+        # the same preprocessing `googlenet eval` applies to the checkpoints this run writes
+        contract = run_contract(cfg, spec, model_kwargs(cfg, spec), eval_size, 0, "raw")
+        spec.val.transform = CentreCrop(contract)
     return spec, eval_size
 
 
