@@ -253,3 +253,22 @@ def test_package_has_no_import_cycle():
 def test_functions_do_not_import_the_package():
     found = own_imports_in_functions(SRC)
     assert not found, f"{len(found)} in-function import(s) of googlenet's own modules:\n" + "\n".join(found)
+
+
+def test_units_are_layered() -> None:
+    """scripts/architecture_diagram.py (which draws docs/architecture.png) places every unit of the package one
+    layer above the highest unit it imports; a cycle between units (e.g. runtime -> preprocess -> eval ->
+    runtime) makes that impossible and the script exits naming it."""
+    import importlib.util
+
+    script = Path(__file__).resolve().parents[1] / "scripts" / "architecture_diagram.py"
+    spec = importlib.util.spec_from_file_location("architecture_diagram", script)
+    diagram = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(diagram)
+    graph = diagram.unit_graph()
+    level = diagram.layers(graph)
+    assert level["errors"] == 0 and level["cli"] == max(level.values())
+    assert level["registry"] < level["models"] < level["factory"]  # registry is a leaf below the families
+    assert "models" not in graph["registry"] and "factory" not in graph["checkpoint"]
+    for unit, deps in graph.items():
+        assert all(level[d] < level[unit] for d in deps), unit

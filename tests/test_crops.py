@@ -7,8 +7,8 @@ import pytest
 import torch
 from PIL import Image
 
+from googlenet.data.crops import center_crop, make_views, paper_144_crops, paper_scales, ten_crop
 from googlenet.errors import UserError
-from googlenet.eval.crops import center_crop, make_views, paper_144_crops, paper_scales, ten_crop
 
 
 def ramp(h: int, w: int) -> torch.Tensor:

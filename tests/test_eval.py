@@ -87,7 +87,7 @@ def test_stream_mixed_view_counts_keep_order() -> None:
 
 
 def test_distinct_144_gives_the_same_probabilities() -> None:
-    from googlenet.eval.crops import paper_144_crops
+    from googlenet.data.crops import paper_144_crops
 
     model = Recorder()
     img = torch.rand(3, 40, 40, dtype=torch.float64)

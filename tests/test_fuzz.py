@@ -29,9 +29,9 @@ from hypothesis import strategies as st
 from PIL import Image
 
 from googlenet.checkpoint import CheckpointError, read_checkpoint, save_weights
+from googlenet.data.crops import center_crop, default_resize, make_views, paper_144_crops, ten_crop
 from googlenet.data.decode import ImageDecodeError, open_image
 from googlenet.errors import InputSizeError, UserError
-from googlenet.eval.crops import center_crop, default_resize, make_views, paper_144_crops, ten_crop
 from googlenet.factory import load_checkpoint
 from googlenet.train.config import (
     _RANGES,

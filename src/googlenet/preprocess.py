@@ -5,7 +5,7 @@ An image goes through three steps, each read from the :class:`~googlenet.contrac
 1. decode in ``contract.image_mode`` ("RGB", or "L" for a greyscale model) as a uint8 CHW tensor;
 2. resize per ``contract.resize`` ("shorter": shorter side to ``contract.resize_size``, aspect kept; "warp":
    both sides to it) with ``contract.interpolation``, then cut the centre ``input_size`` square, or the 10 or
-   144 views of :func:`googlenet.eval.crops.make_views`;
+   144 views of :func:`googlenet.data.crops.make_views`;
 3. :class:`Normalize`: scale to ``0..pixel_range``, reorder to ``channel_order``, subtract ``mean``, divide by
    ``std``.
 
@@ -27,8 +27,8 @@ from torchvision.transforms import InterpolationMode
 from torchvision.transforms.v2 import functional as F
 
 from .contract import ModelContract
+from .data.crops import make_views
 from .data.decode import open_image
-from .eval.crops import make_views
 
 INTERPOLATIONS = {
     "bilinear": InterpolationMode.BILINEAR,

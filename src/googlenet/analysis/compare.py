@@ -86,7 +86,7 @@ def measure_cpu(
     Uses the current ``torch.get_num_threads()``; the model runs in eval mode under ``torch.inference_mode``.
     """
     model = create_model(name, num_classes=num_classes, **kwargs).eval()
-    in_chans = getattr(model, "in_chans", 3)
+    in_chans = model.in_chans
     one = torch.randn(1, in_chans, input_size, input_size)
     batch = torch.randn(batch_size, in_chans, input_size, input_size)
     with torch.inference_mode():

@@ -152,7 +152,7 @@ def profile_model(
         in_chans: input channels (default: ``model.in_chans`` or 3).
         memory: also measure the training activations (a training-mode pass with autograd).
     """
-    in_chans = in_chans or getattr(model, "in_chans", 3)
+    in_chans = in_chans or model.in_chans
     rows = _row_modules(model)
     with torch.no_grad():
         prof = _forward_profile(model, rows, input_size, in_chans)
@@ -238,7 +238,7 @@ def _forward_profile(
 
 
 def _fits(model: nn.Module, size: int) -> bool:
-    x = torch.zeros(1, getattr(model, "in_chans", 3), size, size, device="meta")
+    x = torch.zeros(1, model.in_chans, size, size, device="meta")
     try:
         model(x)
     except (RuntimeError, ValueError, IndexError):

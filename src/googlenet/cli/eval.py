@@ -7,9 +7,9 @@ import json
 from pathlib import Path
 
 from ..checkpoint import atomic_write
+from ..data.crops import CROP_SCHEMES
 from ..data.sources import resolve_split
 from ..errors import UserError
-from ..eval.crops import CROP_SCHEMES
 from ..eval.evaluate import EvalOptions, evaluate, table3_markdown
 from ..eval.members import class_names_of, load_members
 from ..eval.metrics import save_confusion_png

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 
+from ..contract import ModelContract
 from ..errors import UserError
 from ..weights import import_torchvision
 from ._common import add_model_args, parse_model_args
@@ -43,6 +44,7 @@ def run(args: argparse.Namespace) -> int:
     path, meta = import_torchvision(
         args.src, args.model, args.output, num_classes=args.num_classes, model_kwargs=kwargs, class_names=class_names
     )
-    extra = f", options {meta['model_kwargs']}" if meta["model_kwargs"] else ""
-    print(f"wrote {path} ({meta['model']}, {meta['num_classes']} classes{extra})")
+    contract = ModelContract.from_meta(meta)
+    extra = f", options {dict(contract.model_kwargs)}" if contract.model_kwargs else ""
+    print(f"wrote {path} ({contract.model}, {contract.num_classes} classes{extra})")
     return 0
