@@ -212,3 +212,15 @@ def _check(c: ModelContract) -> None:
             raise ContractError(f"model contract has {len(values)} {name} for {c.num_classes} classes")
     if not isinstance(c.weights, Mapping):
         raise bad("weights", "a mapping (where the weights came from)")
+
+
+def run_record(meta: Mapping[str, Any]) -> dict[str, Any]:
+    """What checkpoint metadata records of the training run beside the contract: ``epoch`` and the final
+    ``metrics`` (``val_acc``, ``val_top5``...), finite numbers only; empty for weights not trained here."""
+    out: dict[str, Any] = {}
+    if _is_int(meta.get("epoch")):
+        out["epoch"] = meta["epoch"]
+    metrics = meta.get("metrics")
+    if isinstance(metrics, Mapping):
+        out["metrics"] = {str(k): v for k, v in metrics.items() if _is_number(v)}
+    return out

@@ -17,7 +17,27 @@ from .. import __version__
 from ..errors import UserError
 
 # optional packages -> the extra that installs them (pyproject.toml)
-OPTIONAL = {"onnx": "deploy", "onnxruntime": "deploy", "onnxscript": "deploy"}
+OPTIONAL = {
+    "onnx": "deploy",
+    "onnxruntime": "deploy",
+    "onnxscript": "deploy",
+    "starlette": "serve",
+    "uvicorn": "serve",
+    "multipart": "serve",
+    "python_multipart": "serve",
+}
+
+
+def _optional_extra(err: ModuleNotFoundError) -> str | None:
+    """The extra that installs the missing package of ``err``, or None for a package that is not optional."""
+    return OPTIONAL.get((err.name or "").split(".")[0])
+
+
+def _missing(err: ModuleNotFoundError):
+    def run(args: argparse.Namespace) -> int:
+        raise err
+
+    return run
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -30,7 +50,15 @@ def build_parser() -> argparse.ArgumentParser:
     for mod in sorted(m.name for m in pkgutil.iter_modules(__path__)):
         if mod.startswith("_"):
             continue
-        module = importlib.import_module(f"{__name__}.{mod}")
+        try:
+            module = importlib.import_module(f"{__name__}.{mod}")
+        except ModuleNotFoundError as err:  # a command whose optional packages are not installed: it says which
+            if _optional_extra(err) is None:
+                raise
+            p = sub.add_parser(mod, help=f"(needs pip install 'googlenet[{_optional_extra(err)}]')", add_help=False)
+            p.add_argument("rest", nargs=argparse.REMAINDER)
+            p.set_defaults(func=_missing(err))
+            continue
         if hasattr(module, "register"):
             module.register(sub)
     return parser
@@ -48,12 +76,12 @@ def main(argv: list[str] | None = None) -> int:
         print(f"googlenet {args.command}: error: {err}", file=sys.stderr)
         return 2
     except ModuleNotFoundError as err:
-        top = (err.name or "").split(".")[0]
-        if top not in OPTIONAL:
+        extra = _optional_extra(err)
+        if extra is None:
             raise
         print(
-            f"googlenet {args.command}: error: this needs the optional package {top!r}: "
-            f"pip install 'googlenet[{OPTIONAL[top]}]'",
+            f"googlenet {args.command}: error: this needs the optional package {(err.name or '').split('.')[0]!r}: "
+            f"pip install 'googlenet[{extra}]'",
             file=sys.stderr,
         )
         return 2

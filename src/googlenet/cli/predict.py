@@ -6,7 +6,7 @@ import argparse
 import sys
 
 from ..eval.members import class_names_of, load_members
-from ..eval.predict import as_dict, expand_inputs, predict
+from ..eval.predict import as_dict, cam_folder, expand_inputs, predict, save_cams
 from ._common import positive_int, print_json, stdout_to_stderr
 from .eval import add_model_options
 
@@ -25,6 +25,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--topk", type=positive_int, default=5, help="classes shown per image (default 5)")
     p.add_argument("--json", action="store_true", help="one JSON object per line instead of a table")
+    p.add_argument(
+        "--cam",
+        metavar="OUT_DIR",
+        default=None,
+        help="also write a Grad-CAM overlay of the top class per image, OUT_DIR/<name>-cam.png (first checkpoint)",
+    )
+    p.add_argument("--cam-layer", default=None, help="Grad-CAM layer (default: the last block, inception5b)")
     add_model_options(p, several_crops=False)
     p.set_defaults(func=run)
 
@@ -34,18 +41,25 @@ def run(args: argparse.Namespace) -> int:
         members = load_members(args.checkpoint, backend=args.backend, device=args.device, input_size=args.input_size)
         names = class_names_of(members)
         files = expand_inputs(args.inputs)
+        folder = cam_folder(args.cam) if args.cam else None
         preds = predict(members, files, args.crops, args.reduce, args.chunk_size, args.resize)
+        cams, layer = save_cams(members[0], preds, folder, args.cam_layer) if folder else ({}, "")
     failed = 0
     for pred in preds:
         failed += pred.error is not None
         if args.json:
-            print_json(as_dict(pred, args.topk, names), indent=None)
+            record = as_dict(pred, args.topk, names)
+            if pred.path in cams:
+                record["cam"] = str(cams[pred.path])
+            print_json(record, indent=None)
         elif pred.error is not None:
             print(f"error: {pred.error}", file=sys.stderr, flush=True)
         else:
             print(pred.path)
             for rank, (name, _, p) in enumerate(pred.topk(args.topk, names), 1):
                 print(f"  {rank}. {name:<28} {100 * p:6.2f}%")
+            if pred.path in cams:
+                print(f"  Grad-CAM ({layer}): {cams[pred.path]}")
     sys.stdout.flush()
     if failed:
         print(f"googlenet predict: {failed} of {len(preds)} file(s) could not be read", file=sys.stderr)

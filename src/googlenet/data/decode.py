@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
 import os
 import re
 import warnings
 from pathlib import Path
+from typing import BinaryIO
 
 from PIL import Image, ImageFile, UnidentifiedImageError
 
@@ -36,17 +39,35 @@ def open_image(path: str | os.PathLike, mode: str = "RGB") -> Image.Image:
         raise ImageDecodeError(f"{shown}: cannot read ({err.strerror or type(err).__name__})") from None
     if empty:
         raise ImageDecodeError(f"{shown}: empty file")
+    return _decode(path, shown, mode)
+
+
+def decode_bytes(data: bytes, mode: str = "RGB", name: str = "upload", max_pixels: int | None = None) -> Image.Image:
+    """An image held in memory (an upload), fully decoded in ``mode``, with the reasons of :func:`open_image`.
+
+    Nothing touches the file system. ``max_pixels`` refuses a larger image from its header, before anything is
+    decoded ("too large: N pixels"); PIL's own limit applies as well.
+    """
+    if not data:
+        raise ImageDecodeError(f"{name}: empty file")
+    return _decode(io.BytesIO(data), name, mode, max_pixels)
+
+
+def _decode(source: Path | BinaryIO, shown: str, mode: str, max_pixels: int | None = None) -> Image.Image:
+    limit = f"the limit is {max_pixels} pixels" if max_pixels is not None else None
     ImageFile.LOAD_TRUNCATED_IMAGES = False
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            with Image.open(path) as img:
+            with Image.open(source) as img:
+                if max_pixels is not None and img.width * img.height > max_pixels:
+                    raise ImageDecodeError(f"{shown}: too large: {img.width * img.height} pixels ({limit})")
                 img.load()
                 return _convert(img, mode)
     except UnidentifiedImageError:
         raise ImageDecodeError(f"{shown}: not an image file (format not recognised)") from None
     except (Image.DecompressionBombWarning, Image.DecompressionBombError) as err:
-        raise ImageDecodeError(f"{shown}: {_too_large(path, err)}") from None
+        raise ImageDecodeError(f"{shown}: {_too_large(source, err, limit)}") from None
     except (OSError, SyntaxError, ValueError) as err:
         raise ImageDecodeError(f"{shown}: corrupt or truncated image ({' '.join(str(err).split())})") from None
 
@@ -65,23 +86,28 @@ def _why_not_a_file(path: Path) -> str:
     return "no such file"
 
 
-def _too_large(path: Path, err: Exception) -> str:
-    """The reason for an image over PIL's pixel limit, with its width x height as the file declares it."""
-    limit = Image.MAX_IMAGE_PIXELS
-    pixels = _declared_pixels(path)
-    if pixels is None or (limit is not None and pixels <= limit):
+def _too_large(source: Path | BinaryIO, err: Exception, limit: str | None = None) -> str:
+    """The reason for an image over the pixel limit, with its width x height as the file declares it.
+
+    ``limit`` names the caller's own limit; by default the reason names PIL's, and how to raise it.
+    """
+    pil_limit = Image.MAX_IMAGE_PIXELS
+    pixels = _declared_pixels(source)
+    if pixels is None or (pil_limit is not None and pixels <= pil_limit):
         # the header gives no size, or the first frame is within the limit and a later one is not:
         # PIL's message states the count it checked
         found = re.search(r"\((\d+) pixels\)", str(err))
         pixels = int(found.group(1)) if found else None
     size = f"{pixels} pixels" if pixels is not None else "over the pixel limit"
+    if limit is not None:
+        return f"too large: {size} ({limit})"
     return (
-        f"too large: {size} (PIL's decompression-bomb limit is {limit} pixels; raise PIL.Image.MAX_IMAGE_PIXELS "
+        f"too large: {size} (PIL's decompression-bomb limit is {pil_limit} pixels; raise PIL.Image.MAX_IMAGE_PIXELS "
         "to read a file you trust)"
     )
 
 
-def _declared_pixels(path: Path) -> int | None:
+def _declared_pixels(source: Path | BinaryIO) -> int | None:
     """width x height from the file's header (nothing decoded), or None when the header does not give them.
 
     :func:`PIL.Image.open` checks the size against the limit before it returns, so the header is read here
@@ -89,7 +115,9 @@ def _declared_pixels(path: Path) -> int | None:
     """
     Image.init()
     try:
-        with open(path, "rb") as fp:
+        with contextlib.ExitStack() as stack:
+            fp = stack.enter_context(open(source, "rb")) if isinstance(source, Path) else source
+            fp.seek(0)
             prefix = fp.read(16)
             for fmt in Image.ID:
                 factory, accept = Image.OPEN[fmt]
@@ -99,7 +127,7 @@ def _declared_pixels(path: Path) -> int | None:
                 try:
                     with warnings.catch_warnings():
                         warnings.simplefilter("ignore")
-                        width, height = factory(fp, str(path)).size
+                        width, height = factory(fp, str(source)).size
                 except Exception:  # not this format, or a header this plugin refuses: try the next
                     continue
                 return width * height

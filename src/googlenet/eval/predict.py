@@ -3,13 +3,19 @@
 from __future__ import annotations
 
 import glob
+import os
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+import torch
 from torch import Tensor
+from torchvision.transforms.v2 import functional as F
 
-from ..data.decode import IMAGE_EXTENSIONS, ImageDecodeError
+from ..cam import GradCam, overlay
+from ..data.decode import IMAGE_EXTENSIONS, ImageDecodeError, open_image
+from ..errors import UserError
+from ..factory import load_model
 from ..preprocess import decode, views
 from .members import Member
 from .stream import stream_probabilities
@@ -99,3 +105,49 @@ def as_dict(pred: Prediction, k: int, names: Sequence[str]) -> dict:
         return {"path": pred.path, "error": pred.error}
     top = pred.topk(k, names)
     return {"path": pred.path, "top": [{"class": n, "index": j, "prob": round(p, 6)} for n, j, p in top]}
+
+
+def cam_folder(path: str | os.PathLike) -> Path:
+    """``--cam`` folder, created now (before predicting), or :class:`UserError` saying why it cannot be."""
+    folder = Path(path)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except (FileExistsError, NotADirectoryError):
+        raise UserError(f"--cam {path}: not a folder") from None
+    except OSError as err:
+        raise UserError(f"--cam {path}: cannot create it ({err.strerror or type(err).__name__})") from None
+    return folder
+
+
+def save_cams(
+    member: Member, preds: Sequence[Prediction], folder: str | os.PathLike, layer: str | None = None
+) -> tuple[dict[str, Path], str]:
+    """Grad-CAM overlays of the predicted files as ``<stem>-cam.png`` in ``folder``, and the layer they show.
+
+    Grad-CAM needs gradients, so it runs on ``member``'s checkpoint as an eager model (beside whatever back end
+    predicted), for the class the prediction ranks first (the ensemble's, with several checkpoints), over the
+    region its centre crop shows (:func:`googlenet.cam.overlay`). Files that could not be read get none.
+    """
+    model, _, _ = load_model(member.path)
+    cam = GradCam(model, member.contract, layer)
+    cut, normalize = views(member.contract), member.preprocess()
+    written: dict[str, Path] = {}
+    taken: set[str] = set()
+    try:
+        for pred in preds:
+            if pred.probs is None:
+                continue
+            image = open_image(pred.path, member.contract.image_mode)
+            with torch.no_grad():
+                x = normalize(cut(F.pil_to_tensor(image)))
+            result = cam(x, [int(pred.probs.argmax())])
+            name, n = f"{Path(pred.path).stem}-cam.png", 1
+            while name in taken:  # the same stem in two folders
+                n += 1
+                name = f"{Path(pred.path).stem}-cam-{n}.png"
+            taken.add(name)
+            overlay(image, result.maps[0], member.contract).save(Path(folder) / name)
+            written[pred.path] = Path(folder) / name
+    finally:
+        cam.close()
+    return written, cam.layer

@@ -1,0 +1,160 @@
+"""What the server serves, without the web: a checkpoint behind a back end, its preprocessing, Grad-CAM and card.
+
+An upload goes ``bytes -> data.decode.decode_bytes`` (in the contract's image mode, the server's pixel limit
+checked from the header before decoding) ``-> preprocess.views`` (the single centre crop) ``-> Normalize``: the
+rule ``googlenet predict`` applies to a file, so both give the same probabilities. The batched forward runs in
+the back end; Grad-CAM runs on the eager model beside it.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import threading
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from PIL import Image
+from torch import Tensor
+from torchvision.transforms.v2 import functional as F
+
+from ..cam import GradCam, overlay
+from ..contract import ModelContract, run_record
+from ..data.decode import decode_bytes
+from ..errors import UserError
+from ..factory import load_model
+from ..preprocess import normalizer, views
+from ..runtime.backends import make_backend
+
+MiB = 1 << 20
+
+
+@dataclass(frozen=True)
+class ServeOptions:
+    """How the server runs its model and what it accepts.
+
+    Attributes:
+        backend: inference back end of :func:`googlenet.runtime.make_backend` for the batched forward.
+        device: torch device.
+        max_batch: most images in one forward.
+        max_wait_ms: longest the first request of a batch waits for others, ms.
+        max_upload_bytes: largest request body accepted (413 above).
+        max_pixels: largest image accepted, width x height from its header (422 above), before decoding.
+        threads: torch / ONNX Runtime intra-op threads (default: torch's setting).
+        decode_threads: uploads decoded at once, in worker threads off the event loop.
+        cam_layer: Grad-CAM layer (default: the trunk's last block, ``inception5b`` for GoogLeNet).
+    """
+
+    backend: str = "eager"
+    device: str = "cpu"
+    max_batch: int = 16
+    max_wait_ms: float = 5.0
+    max_upload_bytes: int = 10 * MiB
+    max_pixels: int = 25_000_000
+    threads: int | None = None
+    decode_threads: int = 4
+    cam_layer: str | None = None
+
+    def __post_init__(self) -> None:
+        for name in ("max_batch", "max_upload_bytes", "max_pixels", "decode_threads"):
+            if getattr(self, name) < 1:
+                raise UserError(f"{name.replace('_', '-')} must be at least 1, got {getattr(self, name)}")
+        if not self.max_wait_ms >= 0:
+            raise UserError(f"max-wait-ms must be >= 0, got {self.max_wait_ms}")
+
+
+class Service:
+    """A checkpoint ready to serve: ``prepare`` an upload, ``probabilities`` of a batch, ``cam_png``, ``card``."""
+
+    def __init__(self, checkpoint: str | os.PathLike, options: ServeOptions | None = None) -> None:
+        self.options = options = options or ServeOptions()
+        model, contract, meta = load_model(checkpoint)
+        self.contract: ModelContract = contract
+        self.names = contract.names
+        self._cut = views(contract)
+        self._normalize = normalizer(contract)
+        self.forward = make_backend(
+            options.backend,
+            model,
+            contract,
+            device=options.device,
+            batch_size=options.max_batch,
+            threads=options.threads,
+        )
+        self._model = model
+        self._cam = GradCam(model, contract, options.cam_layer)  # the eager model, beside the back end
+        self._cam_lock = threading.Lock()  # one CAM at a time: each holds a graph of the whole network
+        self.card = model_card(contract, meta, Path(checkpoint).name, options, self._cam.layer)
+
+    # ---- requests (called in worker threads) -----------------------------------------------------------
+    def decode(self, data: bytes) -> Image.Image:
+        """An upload decoded in the contract's image mode (:class:`ImageDecodeError` with the reason)."""
+        return decode_bytes(data, self.contract.image_mode, "upload", self.options.max_pixels)
+
+    def inputs(self, image: Image.Image) -> Tensor:
+        """``1 x C x S x S``: the normalised centre crop the network takes."""
+        with torch.no_grad():
+            return self._normalize(self._cut(F.pil_to_tensor(image)))
+
+    def prepare(self, data: bytes) -> Tensor:
+        """An upload's bytes -> the network's input (:meth:`decode`, then :meth:`inputs`)."""
+        return self.inputs(self.decode(data))
+
+    def probabilities(self, batch: Tensor) -> Tensor:
+        """Softmax of the back end's logits for a batch of prepared inputs (the batcher's worker calls it)."""
+        return self.forward(batch).float().softmax(dim=1).cpu()
+
+    def cam_png(self, data: bytes, index: int | None = None) -> tuple[bytes, int]:
+        """The Grad-CAM overlay of an upload for class ``index`` (default: the eager model's top class), as a
+        PNG, and the class it shows."""
+        image = self.decode(data)
+        x = self.inputs(image).to(next(self._model.parameters()).device)
+        with self._cam_lock:
+            cam = self._cam(x, None if index is None else [index])
+        buf = io.BytesIO()
+        overlay(image, cam.maps[0], self.contract).save(buf, format="PNG")
+        return buf.getvalue(), cam.indices[0]
+
+    def close(self) -> None:
+        self._cam.close()
+
+
+def model_card(
+    contract: ModelContract, meta: dict[str, Any], checkpoint: str, options: ServeOptions, cam_layer: str
+) -> dict[str, Any]:
+    """``GET /v1/model``: the architecture, classes, input contract, what the weights were trained on and how
+    well they did, and how this server runs them."""
+    record = run_record(meta)
+    metrics = record.get("metrics", {})
+    return {
+        "architecture": contract.model,
+        "model_kwargs": dict(contract.model_kwargs),
+        "checkpoint": checkpoint,
+        "num_classes": contract.num_classes,
+        "classes": contract.names,
+        "class_ids": list(contract.class_ids) if contract.class_ids else None,
+        "input": {
+            "size": contract.input_size,
+            "channels": contract.in_chans,
+            "image_mode": contract.image_mode,
+            "pixel_range": contract.pixel_range,
+            "channel_order": contract.channel_order,
+            "mean": list(contract.mean),
+            "std": list(contract.std),
+            "resize": contract.resize,
+            "resize_size": contract.resize_size,
+            "crop_fraction": contract.crop_fraction,
+            "interpolation": contract.interpolation,
+        },
+        "weights": dict(contract.weights),
+        "training": {
+            "dataset": contract.weights.get("dataset"),
+            "epoch": record.get("epoch"),
+            "top1": metrics.get("val_acc"),
+            "top5": metrics.get("val_top5"),
+            "metrics": metrics,
+        },
+        "serving": {**asdict(options), "cam_layer": cam_layer},
+    }
