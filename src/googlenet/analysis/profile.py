@@ -152,7 +152,7 @@ def profile_model(
         in_chans: input channels (default: ``model.in_chans`` or 3).
         memory: also measure the training activations (a training-mode pass with autograd).
     """
-    in_chans = in_chans or model.in_chans
+    in_chans = in_chans or getattr(model, "in_chans", 3)  # any nn.Module, torchvision's too
     rows = _row_modules(model)
     with torch.no_grad():
         prof = _forward_profile(model, rows, input_size, in_chans)

@@ -273,7 +273,7 @@ def parse_overrides(items: list[str]) -> dict[str, Any]:
             raise ConfigError(f"override {item!r}: {err}") from None
         parts = key.replace("-", "_").split(".")
         if len(parts) == 1 and parts[0] in _STR_FIELDS and isinstance(parsed, (int, float, bool)):
-            parsed = value
+            parsed = yaml.compose(value, Loader=_Loader).value  # the scalar as written (no "..." end marker)
         node = out
         for p in parts[:-1]:
             node = node.setdefault(p, {})
