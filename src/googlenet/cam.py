@@ -64,8 +64,8 @@ def default_layer(model: nn.Module, contract: ModelContract) -> str:
     handles = [m.register_forward_hook(record(name)) for name, m in model.named_modules() if name]
     try:
         param = next(model.parameters(), None)
-        device = param.device if param is not None else torch.device("cpu")
-        x = torch.zeros(1, contract.in_chans, contract.input_size, contract.input_size, device=device)
+        like = {"device": param.device, "dtype": param.dtype} if param is not None else {}
+        x = torch.zeros(1, contract.in_chans, contract.input_size, contract.input_size, **like)
         with torch.no_grad():
             features = model.forward_features(x)
     finally:

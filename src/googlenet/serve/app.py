@@ -146,7 +146,7 @@ class Api:
         return HTMLResponse(self.page)
 
     async def healthz(self, request: Request) -> Response:
-        stats = self.batcher.stats.as_dict() if self.batcher else {}
+        stats = {**self.batcher.stats.as_dict(), "waiting": self.batcher.waiting} if self.batcher else {}
         return JSONResponse({"status": "ok", "model": self.service.contract.model, "batches": stats})
 
     async def model(self, request: Request) -> Response:

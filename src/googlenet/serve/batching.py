@@ -67,6 +67,11 @@ class DynamicBatcher:
         self._executor = ThreadPoolExecutor(1, thread_name_prefix="googlenet-forward")
         self._task: asyncio.Task | None = None
 
+    @property
+    def waiting(self) -> int:
+        """Requests waiting for their batch to start."""
+        return len(self._pending)
+
     def start(self) -> None:
         """Start the batching loop on the running event loop."""
         self._task = asyncio.get_running_loop().create_task(self._run(), name="googlenet-batcher")

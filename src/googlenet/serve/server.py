@@ -1,9 +1,10 @@
 """Running the app: a socket bound here (so a busy port is one clear line, and port 0 picks a free one), then
 uvicorn, which on SIGTERM or SIGINT stops accepting, lets the requests in flight finish, and then runs the
-app's shutdown (the batcher stops)."""
+app's shutdown (the batcher stops). After a SIGTERM the command exits with status 0."""
 
 from __future__ import annotations
 
+import signal
 import socket
 import sys
 
@@ -33,6 +34,14 @@ def bind(host: str, port: int) -> socket.socket:
     return sock
 
 
+class _Stopped(Exception):
+    """SIGTERM, once uvicorn has shut down gracefully (it re-raises the signals it caught)."""
+
+
+def _stop(signum: int, frame: object) -> None:
+    raise _Stopped
+
+
 def url_of(sock: socket.socket) -> str:
     host, port = sock.getsockname()[:2]
     return f"http://[{host}]:{port}/" if ":" in host else f"http://{host}:{port}/"
@@ -54,9 +63,13 @@ def serve(service: Service, host: str = "127.0.0.1", port: int = 8000, log_level
         f"(back end {o.backend}, batches of up to {o.max_batch}, waiting up to {o.max_wait_ms:g} ms)",
         flush=True,
     )
+    previous = signal.signal(signal.SIGTERM, _stop)
     try:
         server.run(sockets=[sock])
+    except _Stopped:
+        return 0
     finally:
+        signal.signal(signal.SIGTERM, previous)
         sock.close()
         service.close()
     if not server.started:
