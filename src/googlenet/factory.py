@@ -8,14 +8,17 @@ The layers, bottom up: :mod:`~googlenet.registry` (names -> builders, a leaf), :
 from __future__ import annotations
 
 import os
+from collections.abc import Collection, Mapping
 from typing import Any
 
+import torch
 from torch import nn
 
 from .checkpoint import CheckpointError, load_state_strict, read_checkpoint
 from .contract import ContractError, ModelContract
 from .errors import UserError
 from .models import FAMILIES
+from .pretrained import TORCHVISION_KWARGS, torchvision_contract, torchvision_state
 from .registry import ModelInfo, UnknownModelError, register_model
 from .registry import list_models as _registered
 from .registry import model_info as _entry
@@ -24,11 +27,13 @@ __all__ = [
     "FAMILIES",
     "ModelInfo",
     "UnknownModelError",
+    "classifier_keys",
     "create_model",
     "default_contract",
     "list_models",
     "load_checkpoint",
     "load_model",
+    "load_pretrained",
     "model_info",
     "register_model",
 ]
@@ -51,22 +56,99 @@ def create_model(
 
     Args:
         name: a name from :func:`list_models`.
-        num_classes: size of the classifier output (0: the model returns pooled features).
-        weights: path of a .safetensors checkpoint to load (strict: every key and shape must match).
+        num_classes: size of the classifier output (0: the model returns pooled features, timm's convention).
+        weights: path of a .safetensors checkpoint to load (strict: every key and shape must match), or
+            ``"torchvision"``: torchvision's published ImageNet weights for a model with a torchvision twin
+            (``resnet50``, ``googlenet_bn``...), from its download cache; with ``num_classes`` other than the
+            weights' own, everything but the classifier is loaded (:func:`load_pretrained`).
         **kwargs: builder options (e.g. ``width=0.5``, ``aux_logits=False``, ``in_chans=1``).
     """
+    if isinstance(weights, str) and weights == "torchvision":
+        return torchvision_model(name, num_classes, **kwargs)[0]
+    model = _build(name, num_classes, kwargs)
+    if weights is not None:
+        tensors, _ = read_checkpoint(weights)
+        load_state_strict(model, tensors, source=str(weights))
+    return model
+
+
+def _build(name: str, num_classes: int, kwargs: dict[str, Any]) -> nn.Module:
     info = model_info(name)
     try:
-        model = info.builder(num_classes=num_classes, **kwargs)
+        return info.builder(num_classes=num_classes, **kwargs)
     except UserError:
         raise
     except (TypeError, ValueError, ArithmeticError, RuntimeError) as err:  # an option it refuses, or a value
         reason = " ".join(str(err).split()) or type(err).__name__
         raise UserError(f"model {name!r} cannot be built with {_options(num_classes, kwargs)}: {reason}") from None
-    if weights is not None:
-        tensors, _ = read_checkpoint(weights)
-        load_state_strict(model, tensors, source=str(weights))
-    return model
+
+
+def torchvision_model(name: str, num_classes: int | None = None, **kwargs: Any) -> tuple[nn.Module, ModelContract]:
+    """``name`` with torchvision's published weights, and their contract (transforms, categories, provenance).
+
+    Builder options torchvision applies with its weights (``transform_input`` for ``googlenet_bn``) are set unless
+    given. ``num_classes`` None or equal to the weights' keeps their classifier; another count loads everything
+    else and leaves a fresh classifier (recorded in the contract's ``weights["reset"]``).
+    """
+    in_chans = int(kwargs.get("in_chans", 3))
+    if in_chans != 3:
+        raise UserError(f"torchvision's {name} weights take 3 input channels, not in_chans={in_chans}")
+    state, weights = torchvision_state(name)
+    fields = torchvision_contract(weights)
+    kwargs = {**TORCHVISION_KWARGS.get(name, {}), **kwargs}
+    if "aux_logits" not in kwargs and not any(k.startswith(AUX_PREFIXES) for k in state):
+        with torch.device("meta"):
+            if any(k.startswith(AUX_PREFIXES) for k in _build(name, 2, kwargs).state_dict()):
+                kwargs["aux_logits"] = False  # a file without auxiliary heads
+    k = fields["num_classes"] if num_classes is None else num_classes
+    model = _build(name, k, kwargs)
+    reset = load_pretrained(model, state, weights.url, classifier_keys(name, **kwargs))
+    provenance = {**fields["weights"], **({"reset": reset} if reset else {})}
+    if k != fields["num_classes"]:
+        fields = {f: v for f, v in fields.items() if f not in ("class_names", "class_ids")}
+    contract = ModelContract(model=name, **{**fields, "num_classes": k, "weights": provenance}, model_kwargs=kwargs)
+    return model, contract
+
+
+AUX_PREFIXES = ("aux1.", "aux2.")
+
+
+def classifier_keys(name: str, **kwargs: Any) -> list[str]:
+    """State-dict keys whose shape depends on the class count: the main and auxiliary classifiers.
+
+    Found by building the model twice on the meta device (no memory, no arithmetic that matters).
+    """
+    with torch.device("meta"):
+        a = _build(name, 2, kwargs).state_dict()
+        b = _build(name, 3, kwargs).state_dict()
+    return [k for k in a if k in b and a[k].shape != b[k].shape]
+
+
+def load_pretrained(
+    model: nn.Module, state: Mapping[str, torch.Tensor], source: str, classifier: Collection[str]
+) -> list[str]:
+    """Load ``state`` into ``model``: every key and shape must fit, except ``classifier`` keys of another shape (or
+    absent), which keep the model's fresh initialisation, and auxiliary heads the model does not have.
+
+    Returns the classifier keys left at initialisation (a model built with ``num_classes=0`` has no classifier:
+    the file's is dropped). Any other mismatch is a one-line
+    :class:`~googlenet.checkpoint.CheckpointError` naming the first key.
+    """
+    own = model.state_dict()
+    fitted = {k: v for k, v in state.items() if k in own or not k.startswith(AUX_PREFIXES)}
+    reset = []
+    for key in classifier:
+        if key not in own:  # a features-only model (num_classes=0) has no classifier
+            fitted.pop(key, None)
+        elif key not in fitted or tuple(fitted[key].shape) != tuple(own[key].shape):
+            fitted[key] = own[key]
+            reset.append(key)
+    if any(k.endswith(".num_batches_tracked") for k in own) and not any(
+        k.endswith(".num_batches_tracked") for k in fitted
+    ):  # files saved before PyTorch 0.4.1 lack the counters; BatchNorm's own loader fills in 0
+        fitted.update({k: torch.tensor(0, dtype=torch.long) for k in own if k.endswith(".num_batches_tracked")})
+    load_state_strict(model, fitted, source=source)
+    return reset
 
 
 def _options(num_classes: int, kwargs: dict[str, Any]) -> str:

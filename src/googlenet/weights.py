@@ -1,9 +1,13 @@
-"""Import torchvision checkpoints (``.pth`` state dicts) into this project's safetensors format.
+"""Import torchvision checkpoints (``.pth`` state dicts, or its published weights by name) into this project's
+safetensors format.
 
 The ``.pth`` file is read with ``torch.load(weights_only=True)``, which unpickles tensors and plain
 containers only, never code. The state dict is loaded strictly into the registered model (a file for
 another model fails naming the first mismatched key), then saved with
 :func:`googlenet.checkpoint.save_weights` together with the metadata a user of the weights needs.
+:func:`import_torchvision_by_name` takes torchvision's default ImageNet weights for a model through torchvision's
+own weights API and download cache (:mod:`googlenet.pretrained`), with their transforms and categories as contract.
+BVLC's Caffe files are :mod:`googlenet.caffe`'s.
 """
 
 from __future__ import annotations
@@ -19,24 +23,11 @@ import torch
 
 from .checkpoint import CheckpointError, load_state_strict, save_weights
 from .contract import ModelContract
-from .factory import create_model, model_info
+from .factory import AUX_PREFIXES, create_model, model_info, torchvision_model
+from .pretrained import TORCHVISION_KWARGS, fix_state_keys, imagenet_class_ids, imagenet_class_names
 
 # torchvision's ImageNet evaluation transform for these models: resize the shorter side to 256, centre 224
 TORCHVISION_CROP_FRACTION = 224 / 256
-
-# torchvision's published DenseNet files predate its module names: "denselayer1.norm.1.weight" is now
-# "denselayer1.norm1.weight" (the same pattern torchvision's own loader rewrites).
-_OLD_DENSENET_KEY = re.compile(
-    r"^(.*denselayer\d+\.(?:norm|relu|conv))\.((?:[12])\.(?:weight|bias|running_mean|running_var))$"
-)
-
-
-def _imagenet_classes() -> list[str] | None:
-    try:
-        from torchvision.models._meta import _IMAGENET_CATEGORIES
-    except ImportError:  # private module: degrade to no class names rather than fail
-        return None
-    return list(_IMAGENET_CATEGORIES)
 
 
 def read_torchvision_state(path: str | os.PathLike) -> dict[str, torch.Tensor]:
@@ -67,10 +58,7 @@ def read_torchvision_state(path: str | os.PathLike) -> dict[str, torch.Tensor]:
             break
     if not isinstance(obj, Mapping) or not all(isinstance(v, torch.Tensor) for v in obj.values()):
         raise CheckpointError(f"{path} does not hold a state dict (a mapping of names to tensors)")
-    state = dict(obj)
-    if state and all(k.startswith("module.") for k in state):
-        state = {k.removeprefix("module."): v for k, v in state.items()}
-    return {_OLD_DENSENET_KEY.sub(r"\1\2", k): v for k, v in state.items()}
+    return fix_state_keys(obj)
 
 
 def _classifier_keys(name: str, model_kwargs: Mapping[str, Any]) -> list[str]:
@@ -98,9 +86,6 @@ def _add_batchnorm_counters(state: dict[str, torch.Tensor], expected: Mapping[st
             state[key] = torch.tensor(0, dtype=torch.long)
 
 
-AUX_PREFIXES = ("aux1.", "aux2.")
-
-
 def _aux_logits_as_in_file(name: str, state: Mapping[str, torch.Tensor], kwargs: dict[str, Any]) -> dict[str, Any]:
     """``kwargs`` plus ``aux_logits=False`` when the model has auxiliary heads and the file has none.
 
@@ -120,8 +105,7 @@ def _aux_logits_as_in_file(name: str, state: Mapping[str, torch.Tensor], kwargs:
 
 def default_model_kwargs(name: str) -> dict[str, Any]:
     """Options torchvision itself applies when it loads its published weights for this model."""
-    # torchvision's GoogLeNet weights are ported from TensorFlow and expect [-1, 1] inputs
-    return {"transform_input": True} if name == "googlenet_bn" else {}
+    return dict(TORCHVISION_KWARGS.get(name, {}))
 
 
 def import_torchvision(
@@ -156,8 +140,9 @@ def import_torchvision(
     net = create_model(model, num_classes=num_classes, **kwargs)
     _add_batchnorm_counters(state, net.state_dict())
     load_state_strict(net, state, source=str(src))
+    class_ids = None
     if class_names is None and num_classes == 1000:
-        class_names = _imagenet_classes()
+        class_names, class_ids = imagenet_class_names(), imagenet_class_ids()
     if class_names is not None and len(class_names) != num_classes:
         raise CheckpointError(f"{len(class_names)} class names given for {num_classes} classes")
     contract = ModelContract(
@@ -165,9 +150,20 @@ def import_torchvision(
         num_classes=num_classes,
         model_kwargs=kwargs,
         class_names=tuple(class_names) if class_names is not None else None,
+        class_ids=class_ids,
         input_size=info.default_input_size,
         crop_fraction=TORCHVISION_CROP_FRACTION,
         weights={"source": "torchvision", "file": Path(src).name},
     )
+    meta = contract.to_meta()
+    return save_weights(out, net, meta), meta
+
+
+def import_torchvision_by_name(
+    model: str, out: str | os.PathLike, *, model_kwargs: Mapping[str, Any] | None = None
+) -> tuple[Path, dict[str, Any]]:
+    """torchvision's default ImageNet weights for ``model`` (through its weights API and download cache) into
+    ``out``, with their transforms, categories, ImageNet class ids and URL as the contract."""
+    net, contract = torchvision_model(model, **dict(model_kwargs or {}))
     meta = contract.to_meta()
     return save_weights(out, net, meta), meta

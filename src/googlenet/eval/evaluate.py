@@ -83,7 +83,7 @@ def run_pass(member: Member, root: Path, crops: int, opts: EvalOptions) -> PassR
     """Evaluate one model with one crop scheme over the image folder ``root`` (chunked, with a progress bar)."""
     transform = image_transform(member.contract, crops, opts.resize)
     dataset = EvalFolder(root, transform, mode=member.contract.image_mode)
-    mapping = target_map(dataset.classes, member.class_keys, member.num_classes)
+    mapping = target_map(dataset.classes, member.class_keys_for(dataset.classes), member.num_classes)
     indices = round_robin(dataset.targets, opts.limit)
     loader = DataLoader(Subset(dataset, indices), batch_size=None, num_workers=opts.workers, collate_fn=_as_is)
     skipped: list[tuple[str, str]] = []

@@ -41,6 +41,14 @@ class Member:
         the class names."""
         return self.contract.class_ids or self.contract.class_names
 
+    def class_keys_for(self, folders: Sequence[str]) -> tuple[str, ...] | None:
+        """The keys that name ``folders``: the class ids (an ImageNet-layout folder, ``n01440764``...) or, when the
+        folders are not ids, the class names (``tench``...); :attr:`class_keys` when neither holds them all."""
+        for keys in (self.contract.class_ids, self.contract.class_names):
+            if keys and set(folders) <= set(keys):
+                return keys
+        return self.class_keys
+
     @property
     def label(self) -> str:
         return f"{self.model_name} ({Path(self.path).name})"
@@ -58,9 +66,19 @@ def load_member(
     ``input_size`` overrides the contract's crop size (the resize follows: ``input_size / crop_fraction``).
     """
     model, contract, _ = load_model(path)
+    check_scores_classes(contract, path)
     if input_size:
         contract = contract.replace(input_size=input_size)
     return Member(str(path), make_backend(backend, model, contract, device=device), contract)
+
+
+def check_scores_classes(contract: ModelContract, path: str | os.PathLike) -> None:
+    """Refuse a features-only model (``num_classes=0``, timm's convention): it returns features, not class scores."""
+    if contract.num_classes == 0:
+        raise UserError(
+            f"{path} holds a features-only {contract.model} (num_classes 0): it returns pooled features, "
+            "not class scores, so it cannot classify"
+        )
 
 
 def load_members(paths: Sequence[str | os.PathLike], **kwargs: object) -> list[Member]:
@@ -95,4 +113,5 @@ def load_exported_member(path: str | os.PathLike, threads: int | None = None) ->
     as the contract stored in the file says (0..1 RGB for a file with baked normalisation)."""
     meta = read_metadata(path)
     contract = input_contract(exported_contract(path, meta), meta)
+    check_scores_classes(contract, path)
     return Member(str(path), load_exported(path, threads), contract)

@@ -82,18 +82,23 @@ def summarize(probs: Tensor, targets: Tensor, class_names: Sequence[str] | None 
 def save_confusion_png(
     cm: Tensor | Sequence[Sequence[int]], class_names: Sequence[str], path: str | os.PathLike, title: str = ""
 ) -> Path:
-    """Draw a row-normalised confusion matrix with counts in the cells (matplotlib, Agg) and save it as PNG."""
+    """Draw a row-normalised confusion matrix with counts in the cells (matplotlib, Agg) and save it as PNG.
+
+    Up to 100 classes each gets a labelled row and column; more (ImageNet's 1000) are drawn as an unlabelled
+    picture of at most 24 inches a side, not a 50,000-pixel one.
+    """
     from matplotlib.figure import Figure  # no pyplot: no global backend state, renders with Agg
 
     cm = torch.as_tensor(cm, dtype=torch.float64)
     rates = cm / cm.sum(dim=1, keepdim=True).clamp_min(1)
     k = cm.shape[0]
-    side = max(4.0, 0.45 * k + 2.0)
+    side = min(max(4.0, 0.45 * k + 2.0), 24.0)
     fig = Figure(figsize=(side + 1.5, side))
     ax = fig.subplots()
-    im = ax.imshow(rates.numpy(), cmap="Blues", vmin=0.0, vmax=1.0)
-    ax.set_xticks(range(k), labels=list(class_names), rotation=60, ha="right", fontsize=8)
-    ax.set_yticks(range(k), labels=list(class_names), fontsize=8)
+    im = ax.imshow(rates.numpy(), cmap="Blues", vmin=0.0, vmax=1.0, interpolation="nearest")
+    if k <= 100:
+        ax.set_xticks(range(k), labels=list(class_names), rotation=60, ha="right", fontsize=8)
+        ax.set_yticks(range(k), labels=list(class_names), fontsize=8)
     ax.set_xlabel("predicted")
     ax.set_ylabel("true")
     if title:
