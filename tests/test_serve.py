@@ -26,7 +26,7 @@ from PIL import Image, ImageDraw
 from _eval_kit import IMAGENETTE, make_checkpoint
 from googlenet.cam import GradCam, overlay
 from googlenet.checkpoint import save_weights
-from googlenet.cli import main
+from googlenet.cli import build_parser, main
 from googlenet.contract import ModelContract
 from googlenet.data.decode import ImageDecodeError, decode_bytes
 from googlenet.errors import UserError
@@ -367,6 +367,19 @@ def test_bad_options_are_one_line() -> None:
         ServeOptions(max_batch=0)
     with pytest.raises(UserError, match=r"^max-wait-ms must be >= 0, got -1"):
         ServeOptions(max_wait_ms=-1)
+
+
+def test_without_the_serve_extra_the_command_names_it(monkeypatch, capsys) -> None:
+    """No Starlette: every other command still works, and ``serve`` says which extra to install."""
+    for name in [m for m in sys.modules if m == "starlette" or m.startswith("starlette.")]:
+        monkeypatch.setitem(sys.modules, name, None)  # import starlette... -> ModuleNotFoundError
+    for name in ("googlenet.cli.serve", "googlenet.serve.server", "googlenet.serve.app"):
+        monkeypatch.delitem(sys.modules, name, raising=False)
+    assert main(["serve", "--checkpoint", "x.safetensors"]) == 2
+    err = capsys.readouterr().err
+    hint = "this needs the optional package 'starlette': pip install 'googlenet[serve]'"
+    assert err == f"googlenet serve: error: {hint}\n"
+    assert build_parser().parse_args(["predict", "--checkpoint", "c", "x.jpg"]).func  # the rest parses as before
 
 
 # ---------------------------------------------------------------- a real server: googlenet serve

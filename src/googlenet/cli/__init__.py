@@ -55,8 +55,9 @@ def build_parser() -> argparse.ArgumentParser:
         except ModuleNotFoundError as err:  # a command whose optional packages are not installed: it says which
             if _optional_extra(err) is None:
                 raise
-            p = sub.add_parser(mod, help=f"(needs pip install 'googlenet[{_optional_extra(err)}]')", add_help=False)
-            p.add_argument("rest", nargs=argparse.REMAINDER)
+            hint = f"(needs pip install 'googlenet[{_optional_extra(err)}]')"
+            p = sub.add_parser(mod, help=hint, add_help=False, prefix_chars="\0")  # takes any arguments
+            p.add_argument("rest", nargs="*")
             p.set_defaults(func=_missing(err))
             continue
         if hasattr(module, "register"):
