@@ -7,7 +7,6 @@ machine's load hits all of them alike and the ratios stay comparable even when a
 from __future__ import annotations
 
 import os
-import platform
 import statistics
 import time
 from collections.abc import Sequence
@@ -19,6 +18,7 @@ from torch import nn
 
 from ..analysis.profile import profile_model
 from ..contract import ModelContract
+from ..device import cpu_model
 from ..runtime.backends import Forward, check_backend, make_backend
 from .parity import relative_diff
 
@@ -191,7 +191,7 @@ def run_bench(
     env = {
         "torch": torch.__version__,
         "onnxruntime": _version("onnxruntime"),
-        "cpu": platform.processor() or platform.machine(),
+        "cpu": cpu_model(),
         "cpu_count": os.cpu_count(),
         "loadavg_before": [round(v, 2) for v in load_before],
         "loadavg_after": [round(v, 2) for v in os.getloadavg()],

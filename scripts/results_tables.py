@@ -1,0 +1,176 @@
+"""Record a finished run into ``analysis/results.yaml``, and print the README's results tables from the records.
+
+    python scripts/results_tables.py record RUN_DIR --command "googlenet train ..."   # append one entry
+    python scripts/results_tables.py bench BENCH.json --command "googlenet bench ..."  # keep a bench result
+    python scripts/results_tables.py tables                                           # Markdown tables
+    python scripts/results_tables.py readme                                           # rewrite README's tables
+
+An entry holds what the README and ``googlenet compare --plot`` show: model, builder options, dataset, input
+size, epochs, top-1 and top-5, parameters and multiply-adds (counted on the meta device at the evaluation size),
+training images/s and wall time (from the run's ``metrics.csv``), date, CPU model, threads and the command.
+Speed ratios come from ``googlenet bench --json`` files kept in ``docs/results/``. The README's tables sit
+between ``<!-- results:... -->`` markers and are rewritten from these files only, so they cannot drift.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import datetime as dt
+import json
+import re
+import sys
+from pathlib import Path
+
+import yaml
+
+from googlenet.analysis.accuracy import RESULTS_FILE
+from googlenet.analysis.compare import _counts
+from googlenet.device import cpu_model
+from googlenet.factory import load_model
+
+ROOT = Path(__file__).resolve().parents[1]
+BENCH_DIR = ROOT / "docs" / "results"
+README = ROOT / "README.md"
+
+
+def record(run: Path, command: str) -> dict:
+    """One results entry for the run folder ``run`` (its best checkpoint and metrics.csv)."""
+    _, contract, meta = load_model(run / "best.safetensors")
+    with open(run / "metrics.csv") as f:
+        rows = list(csv.DictReader(f))
+    best = max(rows, key=lambda r: float(r["val_acc"]))
+    config = meta.get("config") or {}
+    macs, params = _counts(contract.model, contract.input_size, contract.num_classes, dict(contract.model_kwargs))
+    seconds = sum(float(r["epoch_s"]) for r in rows)
+    images = sum(float(r["img_per_s"]) * float(r["epoch_s"]) for r in rows)
+    return {
+        "model": contract.model,
+        "model_args": {k: v for k, v in contract.model_kwargs.items()},
+        "num_classes": contract.num_classes,
+        "dataset": f"{config.get('dataset', '?')} val",
+        "input_size": contract.input_size,
+        "train_size": config.get("input_size") or contract.input_size,
+        "epochs": len(rows),
+        "top1": round(100 * float(best["val_acc"]), 2),
+        "top5": round(100 * float(best["val_top5"]), 2),
+        "params": params,
+        "macs": macs,
+        "train_img_s": round(images / seconds, 1) if seconds else None,
+        "wall_min": round(seconds / 60, 1),
+        "date": dt.date.fromtimestamp((run / "metrics.csv").stat().st_mtime).isoformat(),
+        "cpu": cpu_model(),
+        "threads": config.get("threads"),
+        "command": command,
+    }
+
+
+def append_entry(entry: dict, path: Path = RESULTS_FILE) -> None:
+    text = path.read_text()
+    block = yaml.safe_dump([entry], sort_keys=False, width=200)
+    path.write_text(text.rstrip("\n") + "\n" + "\n".join("  " + line for line in block.splitlines()) + "\n")
+
+
+def _fmt_counts(n: int | None, unit: str) -> str:
+    if not n:
+        return "-"
+    return f"{n / 1e9:.2f} G{unit}" if n >= 1e9 else f"{n / 1e6:.1f} M{unit}"
+
+
+def accuracy_table(path: Path = RESULTS_FILE) -> str:
+    entries = (yaml.safe_load(path.read_text()) or {}).get("results") or []
+    lines = [
+        "| model | dataset | px | epochs | top-1 | top-5 | params | MACs | train img/s | wall "
+        "| date, CPU, threads | command |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---|---|",
+    ]
+    for e in entries:
+        args = ", ".join(f"{k}={v}" for k, v in (e.get("model_args") or {}).items())
+        name = f"{e['model']} ({args})" if args else e["model"]
+        top5 = f"{e['top5']:.2f} %" if e.get("top5") is not None else "-"
+        wall = f"{e['wall_min']} min" if e.get("wall_min") is not None else "-"
+        where = ", ".join(str(e[k]) for k in ("date", "cpu") if e.get(k)) or "-"
+        if e.get("threads"):
+            where += f", {e['threads']} thread(s)"
+        lines.append(
+            f"| {name} | {e['dataset']} | {e.get('input_size', '-')} | {e.get('epochs', '-')} | {e['top1']:.2f} % "
+            f"| {top5} | {_fmt_counts(e.get('params'), '')} | {_fmt_counts(e.get('macs'), '')} "
+            f"| {e.get('train_img_s') or '-'} | {wall} | {where} | `{e['command']}` |"
+        )
+    return "\n".join(lines)
+
+
+def record_bench(src: Path, command: str) -> Path:
+    """Keep a ``googlenet bench --json`` output in docs/results/ with its command and date."""
+    data = json.loads(src.read_text())
+    data["command"] = command
+    data["date"] = dt.date.fromtimestamp(src.stat().st_mtime).isoformat()
+    BENCH_DIR.mkdir(parents=True, exist_ok=True)
+    out = BENCH_DIR / src.name
+    out.write_text(json.dumps(data, indent=2) + "\n")
+    return out
+
+
+def speed_table(files: list[Path]) -> str:
+    """One row per path of each kept ``googlenet bench --json`` file: images/s and the ratio to its reference."""
+    lines = [
+        "| model | batch | path | img/s | × reference | reference | date, CPU, threads | command |",
+        "|---|---:|---|---:|---:|---|---|---|",
+    ]
+    for f in files:
+        data = json.loads(f.read_text())
+        env = data.get("environment") or {}
+        where = ", ".join(str(v) for v in (data.get("date"), env.get("cpu")) if v)
+        if data.get("threads"):
+            where += f", {data['threads']} thread(s)"
+        for row in data.get("rows", []):
+            lines.append(
+                f"| {row['model']} | {row['batch']} | {row['path']} | {row['images_per_s']:.1f} | {row['ratio']:.2f} "
+                f"| {data.get('reference', '-')} | {where} | `{data.get('command', '')}` |"
+            )
+    return "\n".join(lines)
+
+
+def rewrite_readme(tables: dict[str, str], path: Path = README) -> bool:
+    """Replace each ``<!-- results:NAME -->...<!-- /results:NAME -->`` block; True when the file changed."""
+    text = path.read_text()
+    new = text
+    for name, table in tables.items():
+        pattern = re.compile(rf"(<!-- results:{name} -->\n).*?(\n<!-- /results:{name} -->)", re.S)
+        new = pattern.sub(lambda m, t=table: m.group(1) + t + m.group(2), new)
+    if new != text:
+        path.write_text(new)
+    return new != text
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="cmd", required=True)
+    rec = sub.add_parser("record")
+    rec.add_argument("run", type=Path)
+    rec.add_argument("--command", required=True)
+    bench = sub.add_parser("bench")
+    bench.add_argument("json", type=Path)
+    bench.add_argument("--command", required=True)
+    sub.add_parser("tables")
+    sub.add_parser("readme")
+    args = parser.parse_args()
+    if args.cmd == "record":
+        entry = record(args.run, args.command)
+        append_entry(entry)
+        print(yaml.safe_dump(entry, sort_keys=False))
+        return 0
+    if args.cmd == "bench":
+        print(record_bench(args.json, args.command))
+        return 0
+    tables = {"accuracy": accuracy_table(), "speed": speed_table(sorted(BENCH_DIR.glob("*.json")))}
+    if args.cmd == "tables":
+        print("\n\n".join(tables.values()))
+        return 0
+    changed = rewrite_readme(tables)
+    print("README.md rewritten" if changed else "README.md already up to date", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
