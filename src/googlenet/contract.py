@@ -52,7 +52,8 @@ class ModelContract:
         in_chans: input channels (3, or 1 for greyscale).
         pixel_range: pixels are scaled to ``0..pixel_range`` before ``mean``/``std`` (1.0, or 255.0 for Caffe).
         channel_order: "RGB", or "BGR" (Caffe).
-        mean, std: per channel, in ``pixel_range`` units, in ``channel_order``.
+        mean: per channel, subtracted, in ``pixel_range`` units, in ``channel_order``.
+        std: per channel, divided by, in the same units and order.
         resize: "shorter" (shorter side to ``resize_size``, aspect kept) or "warp" (both sides: Caffe's ImageNet).
         crop_fraction: the centre crop's share of the resized image (0.875: 256 -> 224).
         interpolation: resize filter.
