@@ -139,7 +139,7 @@ def test_health_model_card_and_page(client: TestClient) -> None:
 def test_model_card_of_trained_weights(tmp_path: Path) -> None:
     contract = ModelContract(
         "googlenet_small", 10, {"width": 0.125}, tuple(IMAGENETTE), input_size=32,
-        weights={"source": "trained", "dataset": "imagenette2-128", "epoch": 3, "kind": "ema"},
+        weights={"source": "trained", "dataset": "imagenette2-128", "epoch": 3, "kind": "raw"},
     )  # fmt: skip
     model = create_model("googlenet_small", num_classes=10, width=0.125)
     meta = {**contract.to_meta(), "epoch": 3, "metrics": {"val_acc": 0.75, "val_top5": 0.95, "val_loss": 0.8}}
@@ -147,6 +147,9 @@ def test_model_card_of_trained_weights(tmp_path: Path) -> None:
     training = svc.card["training"]
     assert training["dataset"] == "imagenette2-128" and training["epoch"] == 3
     assert training["top1"] == 0.75 and training["top5"] == 0.95 and training["metrics"]["val_loss"] == 0.8
+    # the same card as `googlenet card`: parameters counted on the model built here, the Markdown text included
+    assert svc.card["params"]["total"] == sum(p.numel() for p in model.parameters())
+    assert "75.00" in svc.card["markdown"] and svc.card["markdown"].startswith("#")
     svc.close()
 
 

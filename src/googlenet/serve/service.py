@@ -21,7 +21,9 @@ from torch import Tensor
 from torchvision.transforms.v2 import functional as F
 
 from ..cam import GradCam, overlay
-from ..contract import ModelContract, run_record
+from ..card import card_dict, count_params
+from ..card import model_card as card_markdown
+from ..contract import ModelContract
 from ..data.decode import decode_bytes
 from ..errors import UserError
 from ..factory import load_model
@@ -86,7 +88,7 @@ class Service:
         self._model = model
         self._cam = GradCam(model, contract, options.cam_layer)  # the eager model, beside the back end
         self._cam_lock = threading.Lock()  # one CAM at a time: each holds a graph of the whole network
-        self.card = model_card(contract, meta, Path(checkpoint).name, options, self._cam.layer)
+        self.card = model_card(model, contract, meta, Path(checkpoint).name, options, self._cam.layer)
 
     # ---- requests (called in worker threads) -----------------------------------------------------------
     def decode(self, data: bytes) -> Image.Image:
@@ -122,39 +124,18 @@ class Service:
 
 
 def model_card(
-    contract: ModelContract, meta: dict[str, Any], checkpoint: str, options: ServeOptions, cam_layer: str
+    model: torch.nn.Module,
+    contract: ModelContract,
+    meta: dict[str, Any],
+    checkpoint: str,
+    options: ServeOptions,
+    cam_layer: str,
 ) -> dict[str, Any]:
-    """``GET /v1/model``: the architecture, classes, input contract, what the weights were trained on and how
-    well they did, and how this server runs them."""
-    record = run_record(meta)
-    metrics = record.get("metrics", {})
+    """``GET /v1/model``: the model card of :mod:`googlenet.card` (the same facts and text as ``googlenet card``),
+    plus how this server runs the weights and the card as Markdown."""
+    params, aux = count_params(model)
     return {
-        "architecture": contract.model,
-        "model_kwargs": dict(contract.model_kwargs),
-        "checkpoint": checkpoint,
-        "num_classes": contract.num_classes,
-        "classes": contract.names,
-        "class_ids": list(contract.class_ids) if contract.class_ids else None,
-        "input": {
-            "size": contract.input_size,
-            "channels": contract.in_chans,
-            "image_mode": contract.image_mode,
-            "pixel_range": contract.pixel_range,
-            "channel_order": contract.channel_order,
-            "mean": list(contract.mean),
-            "std": list(contract.std),
-            "resize": contract.resize,
-            "resize_size": contract.resize_size,
-            "crop_fraction": contract.crop_fraction,
-            "interpolation": contract.interpolation,
-        },
-        "weights": dict(contract.weights),
-        "training": {
-            "dataset": contract.weights.get("dataset"),
-            "epoch": record.get("epoch"),
-            "top1": metrics.get("val_acc"),
-            "top5": metrics.get("val_top5"),
-            "metrics": metrics,
-        },
+        **card_dict(contract, meta, params, checkpoint, aux),
         "serving": {**asdict(options), "cam_layer": cam_layer},
+        "markdown": card_markdown(contract, meta, params, checkpoint, aux),
     }
