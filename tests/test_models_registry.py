@@ -157,6 +157,25 @@ def first_conv_called(model: nn.Module, x: Tensor) -> tuple[nn.Conv2d, Tensor]:
     return called[0], out
 
 
+def test_num_classes_0_returns_the_pooled_features(built):
+    """timm's convention: ``num_classes=0`` has no classifier (and no aux heads); forward gives N x num_features, the
+    classifying model's ``forward_head(pre_logits=True)`` for the same weights."""
+    name, model = built
+    features = meta_model(name, num_classes=0)  # shapes only; the classifying model's tensors are assigned below
+    own = features.state_dict()
+    assert set(own) <= set(model.state_dict()) and not any(k.startswith(("aux1.", "aux2.")) for k in own)
+    features.load_state_dict({k: v for k, v in model.state_dict().items() if k in own}, strict=True, assign=True)
+    assert features.num_classes == 0 and features.num_features == model.num_features
+    assert not accepts_return_aux(features) or features(_input(name), return_aux=True)[1] == ()
+    model.eval()
+    features.eval()
+    x = _input(name, seed=6)
+    with torch.no_grad():
+        out = features(x)
+        assert type(out) is Tensor and out.shape == (BATCH, model.num_features)
+        torch.testing.assert_close(out, model.forward_head(model.forward_features(x), pre_logits=True), rtol=0, atol=0)
+
+
 @pytest.mark.parametrize("name", NAMES)
 def test_greyscale_forward_backward_at_min_size(name):
     """``in_chans=1`` (e.g. Fashion-MNIST): a 1-channel first conv, logits at the smallest input, a backward pass.

@@ -86,19 +86,15 @@ class ClassifierAPI:
     """Mixin with the project's classifier interface, driven by the class attribute ``head_spec``.
 
     ``num_features`` is the input width of the final linear layer, i.e. what ``reset_classifier`` builds
-    on (4096 for AlexNet/VGG, whose heads keep two hidden layers; 2048 for ResNet-50).
+    on (4096 for AlexNet/VGG, whose heads keep two hidden layers; 2048 for ResNet-50), and the width of
+    ``forward``'s output in a features-only model (``num_classes=0``).
     """
 
-    # Set by :func:`adapt`: ``head_spec`` (class attribute), ``num_classes`` and ``in_chans`` (instance attributes).
-    # No class-level annotations here: TorchScript would read them as attribute types.
-    __jit_unused_properties__ = ["num_features"]  # noqa: RUF012  (TorchScript would try to compile it)
+    # Set by :func:`adapt`: ``head_spec`` (class attribute), ``num_classes``, ``in_chans`` and ``num_features``
+    # (instance attributes). No class-level annotations here: TorchScript would read them as attribute types.
 
-    @property
-    def num_features(self) -> int:
-        return self.get_classifier().in_features
-
-    def get_classifier(self) -> nn.Linear:
-        """The final linear layer."""
+    def get_classifier(self) -> nn.Module:
+        """The final linear layer (an ``nn.Identity`` in a features-only model, ``num_classes=0``)."""
         return self.get_submodule(self.head_spec.classifier)  # type: ignore[attr-defined]
 
     def forward_features(self, x: Tensor) -> Tensor:
@@ -122,9 +118,12 @@ class ClassifierAPI:
         return x if spec.head == spec.classifier else head[:-1](x)  # the classifier ends the head
 
     def reset_classifier(self, num_classes: int) -> None:
-        """Replace the final linear layer by a freshly initialised one with ``num_classes`` outputs."""
-        old = self.get_classifier()
-        new = nn.Linear(old.in_features, num_classes, device=old.weight.device, dtype=old.weight.dtype)
+        """Replace the final linear layer by a freshly initialised one with ``num_classes`` outputs (0: none, the
+        model returns its pooled features, N x num_features)."""
+        w = next(self.parameters())
+        new: nn.Module = nn.Identity()
+        if num_classes:
+            new = nn.Linear(self.num_features, num_classes, device=w.device, dtype=w.dtype)
         self.set_submodule(self.head_spec.classifier, new)  # type: ignore[attr-defined]
         self.num_classes = num_classes
 
@@ -169,15 +168,20 @@ def _set_in_chans(model: nn.Module, in_chans: int) -> None:
     model.set_submodule(spec.stem, new)
 
 
-def adapt(model: nn.Module, in_chans: int = 3) -> nn.Module:
+def adapt(model: nn.Module, in_chans: int = 3, features_only: bool = False) -> nn.Module:
     """Give a torchvision AlexNet/VGG/ResNet/DenseNet instance the project's interface, in place.
 
     Args:
         model: a torchvision classifier (3 input channels, or already built for ``in_chans``).
         in_chans: input channels; another count than the first conv's rebuilds that conv only.
+        features_only: replace the final linear layer by ``nn.Identity`` (timm's ``num_classes=0``): ``forward``
+            returns the pooled features, N x num_features.
     """
     model.__class__ = _adapted_class(type(model))
     _set_in_chans(model, in_chans)
     model.in_chans = in_chans
-    model.num_classes = model.get_classifier().out_features  # type: ignore[attr-defined]
+    model.num_features = model.get_classifier().in_features  # type: ignore[attr-defined]
+    if features_only:
+        model.reset_classifier(0)  # type: ignore[attr-defined]
+    model.num_classes = 0 if features_only else model.get_classifier().out_features  # type: ignore[attr-defined]
     return model

@@ -163,4 +163,4 @@ def alexnet_bvlc(num_classes: int = 1000, **kwargs) -> AlexNet:
 @register_model(family="alexnet", min_input_size=63)
 def alexnet_tv(num_classes: int = 1000, *, in_chans: int = 3, **kwargs) -> nn.Module:
     """torchvision's AlexNet ("one weird trick": 64-192-384-256-256, no LRN, no groups)."""
-    return adapt(tvm.alexnet(weights=None, num_classes=num_classes, **kwargs), in_chans)
+    return adapt(tvm.alexnet(weights=None, num_classes=num_classes or 1, **kwargs), in_chans, num_classes == 0)

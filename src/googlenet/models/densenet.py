@@ -20,7 +20,7 @@ from .adapter import adapt
 
 
 def _densenet(builder: Callable[..., nn.Module], num_classes: int, in_chans: int = 3, **kwargs) -> nn.Module:
-    return adapt(builder(weights=None, num_classes=num_classes, **kwargs), in_chans)
+    return adapt(builder(weights=None, num_classes=num_classes or 1, **kwargs), in_chans, num_classes == 0)
 
 
 _DENSENET = {"family": "densenet", "min_input_size": 29}  # torchvision's min_size

@@ -5,9 +5,9 @@ in the stem, ceil-mode max pools, conv biases, dropout 0.4 and two auxiliary cla
 
 Deliberate differences, from the paper and from torchvision's port:
 
-====================  ===============================  ================================  =========================
+====================  ===============================  ================================  ===========================
 what                  paper / Caffe                    torchvision ``googlenet``         this module
-====================  ===============================  ================================  =========================
+====================  ===============================  ================================  ===========================
 "5x5" branch          5x5 conv                         3x3 conv (port of TF weights)     5x5 (``googlenet``)
 normalisation         LRN after maxpool1 and conv3     batch norm, eps 1e-3, no LRN      LRN; ``lrn=False`` drops
                                                                                          it; ``batch_norm=True``
@@ -25,9 +25,21 @@ forward return type   n/a                              tuple in training, tensor
                                                        eval                              only when asked
 input transform       none                             ``transform_input`` re-maps       off; ``transform_input``
                                                        normalisation when weights load   as torchvision
-weight init           Caffe xavier, bias 0.2           truncated normal 0.01 (scipy,     Caffe xavier (fan-in
-                                                       slow before 0.13)                 uniform), bias 0.2
-====================  ===============================  ================================  =========================
+input scale           BVLC: BGR, pixels 0-255 minus    RGB 0-1, ImageNet mean/std        the checkpoint contract's:
+                      (104, 117, 123), std 1, so the   (``transform_input``: [-1, 1])    RGB 0-1 ImageNet mean/std
+                      LRN layers act (paper: not                                         by default, where LRN is
+                      stated)                                                            nearly the identity;
+                                                                                         Caffe's with training's
+                                                                                         ``input_contract=caffe``
+                                                                                         and BVLC's imported weights
+weight init           paper: "gaussian" (so BVLC's     truncated normal 0.01 (scipy,     BVLC's xavier (fan-in
+                      readme); BVLC's replication:     slow before 0.13)                 uniform), bias 0.2: not
+                      xavier, bias 0.2                                                   the paper's gaussian
+====================  ===============================  ================================  ===========================
+
+``num_classes=0`` builds a features-only model (timm's convention): no classifier and no auxiliary heads, ``forward``
+returns the pooled features (N x 1024). BVLC's published ``bvlc_googlenet.caffemodel`` loads into ``googlenet``
+(``googlenet import-weights``, :mod:`googlenet.caffe`).
 
 Variants: ``width`` multiplies every channel count (stem, every Inception branch, aux conv and FC
 hidden units; rounding ``max(1, floor(n * width + 0.5))``), ``small_input=True`` replaces the
@@ -71,7 +83,9 @@ class GoogLeNet(nn.Module):
     empty when the model has none.
 
     Args:
-        num_classes: classifier outputs.
+        num_classes: classifier outputs; 0 builds a features-only model (timm's convention, the one exception to
+            "forward returns logits"): ``forward`` returns the pooled features, N x num_features, and there are no
+            auxiliary heads.
         aux_logits: build the two auxiliary classifiers.
         width: channel multiplier (see module docstring for rounding).
         small_input: stem for 28-32 px images (no early downsampling).
@@ -168,10 +182,10 @@ class GoogLeNet(nn.Module):
         self.inception5a = inception("5a")
         self.inception5b = inception("5b")
 
-        self.aux_logits = aux_logits
+        self.aux_logits = aux_logits and num_classes > 0  # a features-only model (num_classes=0) has no aux heads
         self.aux1: InceptionAux | None = None
         self.aux2: InceptionAux | None = None
-        if aux_logits:
+        if self.aux_logits:
             aux = partial(
                 InceptionAux,
                 num_classes=num_classes,
@@ -187,7 +201,7 @@ class GoogLeNet(nn.Module):
         self.avgpool = nn.AdaptiveAvgPool2d((1, 1))
         self.dropout = nn.Dropout(p=dropout)
         self.num_features = channels
-        self.fc = nn.Linear(channels, num_classes)
+        self.fc: nn.Module = nn.Linear(channels, num_classes) if num_classes > 0 else nn.Identity()
         self._init_weights(init)
 
     def _init_weights(self, init: str) -> None:
@@ -263,14 +277,23 @@ class GoogLeNet(nn.Module):
             return x
         return self.fc(x)  # N x num_classes
 
-    def get_classifier(self) -> nn.Linear:
-        """The main classifier (the auxiliary heads keep their own, ``aux1.fc2`` and ``aux2.fc2``)."""
+    def get_classifier(self) -> nn.Module:
+        """The main classifier (the auxiliary heads keep their own, ``aux1.fc2`` and ``aux2.fc2``); an
+        ``nn.Identity`` in a features-only model."""
         return self.fc
 
+    @torch.jit.unused  # Python-side surgery: never part of a scripted graph
     def reset_classifier(self, num_classes: int) -> None:
-        """Replace the main and auxiliary classifiers for ``num_classes`` outputs (fine-tuning)."""
+        """Replace the main and auxiliary classifiers for ``num_classes`` outputs (fine-tuning).
+
+        ``num_classes=0`` leaves a features-only model: no classifier and no auxiliary heads (they are not rebuilt
+        by a later reset).
+        """
         self.num_classes = num_classes
-        self.fc = nn.Linear(self.num_features, num_classes)
+        self.fc = nn.Linear(self.num_features, num_classes) if num_classes > 0 else nn.Identity()
+        if num_classes == 0:
+            self.aux1 = self.aux2 = None
+            self.aux_logits = False
         for head in (self.aux1, self.aux2):
             if head is not None:
                 head.fc2 = nn.Linear(head.fc2.in_features, num_classes)

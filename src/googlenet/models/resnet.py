@@ -34,13 +34,13 @@ def move_stride_to_1x1(model: nn.Module) -> nn.Module:
 def _resnet(
     builder: Callable[..., nn.Module], num_classes: int, stride_in_1x1: bool = False, in_chans: int = 3, **kwargs
 ) -> nn.Module:
-    model = builder(weights=None, num_classes=num_classes, **kwargs)
+    model = builder(weights=None, num_classes=num_classes or 1, **kwargs)  # 0: built, then features only
     if stride_in_1x1:
         if not any(isinstance(m, Bottleneck) for m in model.modules()):
             # TypeError: an option this builder does not take (create_model reports it as a UserError)
             raise TypeError("stride_in_1x1 applies to bottleneck ResNets (50/101/152) only")
         move_stride_to_1x1(model)
-    return adapt(model, in_chans)
+    return adapt(model, in_chans, features_only=num_classes == 0)
 
 
 _RESNET = {"family": "resnet", "min_input_size": 1}  # torchvision's min_size for every ResNet

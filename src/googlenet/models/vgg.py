@@ -62,11 +62,11 @@ def make_features(cfg: Sequence[Token], batch_norm: bool, in_chans: int = 3) -> 
 
 def _paper_vgg(config: str, batch_norm: bool, num_classes: int, in_chans: int = 3, **kwargs) -> nn.Module:
     features = make_features(CONFIGS[config], batch_norm, in_chans)
-    return adapt(tvm.VGG(features, num_classes=num_classes, **kwargs), in_chans)
+    return adapt(tvm.VGG(features, num_classes=num_classes or 1, **kwargs), in_chans, num_classes == 0)
 
 
 def _tv_vgg(builder: Callable[..., nn.Module], num_classes: int, in_chans: int = 3, **kwargs) -> nn.Module:
-    return adapt(builder(weights=None, num_classes=num_classes, **kwargs), in_chans)
+    return adapt(builder(weights=None, num_classes=num_classes or 1, **kwargs), in_chans, num_classes == 0)
 
 
 _VGG = {"family": "vgg", "min_input_size": 32}
