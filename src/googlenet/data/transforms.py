@@ -31,8 +31,16 @@ PAPER_INTERPOLATIONS = (
 PAPER_JITTER = {"brightness": 0.4, "contrast": 0.4, "saturation": 0.4}
 
 
-def _to_tensor(mean: Sequence[float], std: Sequence[float]) -> list[v2.Transform]:
-    return [v2.ToImage(), v2.ToDtype(torch.float32, scale=True), v2.Normalize(list(mean), list(std))]
+class ToBGR(torch.nn.Module):
+    """Reverse the channel order of a CHW (or NCHW) tensor: RGB -> BGR, for Caffe's input contract."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x.flip(-3)
+
+
+def _to_tensor(mean: Sequence[float], std: Sequence[float], bgr: bool = False) -> list[v2.Transform]:
+    flip = [ToBGR()] if bgr else []
+    return [v2.ToImage(), v2.ToDtype(torch.float32, scale=True), *flip, v2.Normalize(list(mean), list(std))]
 
 
 def paper_crop(size: int) -> v2.Transform:
@@ -44,8 +52,14 @@ def paper_crop(size: int) -> v2.Transform:
     return v2.RandomChoice(crops)  # equal probabilities by default
 
 
-def train_transform(name: str, size: int, mean: Sequence[float], std: Sequence[float], padding: int = 4) -> v2.Compose:
-    """The training pipeline called ``name`` (one of :data:`AUGMENTATIONS`) producing ``size`` px tensors."""
+def train_transform(
+    name: str, size: int, mean: Sequence[float], std: Sequence[float], padding: int = 4, bgr: bool = False
+) -> v2.Compose:
+    """The training pipeline called ``name`` (one of :data:`AUGMENTATIONS`) producing ``size`` px tensors.
+
+    ``mean`` and ``std`` are in 0..1 pixel units, in the output's channel order (``bgr``: reversed, as Caffe's
+    networks take them; Caffe's 0..255 scale is ``mean / 255``, ``std / 255``).
+    """
     if name == "paper":
         ops: list[v2.Transform] = [paper_crop(size), v2.ColorJitter(**PAPER_JITTER), v2.RandomHorizontalFlip()]
     elif name == "standard":
@@ -56,7 +70,7 @@ def train_transform(name: str, size: int, mean: Sequence[float], std: Sequence[f
         ops = [v2.Resize(size, antialias=True), v2.CenterCrop(size)]
     else:
         raise UserError(f"unknown augmentation {name!r}; choose one of {', '.join(AUGMENTATIONS)}")
-    return v2.Compose(ops + _to_tensor(mean, std))
+    return v2.Compose(ops + _to_tensor(mean, std, bgr))
 
 
 class BatchAugment:
@@ -67,10 +81,12 @@ class BatchAugment:
     come from a generator seeded per batch, so a resumed run replays them exactly.
     """
 
-    def __init__(self, name: str, size: int, mean: Sequence[float], std: Sequence[float], padding: int = 4) -> None:
+    def __init__(
+        self, name: str, size: int, mean: Sequence[float], std: Sequence[float], padding: int = 4, bgr: bool = False
+    ) -> None:
         if name not in ("cifar", "none"):
             raise UserError(f"augmentation {name!r} has no batched form; use cifar or none")
-        self.name, self.size, self.padding = name, size, padding
+        self.name, self.size, self.padding, self.bgr = name, size, padding, bgr
         self.mean = torch.tensor(mean).view(1, -1, 1, 1)
         self.std = torch.tensor(std).view(1, -1, 1, 1)
 
@@ -88,4 +104,6 @@ class BatchAugment:
                 [padded[i, :, dy : dy + self.size, dx : dx + self.size] for i, (dy, dx) in enumerate(offsets)]
             )
             x = torch.where(flips.view(-1, 1, 1, 1), x.flip(-1), x)
+        if self.bgr:
+            x = x.flip(1)
         return (x - self.mean) / self.std

@@ -39,6 +39,13 @@ class TrainConfig:
     # model
     model: str = "googlenet"
     model_kwargs: dict[str, Any] = field(default_factory=dict)
+    # input scale: auto (init_weights' own, else the dataset's RGB 0-1 mean/std) | default (the dataset's) | caffe
+    # (BVLC's: BGR, pixels 0-255 minus (104, 117, 123), std 1; where the paper model's LRN layers act as in Caffe)
+    input_contract: str = "auto"
+    # fine-tuning
+    init_weights: str | None = None  # a checkpoint path or "torchvision": start from them, with a fresh classifier
+    freeze: str = "none"  # none | features (only the classifier and the aux heads' classifiers train)
+    classifier_lr_mult: float = 1.0  # the classifiers' learning rate = lr x this (e.g. 10 when fine-tuning)
     # optimisation
     epochs: int = 10
     max_steps: int | None = None  # stop after this many optimiser steps (schedule still spans max_steps)
@@ -75,6 +82,7 @@ class TrainConfig:
     def __post_init__(self) -> None:
         _check_types(self)
         _check_ranges(self)
+        _check_choices(self)
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -198,7 +206,7 @@ _RANGES: dict[str, tuple[float, float, bool, bool]] = {
         ("workers", "padding", "save_every_steps", "weight_decay", "warmup_epochs", "aux_weight", "grad_clip"),
         _NON_NEGATIVE,
     ),
-    **dict.fromkeys(("lr", "step_gamma", "step_epochs", "poly_power"), _POSITIVE),
+    **dict.fromkeys(("lr", "step_gamma", "step_epochs", "poly_power", "classifier_lr_mult"), _POSITIVE),
     "crop_fraction": (0, 1, False, True),
     "min_lr_ratio": (0, 1, True, True),
     "onecycle_pct": (0, 1, False, False),
@@ -219,6 +227,19 @@ def _check_ranges(config: TrainConfig) -> None:
             else:
                 allowed = f"in {'[' if low_ok else '('}{low:g}, {high:g}{']' if high_ok else ')'}"
             raise ConfigError(f"config field {name!r} must be {allowed}, got {value!r}")
+
+
+CHOICES = {"input_contract": ("auto", "default", "caffe"), "freeze": ("none", "features")}
+
+
+def _check_choices(config: TrainConfig) -> None:
+    for name, allowed in CHOICES.items():
+        if getattr(config, name) not in allowed:
+            raise ConfigError(f"config field {name!r} must be {' or '.join(allowed)}, got {getattr(config, name)!r}")
+    if config.init_weights is not None and not config.init_weights.strip():
+        raise ConfigError("config field 'init_weights' must be a checkpoint path or 'torchvision', got ''")
+    if config.freeze != "none" and config.init_weights is None:
+        raise ConfigError(f"freeze={config.freeze} keeps weights as they start: give init_weights=PATH|torchvision")
 
 
 def _recipe_dir() -> Path:

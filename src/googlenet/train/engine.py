@@ -36,6 +36,17 @@ from ..factory import create_model
 from ..preprocess import CentreCrop
 from . import distributed
 from .config import ConfigError, TrainConfig
+from .finetune import (
+    InitSource,
+    InputScale,
+    classifier_parameters,
+    freeze_features,
+    input_scale,
+    load_init,
+    param_groups,
+    resolve_init,
+    source_kwargs,
+)
 from .logger import RunLogger
 from .schedules import build_scheduler
 from .state import load_state, rng_state, save_state, set_rng_state
@@ -57,8 +68,11 @@ class Progress:
     sums: dict[str, float] = field(default_factory=lambda: {"loss": 0.0, "correct": 0.0, "seen": 0.0, "bad": 0.0})
 
 
-def prepare_data(cfg: TrainConfig) -> tuple[DataSpec, int]:
-    """Datasets with their transforms and subsets applied; returns (spec, evaluation input size)."""
+def prepare_data(cfg: TrainConfig, init: InitSource | None = None) -> tuple[DataSpec, int]:
+    """Datasets with their transforms and subsets applied; returns (spec, evaluation input size).
+
+    Inputs are scaled per :func:`~googlenet.train.finetune.input_scale` (``cfg.input_contract``, the init weights').
+    """
     # unreadable files come back as records, never as exceptions out of a worker: the loop reports or stops
     spec = build_data(cfg.dataset, cfg.data, strict=False, download=cfg.download)
     size = cfg.input_size or spec.native_size
@@ -68,28 +82,39 @@ def prepare_data(cfg: TrainConfig) -> tuple[DataSpec, int]:
     for name, ds in (("train", spec.train), ("val", spec.val)):
         if len(ds) == 0:
             raise DatasetError(f"the {name} split of {cfg.dataset} is empty")
+    scale = input_scale(cfg, spec.in_chans, tuple(spec.mean), tuple(spec.std), init)
+    mean, std = scale.unit_mean_std()
+    bgr = scale.channel_order == "BGR"
     if isinstance(spec.train, TensorImages) and cfg.augment in ("cifar", "none"):
-        spec.train.batch_transform = BatchAugment(cfg.augment, size, spec.mean, spec.std, cfg.padding)
+        spec.train.batch_transform = BatchAugment(cfg.augment, size, mean, std, cfg.padding, bgr)
     else:
-        spec.train.transform = train_transform(cfg.augment, size, spec.mean, spec.std, cfg.padding)
+        spec.train.transform = train_transform(cfg.augment, size, mean, std, cfg.padding, bgr)
     if isinstance(spec.val, TensorImages):
-        spec.val.batch_transform = BatchAugment("none", eval_size, spec.mean, spec.std)
+        spec.val.batch_transform = BatchAugment("none", eval_size, mean, std, bgr=bgr)
     else:
         # the same preprocessing `googlenet eval` applies to the checkpoints this run writes
-        contract = run_contract(cfg, spec, model_kwargs(cfg, spec), eval_size, 0, "raw")
+        contract = run_contract(cfg, spec, model_kwargs(cfg, spec, init), eval_size, 0, "raw", scale=scale)
         spec.val.transform = CentreCrop(contract)
     return spec, eval_size
 
 
-def model_kwargs(cfg: TrainConfig, spec: DataSpec) -> dict[str, Any]:
-    kwargs = dict(cfg.model_kwargs)
+def model_kwargs(cfg: TrainConfig, spec: DataSpec, init: InitSource | None = None) -> dict[str, Any]:
+    """The builder options of the run's model: the init weights' (if any), the config's on top, ``in_chans``."""
+    kwargs = source_kwargs(init, dict(cfg.model_kwargs))
     if spec.in_chans != 3:
         kwargs.setdefault("in_chans", spec.in_chans)
     return kwargs
 
 
 def run_contract(
-    cfg: TrainConfig, spec: DataSpec, kwargs: dict[str, Any], eval_size: int, epoch: int, kind: str
+    cfg: TrainConfig,
+    spec: DataSpec,
+    kwargs: dict[str, Any],
+    eval_size: int,
+    epoch: int,
+    kind: str,
+    scale: InputScale | None = None,
+    init: InitSource | None = None,
 ) -> ModelContract:
     """The contract of weights this run trained: its model, classes, and the evaluation preprocessing it used.
 
@@ -100,7 +125,13 @@ def run_contract(
         eval_size: the crop side the validation set was evaluated at, px.
         epoch: epochs done (1-based), recorded in ``weights``.
         kind: "raw" or "ema" (the averaged weights).
+        scale: the input scale (default: the dataset's RGB 0-1 mean and std).
+        init: the weights the run started from, recorded under ``weights["init"]``.
     """
+    scale = scale or InputScale(1.0, "RGB", tuple(spec.mean), tuple(spec.std))
+    weights: dict[str, Any] = {"source": "trained", "dataset": cfg.dataset, "epoch": epoch, "kind": kind}
+    if init is not None:
+        weights["init"] = init.record()
     return ModelContract(
         model=cfg.model,
         num_classes=len(spec.classes),
@@ -108,24 +139,15 @@ def run_contract(
         class_names=tuple(spec.classes),
         input_size=eval_size,
         in_chans=spec.in_chans,
-        pixel_range=1.0,
-        channel_order="RGB",
-        mean=tuple(spec.mean),
-        std=tuple(spec.std),
+        pixel_range=scale.pixel_range,
+        channel_order=scale.channel_order,
+        mean=scale.mean,
+        std=scale.std,
         resize="shorter",
         crop_fraction=cfg.crop_fraction,
         interpolation="bilinear",
-        weights={"source": "trained", "dataset": cfg.dataset, "epoch": epoch, "kind": kind},
+        weights=weights,
     )
-
-
-def param_groups(model: nn.Module, cfg: TrainConfig) -> list[dict[str, Any]]:
-    """Weight decay on weights only (biases and norm scales excluded when ``no_decay_bn_bias``)."""
-    decay, no_decay = [], []
-    for p in model.parameters():
-        if p.requires_grad:
-            (no_decay if cfg.no_decay_bn_bias and p.ndim <= 1 else decay).append(p)
-    return [{"params": decay, "weight_decay": cfg.weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
 
 
 def has_aux(model: nn.Module) -> bool:
@@ -200,13 +222,20 @@ class Trainer:
             raise ConfigError(f"amp must be none, bf16 or fp16, got {cfg.amp!r}")
         torch.manual_seed(cfg.seed)
         random.seed(cfg.seed)
-        self.spec, self.size = prepare_data(cfg)
+        state = load_state(resume) if resume is not None else None
+        # fine-tuning: the source of the weights; a resumed run reads it from its own state (and loads nothing)
+        if state is None:
+            self.init = resolve_init(cfg)
+        else:
+            self.init = InitSource.from_state(state["init"]) if state.get("init") else None
+        self.spec, self.size = prepare_data(cfg, self.init)
+        self.scale = input_scale(cfg, self.spec.in_chans, tuple(self.spec.mean), tuple(self.spec.std), self.init)
         self._build_loaders()
-        self._build_model()
+        self._build_model(fresh=state is None)
         self.progress = Progress()
         self.logger: RunLogger | None = None  # the main rank's, while fit() runs
-        if resume is not None:
-            self._restore(load_state(resume))
+        if state is not None:
+            self._restore(state)
 
     # ---- construction -------------------------------------------------------------------------------
     def _build_loaders(self) -> None:
@@ -228,12 +257,17 @@ class Trainer:
         if cfg.max_steps:
             self.total_steps = min(self.total_steps, cfg.max_steps)
 
-    def _build_model(self) -> None:
+    def _build_model(self, fresh: bool = True) -> None:
         cfg = self.cfg
-        self.kwargs = model_kwargs(cfg, self.spec)
+        self.kwargs = model_kwargs(cfg, self.spec, self.init)
         # a crop too small for the network is a one-line error now, not a pooling traceback at step 1
         check_input_size(cfg.model, min(cfg.input_size or self.spec.native_size, self.size), **self.kwargs)
-        model = create_model(cfg.model, num_classes=len(self.spec.classes), **self.kwargs).to(self.device)
+        model = create_model(cfg.model, num_classes=len(self.spec.classes), **self.kwargs)
+        if self.init is not None and fresh:
+            load_init(model, self.init, cfg.model, self.kwargs)
+        classifier = classifier_parameters(model, cfg.model, self.kwargs)
+        self.frozen_norms = freeze_features(model, classifier) if cfg.freeze == "features" else []
+        model = model.to(self.device)
         if cfg.channels_last:
             model = model.to(memory_format=torch.channels_last)
         self.module = model
@@ -242,7 +276,7 @@ class Trainer:
         if cfg.ema_decay > 0:
             self.ema = AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(cfg.ema_decay), use_buffers=True)
         self.optimizer = torch.optim.SGD(
-            param_groups(model, cfg), lr=cfg.lr, momentum=cfg.momentum, nesterov=cfg.nesterov
+            param_groups(model, cfg, classifier), lr=cfg.lr, momentum=cfg.momentum, nesterov=cfg.nesterov
         )
         self.scheduler = build_scheduler(self.optimizer, cfg, self.steps_per_epoch, self.total_steps)
         self.scaler = torch.amp.GradScaler(self.device.type, enabled=cfg.amp == "fp16")
@@ -270,6 +304,7 @@ class Trainer:
             "scaler": self.scaler.state_dict(),
             "ema": self.ema.state_dict() if self.ema is not None else None,
             "rng": rng_state(),
+            "init": self.init.to_state() if self.init is not None else None,
             "progress": {
                 "epoch": p.epoch,
                 "step_in_epoch": p.step_in_epoch,
@@ -314,7 +349,7 @@ class Trainer:
     def _meta(self, metrics: dict[str, Any], kind: str) -> dict[str, Any]:
         """Checkpoint metadata: the contract of the ``kind`` ("raw" or "ema") weights, epoch, metrics, config."""
         epoch = self.progress.epoch + 1
-        contract = run_contract(self.cfg, self.spec, self.kwargs, self.size, epoch, kind)
+        contract = run_contract(self.cfg, self.spec, self.kwargs, self.size, epoch, kind, self.scale, self.init)
         return {**contract.to_meta(), "epoch": epoch, "metrics": metrics, "config": self.cfg.to_dict()}
 
     def save_checkpoints(self, metrics: dict[str, Any]) -> None:
@@ -379,6 +414,8 @@ class Trainer:
         """Train the rest of the current epoch; False when ``max_steps`` stopped it early."""
         cfg, p = self.cfg, self.progress
         self.net.train()
+        for m in self.frozen_norms:  # freeze=features: their running statistics stay as loaded
+            m.eval()
         self.train_sampler.set_epoch(p.epoch, start=p.step_in_epoch * cfg.batch_size)
         t0, seen0 = time.perf_counter(), p.sums["seen"]
         with self._bar() as bar:
