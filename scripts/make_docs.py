@@ -168,9 +168,11 @@ peak and {saved} MiB saved for backward in training.
 
 `googlenet compare alexnet alexnet_tv vgg16 vgg19 googlenet googlenet_bn resnet18 resnet50 densenet121` at
 224 px (auxiliary heads excluded from params and MACs; depth is the longest chain of layers with weights).
-`googlenet` and `alexnet` are the papers' networks, which have no published ImageNet weights and so are not on
-the chart; `googlenet_bn` is torchvision's GoogLeNet (batch norm, a 3x3 convolution in the "5x5" branch, hence
-its smaller receptive field) and `alexnet_tv` torchvision's AlexNet (64-192-384-256-256 filters, no LRN).
+`googlenet` and `alexnet` are the papers' networks; they are not on the chart because this project has measured
+no ImageNet accuracy for them (BVLC's Caffe replications, which `googlenet import-weights` loads into `googlenet` and
+`alexnet_bvlc`, report 68.7 % and 57.1 % top-1, single crop, in their readme files); `googlenet_bn` is
+torchvision's GoogLeNet (batch norm, a 3x3 convolution in the "5x5" branch, hence its smaller receptive field)
+and `alexnet_tv` torchvision's AlexNet (64-192-384-256-256 filters, no LRN).
 
 {family}
 
