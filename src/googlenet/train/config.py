@@ -82,7 +82,6 @@ class TrainConfig:
     def __post_init__(self) -> None:
         _check_types(self)
         _check_ranges(self)
-        _check_choices(self)
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -227,19 +226,6 @@ def _check_ranges(config: TrainConfig) -> None:
             else:
                 allowed = f"in {'[' if low_ok else '('}{low:g}, {high:g}{']' if high_ok else ')'}"
             raise ConfigError(f"config field {name!r} must be {allowed}, got {value!r}")
-
-
-CHOICES = {"input_contract": ("auto", "default", "caffe"), "freeze": ("none", "features")}
-
-
-def _check_choices(config: TrainConfig) -> None:
-    for name, allowed in CHOICES.items():
-        if getattr(config, name) not in allowed:
-            raise ConfigError(f"config field {name!r} must be {' or '.join(allowed)}, got {getattr(config, name)!r}")
-    if config.init_weights is not None and not config.init_weights.strip():
-        raise ConfigError("config field 'init_weights' must be a checkpoint path or 'torchvision', got ''")
-    if config.freeze != "none" and config.init_weights is None:
-        raise ConfigError(f"freeze={config.freeze} keeps weights as they start: give init_weights=PATH|torchvision")
 
 
 def _recipe_dir() -> Path:

@@ -39,6 +39,7 @@ from .config import ConfigError, TrainConfig
 from .finetune import (
     InitSource,
     InputScale,
+    check_options,
     classifier_parameters,
     freeze_features,
     input_scale,
@@ -222,6 +223,7 @@ class Trainer:
             raise ConfigError(f"amp must be none, bf16 or fp16, got {cfg.amp!r}")
         torch.manual_seed(cfg.seed)
         random.seed(cfg.seed)
+        check_options(cfg)
         state = load_state(resume) if resume is not None else None
         # fine-tuning: the source of the weights; a resumed run reads it from its own state (and loads nothing)
         if state is None:

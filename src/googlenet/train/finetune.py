@@ -23,6 +23,19 @@ from ..factory import classifier_keys, contract_of, load_pretrained
 from ..pretrained import TORCHVISION_KWARGS, torchvision_contract, torchvision_state, torchvision_weights
 from .config import ConfigError, TrainConfig
 
+CHOICES = {"input_contract": ("auto", "default", "caffe"), "freeze": ("none", "features")}
+
+
+def check_options(cfg: TrainConfig) -> None:
+    """The fine-tuning and input-scale fields (checked when a run starts, as ``amp`` and ``schedule`` are)."""
+    for name, allowed in CHOICES.items():
+        if getattr(cfg, name) not in allowed:
+            raise ConfigError(f"config field {name!r} must be {' or '.join(allowed)}, got {getattr(cfg, name)!r}")
+    if cfg.init_weights is not None and not cfg.init_weights.strip():
+        raise ConfigError("config field 'init_weights' must be a checkpoint path or 'torchvision', got ''")
+    if cfg.freeze != "none" and cfg.init_weights is None:
+        raise ConfigError(f"freeze={cfg.freeze} keeps weights as they start: give init_weights=PATH|torchvision")
+
 
 @dataclass(frozen=True)
 class InputScale:
@@ -68,6 +81,7 @@ class InitSource:
 
 def resolve_init(cfg: TrainConfig) -> InitSource | None:
     """The source of ``cfg.init_weights`` with its contract (nothing downloaded or loaded yet), or None."""
+    check_options(cfg)
     if cfg.init_weights is None:
         return None
     if cfg.init_weights == "torchvision":
