@@ -525,3 +525,14 @@ def test_browser_uploads_a_photo_and_sees_top5_and_cam(server: str, tmp_path: Pa
             assert img.size[0] > 400
     finally:
         driver.quit()
+
+
+def test_features_only_checkpoint_is_refused_in_one_line(tmp_path: Path) -> None:
+    from googlenet.errors import UserError
+
+    model = create_model("googlenet_small", num_classes=0, width=0.125)
+    contract = ModelContract("googlenet_small", 0, {"width": 0.125}, input_size=32)
+    path = save_weights(tmp_path / "features.safetensors", model, contract.to_meta())
+    with pytest.raises(UserError, match="features-only") as err:
+        Service(path)
+    assert "\n" not in str(err.value)

@@ -26,6 +26,7 @@ from ..card import model_card as card_markdown
 from ..contract import ModelContract
 from ..data.decode import decode_bytes
 from ..errors import UserError
+from ..eval.members import check_scores_classes
 from ..factory import load_model
 from ..preprocess import normalizer, views
 from ..runtime.backends import make_backend
@@ -73,6 +74,7 @@ class Service:
     def __init__(self, checkpoint: str | os.PathLike, options: ServeOptions | None = None) -> None:
         self.options = options = options or ServeOptions()
         model, contract, meta = load_model(checkpoint)
+        check_scores_classes(contract, checkpoint)  # a features-only model cannot classify
         self.contract: ModelContract = contract
         self.names = contract.names
         self._cut = views(contract)
