@@ -114,7 +114,7 @@ def record_bench(src: Path, command: str) -> Path:
 def speed_table(files: list[Path]) -> str:
     """One row per path of each kept ``googlenet bench --json`` file: images/s and the ratio to its reference."""
     lines = [
-        "| model | batch | path | img/s | × reference | reference | date, CPU, threads | command |",
+        "| model | batch | path | img/s | × reference | reference | date, CPU, threads, load | command |",
         "|---|---:|---|---:|---:|---|---|---|",
     ]
     for f in files:
@@ -123,6 +123,9 @@ def speed_table(files: list[Path]) -> str:
         where = ", ".join(str(v) for v in (data.get("date"), env.get("cpu")) if v)
         if data.get("threads"):
             where += f", {data['threads']} thread(s)"
+        load = [env.get(k) for k in ("loadavg_before", "loadavg_after")]
+        if all(load):
+            where += f", load {load[0][0]:.1f}→{load[1][0]:.1f}"
         for row in data.get("rows", []):
             lines.append(
                 f"| {row['model']} | {row['batch']} | {row['path']} | {row['images_per_s']:.1f} | {row['ratio']:.2f} "
@@ -136,8 +139,8 @@ def rewrite_readme(tables: dict[str, str], path: Path = README) -> bool:
     text = path.read_text()
     new = text
     for name, table in tables.items():
-        pattern = re.compile(rf"(<!-- results:{name} -->\n).*?(\n<!-- /results:{name} -->)", re.S)
-        new = pattern.sub(lambda m, t=table: m.group(1) + t + m.group(2), new)
+        pattern = re.compile(rf"(<!-- results:{name} -->\n).*?(<!-- /results:{name} -->)", re.S)
+        new = pattern.sub(lambda m, t=table: m.group(1) + t + "\n" + m.group(2), new)
     if new != text:
         path.write_text(new)
     return new != text
