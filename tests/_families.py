@@ -25,7 +25,7 @@ def _params(name: str) -> int:
 
 # family -> its smallest model; ``test_representatives_are_the_smallest`` checks this against the registry
 REPRESENTATIVES = {
-    "alexnet": "alexnet_grouped",
+    "alexnet": "alexnet_bvlc",
     "densenet": "densenet121",
     "googlenet": "googlenet_small",
     "googlenet_bn": "googlenet_bn",

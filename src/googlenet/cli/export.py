@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from ..deploy.export import export_model
+from ..deploy.export import check_format, export_model
 from ..deploy.int8 import compare_int8, write_int8
 from ..deploy.loading import resolve_model
 from ..errors import UserError
@@ -49,6 +49,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    check_format(args.format)  # before any model or image is loaded
     if args.int8 and args.format != "onnx":
         raise UserError("--int8 needs --format onnx")
     model, contract = resolve_model(args.checkpoint, args.model, parse_model_args(args.model_args), args.num_classes)

@@ -31,7 +31,7 @@ from .writers import write_onnx, write_torchscript
 
 FORMATS = ("onnx", "torchscript")
 
-__all__ = ["FORMATS", "ExportError", "ExportResult", "ParityError", "export_model", "inference_graph"]
+__all__ = ["FORMATS", "ExportError", "ExportResult", "ParityError", "check_format", "export_model", "inference_graph"]
 
 
 @dataclass
@@ -56,6 +56,12 @@ def _whole_batches(images: Tensor, batch_size: int) -> Tensor:
     """``images`` repeated up to the next multiple of ``batch_size`` (a static-batch file takes whole batches)."""
     wanted = -(-len(images) // batch_size) * batch_size
     return images.repeat(-(-wanted // len(images)), 1, 1, 1)[:wanted]
+
+
+def check_format(fmt: str) -> None:
+    """:class:`ExportError` (one line) for a format this exporter does not write."""
+    if fmt not in FORMATS:
+        raise ExportError(f"unknown format {fmt!r}; choose one of: {', '.join(FORMATS)}")
 
 
 def export_model(
@@ -91,8 +97,7 @@ def export_model(
         lrn_as_conv: write LRN as a banded 1x1 conv + sqrt (:class:`~googlenet.runtime.lrn.ConvLRN`), which ONNX
             Runtime runs faster than its own ``LRN`` kernel, instead of one portable ``LRN`` node.
     """
-    if fmt not in FORMATS:
-        raise ExportError(f"unknown format {fmt!r}; choose one of: {', '.join(FORMATS)}")
+    check_format(fmt)
     if batch_size < 1 or len(images) < 1:
         raise ExportError(f"need a batch size >= 1 and at least one parity image (got {batch_size}, {len(images)})")
     shape = (contract.in_chans, contract.input_size, contract.input_size)
