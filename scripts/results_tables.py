@@ -79,14 +79,15 @@ def _fmt_counts(n: int | None, unit: str) -> str:
 
 def accuracy_table(path: Path = RESULTS_FILE) -> str:
     entries = (yaml.safe_load(path.read_text()) or {}).get("results") or []
+    entries = [e for e in entries if e.get("date") and e.get("cpu")]  # rows say when and on what they ran
     lines = [
         "| model | dataset | px | epochs | top-1 | top-5 | params | MACs | train img/s | wall "
         "| date, CPU, threads | command |",
         "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---|---|",
     ]
     for e in entries:
-        args = ", ".join(f"{k}={v}" for k, v in (e.get("model_args") or {}).items())
-        name = f"{e['model']} ({args})" if args else e["model"]
+        args = ",".join(f"{k}={str(v).lower()}" for k, v in sorted((e.get("model_args") or {}).items()))
+        name = f"{e['model']} {args}" if args else e["model"]
         top5 = f"{e['top5']:.2f} %" if e.get("top5") is not None else "-"
         wall = f"{e['wall_min']} min" if e.get("wall_min") is not None else "-"
         where = ", ".join(str(e[k]) for k in ("date", "cpu") if e.get(k)) or "-"
