@@ -35,6 +35,7 @@ import httpx2 as httpx
 from PIL import Image, ImageDraw
 
 from googlenet.checkpoint import save_weights
+from googlenet.device import cpu_model
 from googlenet.factory import create_model, default_contract
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -198,16 +199,6 @@ async def load(url: str, run: Run, good: bytes, total: int, bad_clients: int = 0
         after = (await client.get("/healthz")).json()["batches"]
     forwards = after["forwards"] - before["forwards"]  # bad uploads never reach a forward
     run.mean_batch = (after["images"] - before["images"]) / forwards if forwards else 0.0
-
-
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return "unknown CPU"
 
 
 def main() -> None:
