@@ -48,7 +48,7 @@ def record(run: Path, command: str) -> dict:
         "model": contract.model,
         "model_args": {k: v for k, v in contract.model_kwargs.items()},
         "num_classes": contract.num_classes,
-        "dataset": f"{config.get('dataset', '?')} val",
+        "dataset": f"{config.get('dataset', '?')} {'test' if config.get('dataset') == 'cifar10' else 'val'}",
         "input_size": contract.input_size,
         "train_size": config.get("input_size") or contract.input_size,
         "epochs": len(rows),
