@@ -1,10 +1,19 @@
-"""Training-step throughput: this project's ``googlenet_bn`` against torchvision's ``googlenet``.
+"""Training-step throughput: this project's training path against torchvision's ``googlenet``.
 
-Same batch, same input, same optimiser (SGD momentum 0.9), both with their two auxiliary heads and the
-paper's 0.3 aux-loss weight. Steps alternate between the two models (A, B, A, B...) so a noisy, shared
-machine slows both alike; the median step time is reported.
+Without ``--recipe``: ``googlenet_bn`` against torchvision's googlenet with the same hand-written step (same
+batch, input, SGD momentum 0.9, both aux heads at the paper's 0.3) and the same options for both.
+
+With ``--recipe NAME``: the step that recipe really trains with (its model and builder options, class count,
+training crop size, memory format, ``torch.compile`` setting, loss with label smoothing and aux weight, aux heads
+as the model has them, the engine's parameter groups) against torchvision's plain eager googlenet step (same
+batch, input size and class count; cross-entropy plus its aux heads at 0.3). With the recipe's data present it also
+prints the recipe's loader images/s beside the step's, so a loader that cannot keep up shows.
+
+Steps alternate between the two (A, B, A, B...) so a noisy, shared machine slows both alike; the median step time
+is reported.
 
     python benchmarks/train_throughput.py --batch 32 --size 224 --steps 10
+    python benchmarks/train_throughput.py --recipe imagenette-128 --steps 10
     python benchmarks/train_throughput.py --device cuda --batch 128 --amp bf16 --channels-last
 
 """
@@ -22,7 +31,13 @@ import torchvision
 from torch import nn
 
 from googlenet import __version__
+from googlenet.device import cpu_model
+from googlenet.errors import UserError
 from googlenet.factory import create_model
+from googlenet.train.config import TrainConfig, load_recipe
+from googlenet.train.engine import compute_loss, has_aux
+from googlenet.train.finetune import param_groups
+from googlenet.train.speed import loader_speed
 
 
 def ours(num_classes: int) -> tuple[str, nn.Module, Callable]:
@@ -69,13 +84,76 @@ def make_step(model: nn.Module, forward: Callable, args: argparse.Namespace, dev
     return step
 
 
+def recipe_step(cfg: TrainConfig, num_classes: int, batch: int, size: int, device: torch.device) -> Callable:
+    """One optimiser step of the path ``cfg`` trains with (the engine's own loss and parameter groups)."""
+    model = create_model(cfg.model, num_classes=num_classes, **cfg.model_kwargs).to(device).train()
+    fmt = torch.channels_last if cfg.channels_last else torch.contiguous_format
+    model = model.to(memory_format=fmt)
+    opt = torch.optim.SGD(param_groups(model, cfg, set()), lr=1e-3, momentum=cfg.momentum)
+    net = torch.compile(model) if cfg.compile else model
+    aux = has_aux(model)
+    dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(cfg.amp)
+    x = torch.randn(batch, 3, size, size, device=device).contiguous(memory_format=fmt)
+    y = torch.randint(0, num_classes, (batch,), device=device)
+
+    def step() -> float:
+        t0 = time.perf_counter()
+        with torch.autocast(device.type, dtype=dtype, enabled=dtype is not None):
+            loss, _ = compute_loss(net, x, y, cfg, aux)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        if device.type == "cuda":
+            torch.cuda.synchronize()
+        return time.perf_counter() - t0
+
+    return step
+
+
+def compare_recipe(args: argparse.Namespace, device: torch.device) -> None:
+    cfg = load_recipe(args.recipe)
+    if cfg.threads and not args.threads:
+        torch.set_num_threads(cfg.threads)
+    size, batch, classes = cfg.input_size or args.size, args.batch or cfg.batch_size, args.classes or 10
+    plain = argparse.Namespace(batch=batch, size=size, classes=classes, channels_last=False, amp="none")
+    name, model, forward = theirs(classes)
+    runs = [
+        (f"recipe {args.recipe} ({cfg.model})", recipe_step(cfg, classes, batch, size, device), []),
+        (f"{name}, plain eager", make_step(model, forward, plain, device), []),
+    ]
+    for i in range(args.warmup + args.steps):
+        for _, step, times in runs:
+            t = step()
+            if i >= args.warmup:
+                times.append(t)
+    print(
+        f"googlenet {__version__}, torch {torch.__version__}, {cpu_model()}, {torch.get_num_threads()} threads; "
+        f"batch {batch}, {size} px, {classes} classes; recipe: channels_last {cfg.channels_last}, compile "
+        f"{cfg.compile}, amp {cfg.amp}, label smoothing {cfg.label_smoothing}, aux weight {cfg.aux_weight}; "
+        f"{args.steps} timed steps each (median)"
+    )
+    rates = [batch / statistics.median(times) for _, _, times in runs]
+    for (label, _, _), rate in zip(runs, rates, strict=True):
+        print(f"  {label}: {rate:.1f} images/s")
+    print(f"  ratio recipe / torchvision eager: {rates[0] / rates[1]:.2f}x")
+    try:
+        loader = loader_speed(cfg)
+    except UserError as err:
+        print(f"  loader: not measured ({err})")
+        return
+    print(
+        f"  loader ({cfg.augment}, {cfg.workers} worker(s)): {loader:.0f} images/s = {loader / rates[0]:.1f}x the step"
+    )
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--batch", type=int, default=32)
+    p.add_argument("--recipe", help="time this recipe's own training path against torchvision's plain eager step")
+    p.add_argument("--batch", type=int, default=None, help="default: the recipe's, else 32")
     p.add_argument("--size", type=int, default=224)
     p.add_argument("--steps", type=int, default=10, help="timed steps per model (after --warmup)")
     p.add_argument("--warmup", type=int, default=2)
-    p.add_argument("--classes", type=int, default=1000)
+    p.add_argument("--classes", type=int, default=None, help="default: 10 with --recipe, else 1000")
     p.add_argument("--device", default="cpu")
     p.add_argument("--threads", type=int, default=None)
     p.add_argument("--amp", choices=("none", "bf16", "fp16"), default="none")
@@ -85,6 +163,10 @@ def main() -> None:
         torch.set_num_threads(args.threads)
     device = torch.device(args.device)
     torch.manual_seed(0)
+    if args.recipe:
+        compare_recipe(args, device)
+        return
+    args.batch, args.classes = args.batch or 32, args.classes or 1000
     runs = []
     for build in (ours, theirs):
         name, model, forward = build(args.classes)
