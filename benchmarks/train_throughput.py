@@ -59,6 +59,36 @@ def theirs(num_classes: int) -> tuple[str, nn.Module, Callable]:
     return "torchvision googlenet", model, forward
 
 
+def timed_step(
+    loss_fn: Callable[[], torch.Tensor], opt: torch.optim.Optimizer, device: torch.device, dtype: torch.dtype | None
+) -> Callable[[], float]:
+    """A function doing one optimiser step on ``loss_fn()`` (under autocast to ``dtype``) and returning its seconds."""
+
+    def step() -> float:
+        t0 = time.perf_counter()
+        with torch.autocast(device.type, dtype=dtype, enabled=dtype is not None):
+            loss = loss_fn()
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        if device.type == "cuda":
+            torch.cuda.synchronize()
+        return time.perf_counter() - t0
+
+    return step
+
+
+def alternate(steps: list[Callable[[], float]], warmup: int, timed: int) -> list[list[float]]:
+    """Run the steps in turn (A, B, A, B...) so a noisy machine slows all alike; the timed seconds of each."""
+    times: list[list[float]] = [[] for _ in steps]
+    for i in range(warmup + timed):
+        for step, out in zip(steps, times, strict=True):
+            t = step()
+            if i >= warmup:
+                out.append(t)
+    return times
+
+
 def make_step(model: nn.Module, forward: Callable, args: argparse.Namespace, device: torch.device) -> Callable:
     model.to(device).train()
     if args.channels_last:
@@ -69,19 +99,11 @@ def make_step(model: nn.Module, forward: Callable, args: argparse.Namespace, dev
     x = torch.randn(args.batch, 3, args.size, args.size, device=device).contiguous(memory_format=fmt)
     y = torch.randint(0, args.classes, (args.batch,), device=device)
 
-    def step() -> float:
-        t0 = time.perf_counter()
-        with torch.autocast(device.type, dtype=dtype, enabled=dtype is not None):
-            logits, aux = forward(x)
-            loss = F.cross_entropy(logits, y) + 0.3 * sum(F.cross_entropy(a, y) for a in aux)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-        if device.type == "cuda":
-            torch.cuda.synchronize()
-        return time.perf_counter() - t0
+    def loss() -> torch.Tensor:
+        logits, aux = forward(x)
+        return F.cross_entropy(logits, y) + 0.3 * sum(F.cross_entropy(a, y) for a in aux)
 
-    return step
+    return timed_step(loss, opt, device, dtype)
 
 
 def recipe_step(cfg: TrainConfig, num_classes: int, batch: int, size: int, device: torch.device) -> Callable:
@@ -96,18 +118,7 @@ def recipe_step(cfg: TrainConfig, num_classes: int, batch: int, size: int, devic
     x = torch.randn(batch, 3, size, size, device=device).contiguous(memory_format=fmt)
     y = torch.randint(0, num_classes, (batch,), device=device)
 
-    def step() -> float:
-        t0 = time.perf_counter()
-        with torch.autocast(device.type, dtype=dtype, enabled=dtype is not None):
-            loss, _ = compute_loss(net, x, y, cfg, aux)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-        if device.type == "cuda":
-            torch.cuda.synchronize()
-        return time.perf_counter() - t0
-
-    return step
+    return timed_step(lambda: compute_loss(net, x, y, cfg, aux)[0], opt, device, dtype)
 
 
 def compare_recipe(args: argparse.Namespace, device: torch.device) -> None:
@@ -117,23 +128,17 @@ def compare_recipe(args: argparse.Namespace, device: torch.device) -> None:
     size, batch, classes = cfg.input_size or args.size, args.batch or cfg.batch_size, args.classes or 10
     plain = argparse.Namespace(batch=batch, size=size, classes=classes, channels_last=False, amp="none")
     name, model, forward = theirs(classes)
-    runs = [
-        (f"recipe {args.recipe} ({cfg.model})", recipe_step(cfg, classes, batch, size, device), []),
-        (f"{name}, plain eager", make_step(model, forward, plain, device), []),
-    ]
-    for i in range(args.warmup + args.steps):
-        for _, step, times in runs:
-            t = step()
-            if i >= args.warmup:
-                times.append(t)
+    labels = [f"recipe {args.recipe} ({cfg.model})", f"{name}, plain eager"]
+    steps = [recipe_step(cfg, classes, batch, size, device), make_step(model, forward, plain, device)]
+    times = alternate(steps, args.warmup, args.steps)
     print(
         f"googlenet {__version__}, torch {torch.__version__}, {cpu_model()}, {torch.get_num_threads()} threads; "
         f"batch {batch}, {size} px, {classes} classes; recipe: channels_last {cfg.channels_last}, compile "
         f"{cfg.compile}, amp {cfg.amp}, label smoothing {cfg.label_smoothing}, aux weight {cfg.aux_weight}; "
         f"{args.steps} timed steps each (median)"
     )
-    rates = [batch / statistics.median(times) for _, _, times in runs]
-    for (label, _, _), rate in zip(runs, rates, strict=True):
+    rates = [batch / statistics.median(t) for t in times]
+    for label, rate in zip(labels, rates, strict=True):
         print(f"  {label}: {rate:.1f} images/s")
     print(f"  ratio recipe / torchvision eager: {rates[0] / rates[1]:.2f}x")
     try:
@@ -171,20 +176,16 @@ def main() -> None:
     for build in (ours, theirs):
         name, model, forward = build(args.classes)
         params = sum(t.numel() for t in model.parameters())
-        runs.append((name, params, make_step(model, forward, args, device), []))
-    for i in range(args.warmup + args.steps):
-        for _, _, step, times in runs:
-            t = step()
-            if i >= args.warmup:
-                times.append(t)
+        runs.append((name, params, make_step(model, forward, args, device)))
+    times = alternate([step for _, _, step in runs], args.warmup, args.steps)
     print(
         f"googlenet {__version__}, torch {torch.__version__}, torchvision {torchvision.__version__}, "
         f"device {device} ({torch.get_num_threads()} threads), batch {args.batch}, {args.size} px, amp {args.amp}, "
         f"channels_last {args.channels_last}, {args.steps} timed steps each (median)"
     )
     base = None
-    for name, params, _, times in runs:
-        rate = args.batch / statistics.median(times)
+    for (name, params, _), timed in zip(runs, times, strict=True):
+        rate = args.batch / statistics.median(timed)
         base = base or rate
         print(f"  {name}: {params / 1e6:.2f} M params, {rate:.1f} images/s ({rate / base:.2f}x)")
 
