@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # Train every classic CNN with the imagenette-compare recipe, one after another, each resumable:
 #   bash scripts/compare_runs.sh [OUT_ROOT] [MODEL...]
-# A run folder with a resume state is continued (--resume); a finished one is skipped.
+# A run folder with a resume state is continued (--resume); a finished one is skipped. The paper's googlenet
+# is trained on Caffe's input scale (input_contract=caffe); every other option is the recipe's.
 set -uo pipefail
 root=${1:-runs/compare}
 shift || true
 models=("$@")
-[ ${#models[@]} -eq 0 ] && models=(alexnet_tv resnet18 googlenet_bn densenet121 vgg11_bn googlenet)
+[ ${#models[@]} -eq 0 ] && models=(alexnet_tv resnet18 googlenet_bn googlenet densenet121 vgg11_bn)
 g=${GOOGLENET:-googlenet}
 for m in "${models[@]}"; do
   out="$root/$m"
@@ -16,7 +17,10 @@ for m in "${models[@]}"; do
   if [ -f "$out/state.pt" ]; then
     $g train --resume "$out" progress=false
   else
-    $g train --recipe imagenette-compare --model "$m" --out "$out" progress=false
+    extra=()
+    # the paper's model takes Caffe's inputs: BGR, 0-255 minus the mean pixel (googlenet-paper.md, BVLC)
+    [ "$m" = googlenet ] && extra=(input_contract=caffe)
+    $g train --recipe imagenette-compare --model "$m" --out "$out" progress=false "${extra[@]}"
   fi
   echo "$m: exit $?"
 done

@@ -58,6 +58,7 @@ def record(run: Path, command: str) -> dict:
         "macs": macs,
         "train_img_s": round(images / seconds, 1) if seconds else None,
         "wall_min": round(seconds / 60, 1),
+        "peak_mem_mib": max((float(r["peak_mem_mib"]) for r in rows if r.get("peak_mem_mib")), default=None),
         "date": dt.date.fromtimestamp((run / "metrics.csv").stat().st_mtime).isoformat(),
         "cpu": cpu_model(),
         "threads": config.get("threads"),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import platform
+import sys
 from pathlib import Path
 
 import torch
@@ -35,3 +36,16 @@ def cpu_model() -> str:
     except OSError:
         pass
     return platform.machine() or "unknown"
+
+
+def peak_memory_mib(device: torch.device | None = None) -> float:
+    """This process's peak memory so far, MiB: the resident set's high-water mark (``ru_maxrss``) on the CPU,
+    ``torch.cuda.max_memory_allocated`` on a CUDA device. DataLoader workers are separate processes, not counted."""
+    if device is not None and device.type == "cuda":
+        return round(torch.cuda.max_memory_allocated(device) / 2**20, 1)
+    try:
+        import resource
+    except ImportError:  # Windows
+        return float("nan")
+    kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux (bytes on macOS)
+    return round(kib / (2**20 if sys.platform == "darwin" else 2**10), 1)

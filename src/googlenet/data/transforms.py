@@ -18,6 +18,7 @@ from torchvision.transforms import InterpolationMode, v2
 from ..errors import UserError
 
 AUGMENTATIONS = ("paper", "standard", "cifar", "none")
+AUTO_AUGMENTATIONS = ("none", "randaugment", "trivialaugment")
 PAPER_SCALE = (0.08, 1.0)
 PAPER_RATIO = (3 / 4, 4 / 3)
 # Section 6: "bilinear, area, nearest and cubic, with equal probability"; PIL's BOX filter is area averaging.
@@ -52,10 +53,29 @@ def paper_crop(size: int) -> v2.Transform:
     return v2.RandomChoice(crops)  # equal probabilities by default
 
 
+def auto_augment(name: str) -> list[v2.Transform]:
+    """``randaugment`` (Cubuk et al. 2020, torchvision's defaults: 2 ops at magnitude 9) or ``trivialaugment``
+    (Müller & Hutter 2021, one op at a random magnitude); ``none``: nothing."""
+    if name == "none":
+        return []
+    if name == "randaugment":
+        return [v2.RandAugment()]
+    if name == "trivialaugment":
+        return [v2.TrivialAugmentWide()]
+    raise UserError(f"unknown auto_augment {name!r}; choose one of {', '.join(AUTO_AUGMENTATIONS)}")
+
+
 def train_transform(
-    name: str, size: int, mean: Sequence[float], std: Sequence[float], padding: int = 4, bgr: bool = False
+    name: str,
+    size: int,
+    mean: Sequence[float],
+    std: Sequence[float],
+    padding: int = 4,
+    bgr: bool = False,
+    auto: str = "none",
 ) -> v2.Compose:
-    """The training pipeline called ``name`` (one of :data:`AUGMENTATIONS`) producing ``size`` px tensors.
+    """The training pipeline called ``name`` (one of :data:`AUGMENTATIONS`) producing ``size`` px tensors, with
+    the policy ``auto`` (one of :data:`AUTO_AUGMENTATIONS`) after its crop and flip.
 
     ``mean`` and ``std`` are in 0..1 pixel units, in the output's channel order (``bgr``: reversed, as Caffe's
     networks take them; Caffe's 0..255 scale is ``mean / 255``, ``std / 255``).
@@ -70,7 +90,7 @@ def train_transform(
         ops = [v2.Resize(size, antialias=True), v2.CenterCrop(size)]
     else:
         raise UserError(f"unknown augmentation {name!r}; choose one of {', '.join(AUGMENTATIONS)}")
-    return v2.Compose(ops + _to_tensor(mean, std, bgr))
+    return v2.Compose(ops + auto_augment(auto) + _to_tensor(mean, std, bgr))
 
 
 class BatchAugment:

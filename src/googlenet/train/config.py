@@ -28,6 +28,7 @@ class TrainConfig:
     data: str | None = None  # where the dataset lives (default: $GOOGLENET_DATA, ../shared/data, system dirs)
     download: bool = False  # Fashion-MNIST only: fetch it with torchvision when absent
     augment: str = "standard"  # paper | standard | cifar | none
+    auto_augment: str = "none"  # none | randaugment | trivialaugment, after the augment's crop and flip
     input_size: int | None = None  # training/eval crop in px (default: the dataset's native size)
     eval_size: int | None = None  # evaluation crop in px (default: input_size; larger helps after random crops)
     crop_fraction: float = 1.0  # eval: resize shorter side to eval_size / crop_fraction, centre-crop
@@ -51,6 +52,7 @@ class TrainConfig:
     max_steps: int | None = None  # stop after this many optimiser steps (schedule still spans max_steps)
     batch_size: int = 128  # per process
     lr: float = 0.1  # peak learning rate
+    optimizer: str = "sgd"  # sgd | adamw (adamw: beta1 = momentum)
     momentum: float = 0.9
     nesterov: bool = False
     weight_decay: float = 5e-4  # not applied to biases and norm parameters when no_decay_bn_bias
@@ -66,6 +68,11 @@ class TrainConfig:
     aux_weight: float = 0.3  # each auxiliary classifier's loss weight (paper: 0.3)
     ema_decay: float = 0.0  # Polyak/EMA of the weights per step (0: off)
     grad_clip: float = 0.0  # max gradient norm (0: off)
+    mixup: float = 0.0  # MixUp's Beta(alpha, alpha) (0: off)
+    cutmix: float = 0.0  # CutMix's Beta(alpha, alpha) (0: off); with mixup, one of the two per batch
+    zero_init_bn: bool = False  # each Inception branch's (residual block's) last batch norm starts at scale 0
+    progressive_min_size: int = 0  # progressive resizing: first epoch's train size, growing to input_size (0: off)
+    precise_bn_batches: int = 0  # before each evaluation, recompute BN statistics on this many train batches
     # speed
     device: str = "auto"  # auto | cpu | cuda | cuda:N
     amp: str = "none"  # none | bf16 | fp16 (fp16: CUDA only)
@@ -202,7 +209,19 @@ _RANGES: dict[str, tuple[float, float, bool, bool]] = {
         _COUNT,
     ),
     **dict.fromkeys(
-        ("workers", "padding", "save_every_steps", "weight_decay", "warmup_epochs", "aux_weight", "grad_clip"),
+        (
+            "workers",
+            "padding",
+            "save_every_steps",
+            "weight_decay",
+            "warmup_epochs",
+            "aux_weight",
+            "grad_clip",
+            "mixup",
+            "cutmix",
+            "progressive_min_size",
+            "precise_bn_batches",
+        ),
         _NON_NEGATIVE,
     ),
     **dict.fromkeys(("lr", "step_gamma", "step_epochs", "poly_power", "classifier_lr_mult"), _POSITIVE),

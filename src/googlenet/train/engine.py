@@ -9,6 +9,7 @@ Outputs in ``cfg.out``: ``best.safetensors`` / ``last.safetensors`` (+ ``ema.saf
 from __future__ import annotations
 
 import inspect
+import itertools
 import math
 import random
 import sys
@@ -31,6 +32,7 @@ from ..data.datasets import DatasetError, DataSpec, TensorImages, build_data, se
 from ..data.decode import ImageDecodeError
 from ..data.loader import ResumableSampler, build_loader
 from ..data.transforms import BatchAugment, train_transform
+from ..device import peak_memory_mib
 from ..errors import UserError
 from ..factory import create_model
 from ..preprocess import CentreCrop
@@ -47,6 +49,15 @@ from .finetune import (
     param_groups,
     resolve_init,
     source_kwargs,
+)
+from .levers import (
+    batch_mix,
+    build_optimizer,
+    hard_labels,
+    precise_bn,
+    progressive_size,
+    resize_batch,
+    zero_init_last_bn,
 )
 from .logger import RunLogger
 from .schedules import build_scheduler
@@ -86,10 +97,10 @@ def prepare_data(cfg: TrainConfig, init: InitSource | None = None) -> tuple[Data
     scale = input_scale(cfg, spec.in_chans, tuple(spec.mean), tuple(spec.std), init)
     mean, std = scale.unit_mean_std()
     bgr = scale.channel_order == "BGR"
-    if isinstance(spec.train, TensorImages) and cfg.augment in ("cifar", "none"):
+    if isinstance(spec.train, TensorImages) and cfg.augment in ("cifar", "none") and cfg.auto_augment == "none":
         spec.train.batch_transform = BatchAugment(cfg.augment, size, mean, std, cfg.padding, bgr)
     else:
-        spec.train.transform = train_transform(cfg.augment, size, mean, std, cfg.padding, bgr)
+        spec.train.transform = train_transform(cfg.augment, size, mean, std, cfg.padding, bgr, cfg.auto_augment)
     if isinstance(spec.val, TensorImages):
         spec.val.batch_transform = BatchAugment("none", eval_size, mean, std, bgr=bgr)
     else:
@@ -158,7 +169,9 @@ def has_aux(model: nn.Module) -> bool:
 def compute_loss(
     model: nn.Module, x: torch.Tensor, y: torch.Tensor, cfg: TrainConfig, aux: bool
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """Main cross-entropy plus ``aux_weight`` x each auxiliary classifier's; returns (loss, main logits)."""
+    """Main cross-entropy plus ``aux_weight`` x each auxiliary classifier's; returns (loss, main logits).
+
+    ``y`` holds class indices, or class probabilities (MixUp/CutMix)."""
     if aux:
         logits, aux_logits = model(x, return_aux=True)
     else:
@@ -265,6 +278,8 @@ class Trainer:
         # a crop too small for the network is a one-line error now, not a pooling traceback at step 1
         check_input_size(cfg.model, min(cfg.input_size or self.spec.native_size, self.size), **self.kwargs)
         model = create_model(cfg.model, num_classes=len(self.spec.classes), **self.kwargs)
+        if cfg.zero_init_bn and fresh:
+            zero_init_last_bn(model)
         if self.init is not None and fresh:
             load_init(model, self.init, cfg.model, self.kwargs)
         classifier = classifier_parameters(model, cfg.model, self.kwargs)
@@ -277,9 +292,8 @@ class Trainer:
         self.ema = None
         if cfg.ema_decay > 0:
             self.ema = AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(cfg.ema_decay), use_buffers=True)
-        self.optimizer = torch.optim.SGD(
-            param_groups(model, cfg, classifier), lr=cfg.lr, momentum=cfg.momentum, nesterov=cfg.nesterov
-        )
+        self.optimizer = build_optimizer(param_groups(model, cfg, classifier), cfg)
+        self.mix = batch_mix(cfg, len(self.spec.classes))
         self.scheduler = build_scheduler(self.optimizer, cfg, self.steps_per_epoch, self.total_steps)
         self.scaler = torch.amp.GradScaler(self.device.type, enabled=cfg.amp == "fp16")
         net: nn.Module = model
@@ -374,6 +388,9 @@ class Trainer:
     def train_step(self, x: torch.Tensor, y: torch.Tensor) -> float:
         cfg, p = self.cfg, self.progress
         x, y = x.to(self.device, non_blocking=True), y.to(self.device, non_blocking=True)
+        x = resize_batch(x, progressive_size(cfg, p.epoch, x.shape[-1]))
+        if self.mix is not None:
+            x, y = self.mix(x, y)
         if cfg.channels_last:
             x = x.contiguous(memory_format=torch.channels_last)
         with self.autocast():
@@ -395,7 +412,7 @@ class Trainer:
         if self.ema is not None:
             self.ema.update_parameters(self.module)
         p.sums["loss"] += value * len(y)
-        p.sums["correct"] += (logits.argmax(1) == y).sum().item()
+        p.sums["correct"] += (logits.argmax(1) == hard_labels(y)).sum().item()
         p.sums["seen"] += len(y)
         return value
 
@@ -441,9 +458,27 @@ class Trainer:
                     return p.step_in_epoch >= self.steps_per_epoch
         return True
 
+    def recompute_bn(self) -> None:
+        """Precise BN: the norms' statistics averaged over the epoch's first ``precise_bn_batches`` training batches
+        (the same on a resumed run), at the epoch's training size, for the raw weights and the EMA's."""
+        cfg, p = self.cfg, self.progress
+
+        def inputs() -> Any:
+            self.train_sampler.set_epoch(p.epoch, start=0)
+            for x, _, _ in itertools.islice(self.train_loader, cfg.precise_bn_batches):
+                if len(x):
+                    x = resize_batch(x.to(self.device), progressive_size(cfg, p.epoch, x.shape[-1]))
+                    yield x.contiguous(memory_format=torch.channels_last) if cfg.channels_last else x
+
+        precise_bn(self.module, inputs(), keep=self.frozen_norms)
+        if self.ema is not None and not self.frozen_norms:
+            precise_bn(self.ema.module, inputs())
+
     def end_epoch(self, seconds: float) -> dict[str, Any]:
         """Evaluate (raw and EMA), record the epoch, write checkpoints, the logger's records and resume state."""
         p, s = self.progress, self.progress.sums
+        if self.cfg.precise_bn_batches:
+            self.recompute_bn()
         distributed.average_buffers(self.module)
         if self.ema is not None:
             distributed.average_buffers(self.ema.module)
@@ -459,6 +494,7 @@ class Trainer:
             "img_per_s": round(s["seen"] * self.dist.world / max(seconds, 1e-9), 1),
             "epoch_s": round(seconds, 1),
             "bad_images": bad,
+            "peak_mem_mib": peak_memory_mib(self.device),  # this process's high-water mark so far
         }
         strict = self.cfg.strict_data
         row.update(evaluate(self.module, self.val_loader, self.device, self.autocast, self.dist, strict))

@@ -1,0 +1,141 @@
+"""Training levers beyond the paper's recipe, each one config field (off by default):
+
+- ``optimizer``: ``sgd`` (the paper's, momentum 0.9) or ``adamw`` (decoupled weight decay, Loshchilov & Hutter 2019);
+- ``mixup`` / ``cutmix``: the Beta(alpha, alpha) parameter of torchvision's v2 ``MixUp`` / ``CutMix``, applied to
+  whole batches (both set: one of the two per batch, with equal probability);
+- ``zero_init_bn``: the last batch norm of every Inception branch (of every residual block, for ResNets)
+  starts with scale 0 (Goyal et al. 2017);
+- ``precise_bn_batches``: before each evaluation, the batch norms' running statistics are recomputed as plain
+  averages over that many training batches with the weights as they are (Wu & Johnson 2021, "precise BN"),
+  instead of the exponential averages collected while the weights moved;
+- ``progressive_min_size``: progressive resizing; epoch ``e`` trains on batches resized from ``input_size`` down to
+  a size growing linearly from this one to ``input_size`` at the last epoch (fastai's, Howard 2018).
+
+Each is reproducible on resume: random draws come from torch's global generator, which the resume state holds.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torch.optim.swa_utils import update_bn
+from torchvision.transforms import v2
+
+from .config import ConfigError, TrainConfig
+
+OPTIMIZERS = ("sgd", "adamw")
+
+
+def build_optimizer(groups: list[dict[str, Any]], cfg: TrainConfig) -> torch.optim.Optimizer:
+    """The run's optimiser over ``groups`` (each with its own weight decay, see ``param_groups``)."""
+    if cfg.optimizer == "sgd":
+        return torch.optim.SGD(groups, lr=cfg.lr, momentum=cfg.momentum, nesterov=cfg.nesterov)
+    if cfg.optimizer == "adamw":
+        return torch.optim.AdamW(groups, lr=cfg.lr, betas=(cfg.momentum, 0.999))
+    raise ConfigError(f"config field 'optimizer' must be {' or '.join(OPTIMIZERS)}, got {cfg.optimizer!r}")
+
+
+def batch_mix(cfg: TrainConfig, num_classes: int) -> v2.Transform | None:
+    """MixUp and/or CutMix on a (images, labels) batch; labels come back as class probabilities."""
+    mixes: list[v2.Transform] = []
+    if cfg.mixup > 0:
+        mixes.append(v2.MixUp(alpha=cfg.mixup, num_classes=num_classes))
+    if cfg.cutmix > 0:
+        mixes.append(v2.CutMix(alpha=cfg.cutmix, num_classes=num_classes))
+    if not mixes:
+        return None
+    return mixes[0] if len(mixes) == 1 else v2.RandomChoice(mixes)
+
+
+def hard_labels(y: torch.Tensor) -> torch.Tensor:
+    """Class indices of ``y``: itself, or the most probable class of mixed (probability) labels."""
+    return y.argmax(1) if y.is_floating_point() else y
+
+
+def _last_norms(module: nn.Module) -> list[nn.BatchNorm2d]:
+    """The batch norm nearest the output of a branch (a Sequential of conv blocks, or one conv block)."""
+    norms = [m for m in module.modules() if isinstance(m, nn.BatchNorm2d)]
+    return norms[-1:]
+
+
+def zero_init_last_bn(model: nn.Module) -> int:
+    """Set the scale of each Inception branch's (each residual block's) last batch norm to 0; returns how many.
+
+    An Inception module concatenates its branches, so with every branch zeroed a module's output starts at 0
+    and its successors learn only once their inputs grow; a residual block keeps its identity path.
+    """
+    zeroed = 0
+    for m in model.modules():
+        if hasattr(m, "bn3") and isinstance(m.bn3, nn.BatchNorm2d):  # torchvision Bottleneck
+            targets = [m.bn3]
+        elif hasattr(m, "bn2") and hasattr(m, "conv2") and isinstance(m.bn2, nn.BatchNorm2d):  # BasicBlock
+            targets = [m.bn2]
+        elif all(hasattr(m, f"branch{i}") for i in (1, 2, 3, 4)):  # an Inception module
+            targets = [bn for i in (1, 2, 3, 4) for bn in _last_norms(getattr(m, f"branch{i}"))]
+        else:
+            continue
+        for bn in targets:
+            nn.init.zeros_(bn.weight)
+            zeroed += 1
+    if zeroed == 0:
+        raise ConfigError("zero_init_bn: this model has no batch-normalised Inception branches or residual blocks")
+    return zeroed
+
+
+def progressive_size(cfg: TrainConfig, epoch: int, full: int) -> int:
+    """Epoch ``epoch``'s (0-based) training size: ``progressive_min_size`` growing linearly to ``full`` at the last
+    epoch, in steps of 8 px; ``full`` when progressive resizing is off."""
+    start = cfg.progressive_min_size
+    if not start or start >= full:
+        return full
+    t = epoch / max(cfg.epochs - 1, 1)
+    return min(full, round((start + (full - start) * t) / 8) * 8)
+
+
+def resize_batch(x: torch.Tensor, size: int) -> torch.Tensor:
+    """``x`` (N, C, H, W) resized to ``size`` x ``size`` (antialiased bilinear); ``x`` itself if it already is."""
+    if x.shape[-1] == size and x.shape[-2] == size:
+        return x
+    return F.interpolate(x, size=(size, size), mode="bilinear", antialias=True, align_corners=False)
+
+
+@torch.no_grad()
+def precise_bn(model: nn.Module, batches: Iterable[torch.Tensor], keep: Iterable[nn.Module] = ()) -> int:
+    """Recompute every batch norm's running mean and variance as the average over ``batches`` (torch's
+    ``update_bn``); norms in ``keep`` (frozen ones) and those the forward pass never reaches (auxiliary heads)
+    keep theirs. Returns the number of batches used."""
+    norms = [m for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm) and m.track_running_stats]
+    before = {m: (m.running_mean.clone(), m.running_var.clone(), m.num_batches_tracked.clone()) for m in norms}
+    seen = []
+    kept = set(keep)
+
+    def counted() -> Iterable[torch.Tensor]:
+        for x in batches:
+            seen.append(len(x))
+            yield x
+
+    update_bn(counted(), model)
+    for m in norms:
+        if int(m.num_batches_tracked) == 0 or m in kept:  # never ran, or frozen: restore
+            m.running_mean.copy_(before[m][0])
+            m.running_var.copy_(before[m][1])
+            m.num_batches_tracked.copy_(before[m][2])
+        else:
+            m.num_batches_tracked.copy_(before[m][2])
+    return len(seen)
+
+
+__all__ = [
+    "OPTIMIZERS",
+    "batch_mix",
+    "build_optimizer",
+    "hard_labels",
+    "precise_bn",
+    "progressive_size",
+    "resize_batch",
+    "zero_init_last_bn",
+]

@@ -1,0 +1,164 @@
+"""The training levers (``train/levers.py``), each against arithmetic done here or torch's own modules."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from torch import nn
+
+from googlenet.data.transforms import train_transform
+from googlenet.errors import UserError
+from googlenet.factory import create_model
+from googlenet.train.config import ConfigError, TrainConfig
+from googlenet.train.levers import (
+    batch_mix,
+    build_optimizer,
+    hard_labels,
+    precise_bn,
+    progressive_size,
+    resize_batch,
+    zero_init_last_bn,
+)
+
+
+def test_adamw_first_step_is_sign_of_gradient_after_decoupled_decay() -> None:
+    p = nn.Parameter(torch.tensor([1.0, -2.0, 3.0], dtype=torch.float64))
+    cfg = TrainConfig(optimizer="adamw", lr=0.01, momentum=0.9)
+    opt = build_optimizer([{"params": [p], "weight_decay": 0.1}], cfg)
+    assert isinstance(opt, torch.optim.AdamW)
+    g = torch.tensor([0.5, -4.0, 1e-3], dtype=torch.float64)
+    p.grad = g.clone()
+    opt.step()
+    # Adam's first bias-corrected step is lr * g / (|g| + eps), about lr * sign(g); decay multiplies by 1 - lr * wd
+    want = torch.tensor([1.0, -2.0, 3.0], dtype=torch.float64) * (1 - 0.01 * 0.1) - 0.01 * g / (g.abs() + 1e-8)
+    torch.testing.assert_close(p.detach(), want, rtol=0, atol=1e-12)
+
+
+def test_sgd_is_the_default_and_an_unknown_optimizer_is_refused() -> None:
+    p = nn.Parameter(torch.zeros(2))
+    assert isinstance(build_optimizer([{"params": [p]}], TrainConfig()), torch.optim.SGD)
+    with pytest.raises(ConfigError, match="optimizer"):
+        build_optimizer([{"params": [p]}], TrainConfig(optimizer="lamb"))
+
+
+def test_mixup_mixes_images_and_labels_with_the_same_weight() -> None:
+    torch.manual_seed(0)
+    mix = batch_mix(TrainConfig(mixup=0.4), num_classes=5)
+    x, y = torch.rand(6, 3, 8, 8), torch.tensor([0, 1, 2, 3, 4, 0])
+    xm, ym = mix(x, y)
+    # find lambda from the images alone: xm = lam * x + (1 - lam) * x.roll(1)
+    a, b = (x - x.roll(1, 0)).flatten(), (xm - x.roll(1, 0)).flatten()
+    lam = float(a @ b / (a @ a))
+    torch.testing.assert_close(xm, lam * x + (1 - lam) * x.roll(1, 0), rtol=0, atol=1e-5)
+    eye = torch.eye(5)
+    torch.testing.assert_close(ym, lam * eye[y] + (1 - lam) * eye[y.roll(1, 0)], rtol=0, atol=1e-5)
+    assert hard_labels(ym).shape == (6,) and torch.equal(hard_labels(y), y)
+
+
+def test_no_mix_unless_asked() -> None:
+    assert batch_mix(TrainConfig(), 10) is None
+    assert batch_mix(TrainConfig(mixup=0.2, cutmix=1.0), 10) is not None
+
+
+@pytest.mark.parametrize(("name", "count"), [("googlenet_bn", 36), ("resnet18", 8), ("resnet50", 16)])
+def test_zero_init_reaches_every_branch_or_block(name: str, count: int) -> None:
+    model = create_model(name, num_classes=10)
+    assert zero_init_last_bn(model) == count
+    if name == "googlenet_bn":  # every branch zeroed: an Inception module's output is exactly 0
+        model.eval()
+        seen = []
+        model.inception3a.register_forward_hook(lambda m, i, o: seen.append(o))
+        model(torch.rand(1, 3, 64, 64))
+        assert seen[0].abs().max().item() == 0.0
+        # the stem is untouched
+        assert model.conv1.bn.weight.abs().min().item() > 0
+
+
+def test_zero_init_on_a_model_without_branches_is_a_clear_error() -> None:
+    with pytest.raises(ConfigError, match="zero_init_bn"):
+        zero_init_last_bn(create_model("vgg11", num_classes=10))
+
+
+def test_progressive_sizes_by_hand() -> None:
+    cfg = TrainConfig(epochs=5, progressive_min_size=64)
+    assert [progressive_size(cfg, e, 96) for e in range(5)] == [64, 72, 80, 88, 96]
+    assert [progressive_size(TrainConfig(epochs=5), e, 96) for e in range(5)] == [96] * 5
+    x = torch.rand(2, 3, 96, 96)
+    assert resize_batch(x, 96) is x and resize_batch(x, 64).shape == (2, 3, 64, 64)
+
+
+class _Net(nn.Module):
+    """conv-bn-relu, a second bn, and a head whose bn the forward pass never runs (like an auxiliary head)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(3, 4, 3, bias=False)
+        self.bn1, self.bn2, self.unused = nn.BatchNorm2d(4), nn.BatchNorm2d(4), nn.BatchNorm2d(4)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.bn2(torch.relu(self.bn1(self.conv(x))))
+
+
+def test_precise_bn_is_the_plain_average_of_per_batch_statistics() -> None:
+    torch.manual_seed(0)
+    net = _Net()
+    for bn in (net.bn1, net.bn2, net.unused):
+        bn.running_mean.fill_(7.0)
+        bn.running_var.fill_(9.0)
+    batches = [torch.randn(5, 3, 6, 6) * 2 + 1 for _ in range(3)]
+    assert precise_bn(net, iter(batches)) == 3
+    # float64 by hand: the mean of the batch means; the mean of the unbiased batch variances
+    w = net.conv.weight.detach().double()
+    outs = [torch.nn.functional.conv2d(b.double(), w) for b in batches]
+    means = torch.stack([o.mean((0, 2, 3)) for o in outs]).mean(0)
+    vars_ = torch.stack([o.transpose(0, 1).reshape(4, -1).var(1, unbiased=True) for o in outs]).mean(0)
+    torch.testing.assert_close(net.bn1.running_mean.double(), means, rtol=1e-5, atol=1e-6)
+    torch.testing.assert_close(net.bn1.running_var.double(), vars_, rtol=1e-5, atol=1e-6)
+    assert net.unused.running_mean.eq(7.0).all() and net.unused.running_var.eq(9.0).all()  # never ran: kept
+    assert net.training  # mode restored
+
+
+def test_precise_bn_keeps_frozen_norms() -> None:
+    net = _Net()
+    net.bn1.running_mean.fill_(3.0)
+    precise_bn(net, iter([torch.randn(4, 3, 6, 6)]), keep=[net.bn1])
+    assert net.bn1.running_mean.eq(3.0).all() and not net.bn2.running_mean.eq(0.0).all()
+
+
+@pytest.mark.parametrize("policy", ["randaugment", "trivialaugment"])
+def test_auto_augment_policies_keep_shape_and_normalise(policy: str) -> None:
+    torch.manual_seed(0)
+    t = train_transform("cifar", 16, (0.5,) * 3, (0.25,) * 3, auto=policy)
+    out = t(torch.randint(0, 256, (3, 20, 20), dtype=torch.uint8))
+    assert out.shape == (3, 16, 16) and out.dtype == torch.float32
+    assert out.min() >= -2.0 - 1e-6 and out.max() <= 2.0 + 1e-6  # (0..1 - 0.5) / 0.25
+    assert any("Augment" in type(op).__name__ for op in t.transforms)
+
+
+def test_unknown_auto_augment_is_a_clear_error() -> None:
+    with pytest.raises(UserError, match="auto_augment"):
+        train_transform("cifar", 16, (0.5,) * 3, (0.25,) * 3, auto="autoaugment")
+
+
+def test_the_trainer_applies_each_lever(synthetic_root, tmp_path) -> None:
+    from googlenet.train.engine import Trainer
+
+    cfg = TrainConfig(
+        dataset=str(synthetic_root), model="googlenet_small", model_kwargs={"width": 0.125, "batch_norm": True},
+        input_size=16, epochs=3, batch_size=8, workers=0, out=str(tmp_path), progress=False, optimizer="adamw",
+        lr=1e-3, mixup=0.4, zero_init_bn=True, progressive_min_size=8, precise_bn_batches=2,
+    )  # fmt: skip
+    t = Trainer(cfg)
+    assert isinstance(t.optimizer, torch.optim.AdamW) and t.mix is not None
+    assert t.module.inception3a.branch1.bn.weight.abs().max().item() == 0.0
+    sizes = []
+    t.module.register_forward_pre_hook(lambda m, args: sizes.append(args[0].shape[-1]))
+    x, y, _ = next(iter(t.train_loader))
+    t.train_step(x, y)  # epoch 0 of 3: 8 px, growing to 16
+    assert sizes == [8] and x.shape[-1] == 16
+    t.progress.epoch = 2
+    t.train_step(x, y)
+    assert sizes[-1] == 16
+    before = t.module.conv1.bn.running_mean.clone()
+    t.recompute_bn()
+    assert not torch.equal(before, t.module.conv1.bn.running_mean) and t.module.training
