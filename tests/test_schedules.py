@@ -52,6 +52,19 @@ def test_cosine_with_warmup() -> None:
         assert lr == pytest.approx(expected, rel=1e-12)
 
 
+def test_flat_then_cosine() -> None:
+    cfg = TrainConfig(lr=LR, schedule="flat_cosine", warmup_epochs=0.5, flat_fraction=0.6)
+    spe, total = 4, 40  # warm-up 2 steps, flat to step 24, then a cosine over 16 steps to 0
+    for t, lr in enumerate(lrs(cfg, spe, total)):
+        if t < 2:
+            expected = LR * (t + 1) / 2
+        elif t < 24:
+            expected = LR
+        else:
+            expected = LR * 0.5 * (1 + math.cos(math.pi * (t - 24) / 16))
+        assert lr == pytest.approx(expected, rel=1e-12)
+
+
 def test_onecycle_matches_its_two_cosine_phases() -> None:
     cfg = TrainConfig(lr=LR, schedule="onecycle", onecycle_pct=0.3)
     total = 20
@@ -78,7 +91,7 @@ def test_unknown_schedule_is_a_user_error() -> None:
         lrs(TrainConfig(schedule="exponential"), 2, 4)
 
 
-@pytest.mark.parametrize("schedule", ["constant", "paper", "poly", "cosine", "onecycle"])
+@pytest.mark.parametrize("schedule", ["constant", "paper", "poly", "cosine", "flat_cosine", "onecycle"])
 @pytest.mark.parametrize("total", range(1, 31))
 def test_every_schedule_runs_any_number_of_steps(schedule: str, total: int) -> None:
     """4 steps at onecycle_pct 0.25 was a ZeroDivisionError inside OneCycleLR; 1 step past the end raised too."""

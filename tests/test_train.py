@@ -7,10 +7,12 @@ import os
 import random
 import signal
 import subprocess
+from dataclasses import fields
 from pathlib import Path
 
 import pytest
 import torch
+import yaml
 from safetensors.torch import save_file
 
 from _runs import TINY, cli, env, read_csv, run_cli, wait_for_steps
@@ -318,3 +320,17 @@ def test_checkpoint_contract_of_a_greyscale_run_round_trips() -> None:
     old = {k: meta[k] for k in ("model", "num_classes", "model_kwargs", "class_names", "mean", "std", "input_size")}
     old_contract = ModelContract.from_meta({**old, "weights": "ema", "config": cfg.to_dict()})
     assert (old_contract.in_chans, old_contract.crop_fraction, old_contract.weights["kind"]) == (1, 0.875, "ema")
+
+
+def test_print_config_is_the_whole_config_as_yaml_and_trains_nothing(tmp_path: Path) -> None:
+
+    out = tmp_path / "never"
+    r = run_cli("train", "--recipe", "imagenette-128", "--out", str(out), "ema_decay=0.995", "mixup=2e-1",
+                "--print-config")  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    cfg = yaml.safe_load(r.stdout)  # stdout is only the YAML
+    recipe = yaml.safe_load((Path(__file__).parents[1] / "src/googlenet/recipes/imagenette-128.yaml").read_text())
+    assert {k: cfg[k] for k in recipe if k != "ema_decay"} == {k: v for k, v in recipe.items() if k != "ema_decay"}
+    assert cfg["ema_decay"] == 0.995 and cfg["mixup"] == 0.2 and cfg["out"] == str(out)  # ... then the overrides
+    assert {f.name for f in fields(TrainConfig)} == set(cfg)
+    assert not out.exists()

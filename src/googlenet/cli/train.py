@@ -7,7 +7,7 @@ import sys
 from typing import Any
 
 from ..errors import UserError
-from ..train.config import TrainConfig, list_recipes, load_recipe, merge, parse_overrides
+from ..train.config import TrainConfig, dump_yaml, list_recipes, load_recipe, merge, parse_overrides
 from ..train.engine import train
 from ..train.speed import loader_speed
 from ..train.state import load_state
@@ -43,6 +43,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--strict-data", action="store_true", default=None, help="stop on an unreadable image")
     p.add_argument("--compile", action="store_true", default=None, help="torch.compile the model")
     p.add_argument("--loader-only", action="store_true", help="measure the training loader's images/s and exit")
+    p.add_argument(
+        "--print-config", action="store_true", help="print the run's whole config (YAML) and exit without training"
+    )
     p.add_argument("overrides", nargs="*", metavar="FIELD=VALUE")
     p.set_defaults(func=run)
 
@@ -85,6 +88,9 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
 
 def run(args: argparse.Namespace) -> int:
     cfg = config_from_args(args)
+    if args.print_config:
+        print(dump_yaml(cfg.to_dict()), end="")
+        return 0
     if args.loader_only:
         print(f"{cfg.dataset} ({cfg.augment}, {cfg.workers} workers): {loader_speed(cfg):.0f} images/s (loader only)")
         return 0

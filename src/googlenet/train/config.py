@@ -57,13 +57,14 @@ class TrainConfig:
     nesterov: bool = False
     weight_decay: float = 5e-4  # not applied to biases and norm parameters when no_decay_bn_bias
     no_decay_bn_bias: bool = True
-    schedule: str = "cosine"  # constant | paper | poly | cosine | onecycle
+    schedule: str = "cosine"  # constant | paper | poly | cosine | flat_cosine | onecycle
     warmup_epochs: float = 0.0  # linear warmup (constant, paper, poly, cosine)
     step_gamma: float = 0.96  # paper: lr x step_gamma every step_epochs epochs
     step_epochs: float = 8.0
     poly_power: float = 0.5  # poly: lr (1 - t/T)^power
     min_lr_ratio: float = 0.0  # cosine: final lr / peak lr
     onecycle_pct: float = 0.25  # onecycle: fraction of steps spent rising
+    flat_fraction: float = 0.75  # flat_cosine: fraction of steps at the peak rate before the cosine decay
     label_smoothing: float = 0.0
     aux_weight: float = 0.3  # each auxiliary classifier's loss weight (paper: 0.3)
     ema_decay: float = 0.0  # Polyak/EMA of the weights per step (0: off)
@@ -227,6 +228,7 @@ _RANGES: dict[str, tuple[float, float, bool, bool]] = {
     **dict.fromkeys(("lr", "step_gamma", "step_epochs", "poly_power", "classifier_lr_mult"), _POSITIVE),
     "crop_fraction": (0, 1, False, True),
     "min_lr_ratio": (0, 1, True, True),
+    "flat_fraction": (0, 1, True, False),
     "onecycle_pct": (0, 1, False, False),
     **dict.fromkeys(("momentum", "label_smoothing", "ema_decay"), (0, 1, True, False)),
 }

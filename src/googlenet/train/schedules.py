@@ -19,7 +19,7 @@ from torch.optim.lr_scheduler import LambdaLR, LRScheduler
 
 from .config import ConfigError, TrainConfig
 
-SCHEDULES = ("constant", "paper", "poly", "cosine", "onecycle")
+SCHEDULES = ("constant", "paper", "poly", "cosine", "flat_cosine", "onecycle")
 
 
 def lr_factor(cfg: TrainConfig, steps_per_epoch: int, total_steps: int) -> Callable[[int], float]:
@@ -46,6 +46,16 @@ def lr_factor(cfg: TrainConfig, steps_per_epoch: int, total_steps: int) -> Calla
             return r + (1 - r) * 0.5 * (1 + math.cos(math.pi * progress))
 
         return cosine
+    if cfg.schedule == "flat_cosine":  # fastai's fit_flat_cos: the peak rate, then a cosine over the last part
+        r, flat = cfg.min_lr_ratio, max(warmup, round(cfg.flat_fraction * total_steps))
+
+        def flat_cosine(t: int) -> float:
+            if t < flat:
+                return warm(t)
+            progress = min(1.0, (t - flat) / max(1, total_steps - flat))
+            return r + (1 - r) * 0.5 * (1 + math.cos(math.pi * progress))
+
+        return flat_cosine
     raise ConfigError(f"unknown schedule {cfg.schedule!r}; choose one of {', '.join(SCHEDULES)}")
 
 

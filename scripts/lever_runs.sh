@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# One recipe, one lever changed per run, one run after another, each resumable:
+#   bash scripts/lever_runs.sh OUT_ROOT RECIPE NAME:"FIELD=VALUE ..." [NAME:"..." ...]
+#   bash scripts/lever_runs.sh runs/levers imagenette-128 ema:"ema_decay=0.999" bs32:"batch_size=32 lr=0.05"
+# A run folder with a resume state is continued (--resume); one whose metrics.csv has every epoch is skipped.
+set -uo pipefail
+root=$1 recipe=$2
+shift 2
+g=${GOOGLENET:-googlenet}
+for spec in "$@"; do
+  name=${spec%%:*} overrides=${spec#*:}
+  out="$root/$name"
+  # shellcheck disable=SC2086  # the overrides are words on purpose
+  epochs=$($g train --recipe "$recipe" --out "$out" $overrides --print-config 2>/dev/null | sed -n 's/^epochs: //p')
+  if [ -f "$out/metrics.csv" ] && [ -n "$epochs" ] && [ "$(($(wc -l < "$out/metrics.csv") - 1))" -ge "$epochs" ]; then
+    echo "$name: done ($out)"; continue
+  fi
+  if [ -f "$out/state.pt" ]; then
+    $g train --resume "$out" progress=false
+  else
+    # shellcheck disable=SC2086
+    $g train --recipe "$recipe" --out "$out" progress=false $overrides
+  fi
+  echo "$name: exit $?"
+done
