@@ -1,13 +1,16 @@
 """Record a finished run into ``analysis/results.yaml``, and print the README's results tables from the records.
 
     python scripts/results_tables.py record RUN_DIR --command "googlenet train ..."   # append one entry
+    python scripts/results_tables.py record RUN_DIR --study compare --command "..."   # one of a study's runs
     python scripts/results_tables.py bench BENCH.json --command "googlenet bench ..."  # keep a bench result
     python scripts/results_tables.py tables                                           # Markdown tables
     python scripts/results_tables.py readme                                           # rewrite README's tables
 
 An entry holds what the README and ``googlenet compare --plot`` show: model, builder options, dataset, input
 size, epochs, top-1 and top-5, parameters and multiply-adds (counted on the meta device at the evaluation size),
-training images/s and wall time (from the run's ``metrics.csv``), date, CPU model, threads and the command.
+training images/s, wall time and peak memory (from the run's ``metrics.csv``), date, CPU model, threads and the
+command; ``study`` groups the runs of one experiment: ``compare`` (the classic CNNs under one recipe, the paper's
+efficiency argument) and ``levers`` (one training lever changed per run) get tables of their own.
 Speed ratios come from ``googlenet bench --json`` files kept in ``docs/results/``. The README's tables sit
 between ``<!-- results:... -->`` markers and are rewritten from these files only, so they cannot drift.
 """
@@ -32,9 +35,10 @@ from googlenet.factory import load_model
 ROOT = Path(__file__).resolve().parents[1]
 BENCH_DIR = ROOT / "docs" / "results"
 README = ROOT / "README.md"
+TABLE_PAGES = (README, ROOT / "docs" / "training.md")  # the pages holding <!-- results:NAME --> blocks
 
 
-def record(run: Path, command: str) -> dict:
+def record(run: Path, command: str, study: str | None = None) -> dict:
     """One results entry for the run folder ``run`` (its best checkpoint and metrics.csv)."""
     _, contract, meta = load_model(run / "best.safetensors")
     with open(run / "metrics.csv") as f:
@@ -63,6 +67,7 @@ def record(run: Path, command: str) -> dict:
         "cpu": cpu_model(),
         "threads": config.get("threads"),
         "command": command,
+        **({"study": study} if study else {}),
     }
 
 
@@ -78,26 +83,77 @@ def _fmt_counts(n: int | None, unit: str) -> str:
     return f"{n / 1e9:.2f} G{unit}" if n >= 1e9 else f"{n / 1e6:.1f} M{unit}"
 
 
+def entries(study: str | None = None, path: Path = RESULTS_FILE) -> list[dict]:
+    """The recorded runs of ``study`` (None: those of no study) that say when and on what they ran."""
+    found = (yaml.safe_load(path.read_text()) or {}).get("results") or []
+    return [e for e in found if e.get("date") and e.get("cpu") and e.get("study") == study]
+
+
+def _name(e: dict) -> str:
+    args = ",".join(f"{k}={str(v).lower()}" for k, v in sorted((e.get("model_args") or {}).items()))
+    return f"{e['model']} {args}" if args else e["model"]
+
+
+def _where(e: dict) -> str:
+    where = ", ".join(str(e[k]) for k in ("date", "cpu") if e.get(k)) or "-"
+    return where + (f", {e['threads']} thread(s)" if e.get("threads") else "")
+
+
+def _pct(value: float | None) -> str:
+    return f"{value:.2f} %" if value is not None else "-"
+
+
+def _mib(e: dict) -> str:
+    return f"{e['peak_mem_mib']:.0f}" if e.get("peak_mem_mib") else "-"
+
+
+def compare_table(path: Path = RESULTS_FILE) -> str:
+    """The ``compare`` study, ordered by multiply-adds: accuracy against compute and size."""
+    runs = sorted(entries("compare", path), key=lambda e: e.get("macs") or 0)
+    lines = [
+        "| model | top-1 | top-5 | params | MACs (eval) | train img/s | wall | peak MiB "
+        "| date, CPU, threads | command |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---|---|",
+    ]
+    for e in runs:
+        lines.append(
+            f"| {_name(e)} | {_pct(e['top1'])} | {_pct(e.get('top5'))} | {_fmt_counts(e.get('params'), '')} "
+            f"| {_fmt_counts(e.get('macs'), '')} | {e.get('train_img_s') or '-'} | {e.get('wall_min', '-')} min "
+            f"| {_mib(e)} | {_where(e)} | `{e['command']}` |"
+        )
+    return "\n".join(lines)
+
+
+def lever_table(path: Path = RESULTS_FILE) -> str:
+    """The ``levers`` study in the order run, each against the first (the baseline): top-1 change, wall time."""
+    runs = entries("levers", path)
+    lines = [
+        "| run | top-1 | Δ top-1 | top-5 | train img/s | wall | peak MiB | date, CPU, threads | command |",
+        "|---|---:|---:|---:|---:|---:|---:|---|---|",
+    ]
+    base = runs[0]["top1"] if runs else 0.0
+    for e in runs:
+        lines.append(
+            f"| {e['command'].split('--out ')[-1].split()[0].rstrip('/').rsplit('/', 1)[-1]} | {_pct(e['top1'])} "
+            f"| {e['top1'] - base:+.2f} | {_pct(e.get('top5'))} | {e.get('train_img_s') or '-'} "
+            f"| {e.get('wall_min', '-')} min | {_mib(e)} | {_where(e)} | `{e['command']}` |"
+        )
+    return "\n".join(lines)
+
+
 def accuracy_table(path: Path = RESULTS_FILE) -> str:
-    entries = (yaml.safe_load(path.read_text()) or {}).get("results") or []
-    entries = [e for e in entries if e.get("date") and e.get("cpu")]  # rows say when and on what they ran
+    runs = entries(None, path)
     lines = [
         "| model | dataset | px | epochs | top-1 | top-5 | params | MACs | train img/s | wall "
         "| date, CPU, threads | command |",
         "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---|---|",
     ]
-    for e in entries:
-        args = ",".join(f"{k}={str(v).lower()}" for k, v in sorted((e.get("model_args") or {}).items()))
-        name = f"{e['model']} {args}" if args else e["model"]
-        top5 = f"{e['top5']:.2f} %" if e.get("top5") is not None else "-"
+    for e in runs:
         wall = f"{e['wall_min']} min" if e.get("wall_min") is not None else "-"
-        where = ", ".join(str(e[k]) for k in ("date", "cpu") if e.get(k)) or "-"
-        if e.get("threads"):
-            where += f", {e['threads']} thread(s)"
         lines.append(
-            f"| {name} | {e['dataset']} | {e.get('input_size', '-')} | {e.get('epochs', '-')} | {e['top1']:.2f} % "
-            f"| {top5} | {_fmt_counts(e.get('params'), '')} | {_fmt_counts(e.get('macs'), '')} "
-            f"| {e.get('train_img_s') or '-'} | {wall} | {where} | `{e['command']}` |"
+            f"| {_name(e)} | {e['dataset']} | {e.get('input_size', '-')} | {e.get('epochs', '-')} | {_pct(e['top1'])} "
+            f"| {_pct(e.get('top5'))} | {_fmt_counts(e.get('params'), '')} | {_fmt_counts(e.get('macs'), '')} "
+            f"| {e.get('train_img_s') or '-'} | {wall} | {_where(e)} | `{e['command']}` |"
         )
     return "\n".join(lines)
 
@@ -136,6 +192,16 @@ def speed_table(files: list[Path]) -> str:
     return "\n".join(lines)
 
 
+def all_tables() -> dict[str, str]:
+    """Every generated table by marker name."""
+    return {
+        "accuracy": accuracy_table(),
+        "compare": compare_table(),
+        "levers": lever_table(),
+        "speed": speed_table(sorted(BENCH_DIR.glob("*.json"))),
+    }
+
+
 def rewrite_readme(tables: dict[str, str], path: Path = README) -> bool:
     """Replace each ``<!-- results:NAME -->...<!-- /results:NAME -->`` block; True when the file changed."""
     text = path.read_text()
@@ -154,6 +220,7 @@ def main() -> int:
     rec = sub.add_parser("record")
     rec.add_argument("run", type=Path)
     rec.add_argument("--command", required=True)
+    rec.add_argument("--study", choices=("compare", "levers"), help="the experiment this run belongs to")
     bench = sub.add_parser("bench")
     bench.add_argument("json", type=Path)
     bench.add_argument("--command", required=True)
@@ -161,19 +228,20 @@ def main() -> int:
     sub.add_parser("readme")
     args = parser.parse_args()
     if args.cmd == "record":
-        entry = record(args.run, args.command)
+        entry = record(args.run, args.command, args.study)
         append_entry(entry)
         print(yaml.safe_dump(entry, sort_keys=False))
         return 0
     if args.cmd == "bench":
         print(record_bench(args.json, args.command))
         return 0
-    tables = {"accuracy": accuracy_table(), "speed": speed_table(sorted(BENCH_DIR.glob("*.json")))}
+    tables = all_tables()
     if args.cmd == "tables":
         print("\n\n".join(tables.values()))
         return 0
-    changed = rewrite_readme(tables)
-    print("README.md rewritten" if changed else "README.md already up to date", file=sys.stderr)
+    for page in TABLE_PAGES:
+        changed = rewrite_readme(tables, page)
+        print(f"{page.name} rewritten" if changed else f"{page.name} already up to date", file=sys.stderr)
     return 0
 
 
