@@ -9,11 +9,16 @@ as the model has them, the engine's parameter groups) against torchvision's plai
 batch, input size and class count; cross-entropy plus its aux heads at 0.3). With the recipe's data present it also
 prints the recipe's loader images/s beside the step's, so a loader that cannot keep up shows.
 
-Steps alternate between the two (A, B, A, B...) so a noisy, shared machine slows both alike; the median step time
-is reported.
+With ``--variant "MODEL [FIELD=VALUE ...]"`` (repeatable) the recipe's step is timed once per variant instead, each
+with that model (``recipe``: the recipe's own) and those overrides, all against the same torchvision step: the
+classic CNNs under one recipe, or one lever such as ``compile=true`` or ``model_kwargs.aux_logits=false``.
+
+Steps alternate (A, B, A, B...) so a noisy, shared machine slows all alike; the median step time is reported.
 
     python benchmarks/train_throughput.py --batch 32 --size 224 --steps 10
     python benchmarks/train_throughput.py --recipe imagenette-128 --steps 10
+    python benchmarks/train_throughput.py --recipe imagenette-compare --variant alexnet_tv --variant resnet18
+    python benchmarks/train_throughput.py --recipe imagenette-128 --variant recipe --variant "recipe compile=true"
     python benchmarks/train_throughput.py --device cuda --batch 128 --amp bf16 --channels-last
 
 """
@@ -31,10 +36,11 @@ import torchvision
 from torch import nn
 
 from googlenet import __version__
+from googlenet.data.datasets import STATS
 from googlenet.device import cpu_model
 from googlenet.errors import UserError
 from googlenet.factory import create_model
-from googlenet.train.config import TrainConfig, load_recipe
+from googlenet.train.config import TrainConfig, load_recipe, parse_overrides
 from googlenet.train.engine import compute_loss, has_aux
 from googlenet.train.finetune import param_groups
 from googlenet.train.speed import loader_speed
@@ -121,15 +127,28 @@ def recipe_step(cfg: TrainConfig, num_classes: int, batch: int, size: int, devic
     return timed_step(lambda: compute_loss(net, x, y, cfg, aux)[0], opt, device, dtype)
 
 
+def variant_config(recipe: str, spec: str) -> tuple[str, TrainConfig]:
+    """``"MODEL [FIELD=VALUE ...]"``: the recipe with that model (its builder options only for its own model)
+    and the overrides."""
+    model, *overrides = spec.split()
+    base = load_recipe(recipe)
+    over = {} if model == "recipe" or model == base.model else {"model": model, "model_kwargs": {}}
+    return spec, load_recipe(recipe, {**over, **parse_overrides(overrides)})
+
+
 def compare_recipe(args: argparse.Namespace, device: torch.device) -> None:
     cfg = load_recipe(args.recipe)
     if cfg.threads and not args.threads:
         torch.set_num_threads(cfg.threads)
-    size, batch, classes = cfg.input_size or args.size, args.batch or cfg.batch_size, args.classes or 10
+    # the recipe's crop, else its dataset's own size (CIFAR-10: 32 px), else --size
+    native = STATS.get(cfg.dataset, (None, None, args.size))[2]
+    size, batch, classes = cfg.input_size or native, args.batch or cfg.batch_size, args.classes or 10
     plain = argparse.Namespace(batch=batch, size=size, classes=classes, channels_last=False, amp="none")
     name, model, forward = theirs(classes)
-    labels = [f"recipe {args.recipe} ({cfg.model})", f"{name}, plain eager"]
-    steps = [recipe_step(cfg, classes, batch, size, device), make_step(model, forward, plain, device)]
+    variants = [variant_config(args.recipe, v) for v in args.variant] or [(f"recipe {args.recipe} ({cfg.model})", cfg)]
+    labels = [label for label, _ in variants] + [f"{name}, plain eager"]
+    steps = [recipe_step(c, classes, batch, c.input_size or size, device) for _, c in variants]
+    steps.append(make_step(model, forward, plain, device))
     times = alternate(steps, args.warmup, args.steps)
     print(
         f"googlenet {__version__}, torch {torch.__version__}, {cpu_model()}, {torch.get_num_threads()} threads; "
@@ -139,8 +158,13 @@ def compare_recipe(args: argparse.Namespace, device: torch.device) -> None:
     )
     rates = [batch / statistics.median(t) for t in times]
     for label, rate in zip(labels, rates, strict=True):
-        print(f"  {label}: {rate:.1f} images/s")
-    print(f"  ratio recipe / torchvision eager: {rates[0] / rates[1]:.2f}x")
+        print(
+            f"  {label}: {rate:.1f} images/s "
+            f"({rate / rates[-1]:.2f}x torchvision eager, {rate / rates[0]:.2f}x the first)"
+        )
+    if args.variant:
+        return
+    print(f"  ratio recipe / torchvision eager: {rates[0] / rates[-1]:.2f}x")
     try:
         loader = loader_speed(cfg)
     except UserError as err:
@@ -154,6 +178,13 @@ def compare_recipe(args: argparse.Namespace, device: torch.device) -> None:
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--recipe", help="time this recipe's own training path against torchvision's plain eager step")
+    p.add_argument(
+        "--variant",
+        action="append",
+        default=[],
+        metavar='"MODEL [FIELD=VALUE ...]"',
+        help="with --recipe: time the recipe with this model (recipe: its own) and overrides; repeatable",
+    )
     p.add_argument("--batch", type=int, default=None, help="default: the recipe's, else 32")
     p.add_argument("--size", type=int, default=224)
     p.add_argument("--steps", type=int, default=10, help="timed steps per model (after --warmup)")

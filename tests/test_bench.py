@@ -186,3 +186,21 @@ def test_int8_calibrates_a_greyscale_model_on_real_images(imagenette128_root):
     with torch.no_grad():
         ref = model(x)
     assert np.linalg.norm(q(x).numpy() - ref.numpy()) < 0.05 * np.linalg.norm(ref.numpy())
+
+
+def test_train_throughput_times_each_variant_of_a_recipe_against_torchvision() -> None:
+    import subprocess
+    from pathlib import Path
+
+    from _runs import env
+
+    script = Path(__file__).resolve().parents[1] / "benchmarks" / "train_throughput.py"
+    args = ["--recipe", "imagenette-compare", "--batch", "2", "--steps", "1", "--warmup", "0", "--threads", "1"]
+    variants = ["--variant", "alexnet_tv", "--variant", "googlenet_bn model_kwargs.aux_logits=false"]
+    r = subprocess.run([sys.executable, str(script), *args, *variants], env=env(), capture_output=True, text=True,
+                       timeout=300)  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    rates = [line for line in r.stdout.splitlines() if "images/s" in line]
+    assert len(rates) == 3 and rates[0].strip().startswith("alexnet_tv:")
+    assert "googlenet_bn model_kwargs.aux_logits=false:" in rates[1] and "torchvision googlenet" in rates[2]
+    assert "1.00x the first" in rates[0] and "1.00x torchvision eager" in rates[2]

@@ -48,6 +48,8 @@ def kill_and_resume(run: list[str], tmp_path: Path) -> None:
     assert p.returncode == -signal.SIGKILL and killed_at < 16
     saved = torch.load(cut / "state.pt", weights_only=True)["progress"]
     assert 9 <= saved["global_step"] < killed_at + 1 and saved["step_in_epoch"] > 0  # mid-epoch state
+    before_kill = saved["sums"]["seconds"]  # epoch 2's training time before the kill
+    assert before_kill > 0
 
     r = run_cli("train", "--resume", str(cut))
     assert r.returncode == 0, r.stderr
@@ -60,6 +62,9 @@ def kill_and_resume(run: list[str], tmp_path: Path) -> None:
     ea, eb = load_file(str(ref / "ema.safetensors")), load_file(str(cut / "ema.safetensors"))
     assert all(torch.equal(ea[k], eb[k]) for k in ea)
     assert read_csv(ref / "metrics.csv")[-1]["val_acc"] == read_csv(cut / "metrics.csv")[-1]["val_acc"]
+    # the resumed epoch's time counts its steps before the kill too (and not the time the run was down)
+    epoch2 = read_csv(cut / "metrics.csv")[-1]
+    assert float(epoch2["epoch_s"]) >= round(before_kill, 1)
 
 
 def test_resume_without_state_is_a_clear_error(tmp_path: Path) -> None:

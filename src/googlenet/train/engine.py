@@ -77,7 +77,10 @@ class Progress:
     global_step: int = 0
     best_acc: float = -1.0
     history: list[dict[str, Any]] = field(default_factory=list)
-    sums: dict[str, float] = field(default_factory=lambda: {"loss": 0.0, "correct": 0.0, "seen": 0.0, "bad": 0.0})
+    # the epoch so far; "seconds" is its training time, so a resumed epoch's images/s leaves out the time it was down
+    sums: dict[str, float] = field(
+        default_factory=lambda: {"loss": 0.0, "correct": 0.0, "seen": 0.0, "bad": 0.0, "seconds": 0.0}
+    )
 
 
 def prepare_data(cfg: TrainConfig, init: InitSource | None = None) -> tuple[DataSpec, int]:
@@ -436,7 +439,7 @@ class Trainer:
         for m in self.frozen_norms:  # freeze=features: their running statistics stay as loaded
             m.eval()
         self.train_sampler.set_epoch(p.epoch, start=p.step_in_epoch * cfg.batch_size)
-        t0, seen0 = time.perf_counter(), p.sums["seen"]
+        t0, seen0, seconds0 = time.perf_counter(), p.sums["seen"], p.sums.get("seconds", 0.0)
         with self._bar() as bar:
             for x, y, bad in self.train_loader:
                 report_unreadable(bad, cfg.strict_data)
@@ -446,6 +449,7 @@ class Trainer:
                 loss = self.train_step(x, y)
                 p.step_in_epoch += 1
                 p.global_step += 1
+                p.sums["seconds"] = seconds0 + time.perf_counter() - t0
                 lr = self.optimizer.param_groups[0]["lr"]
                 if self.logger is not None:
                     self.logger.step(p.global_step, p.epoch + 1, loss, lr)
@@ -474,9 +478,10 @@ class Trainer:
         if self.ema is not None and not self.frozen_norms:
             precise_bn(self.ema.module, inputs())
 
-    def end_epoch(self, seconds: float) -> dict[str, Any]:
+    def end_epoch(self) -> dict[str, Any]:
         """Evaluate (raw and EMA), record the epoch, write checkpoints, the logger's records and resume state."""
         p, s = self.progress, self.progress.sums
+        seconds = s.get("seconds", 0.0)  # training time of the epoch, across resumes
         if self.cfg.precise_bn_batches:
             self.recompute_bn()
         distributed.average_buffers(self.module)
@@ -505,7 +510,7 @@ class Trainer:
         self.save_checkpoints(row)
         p.epoch += 1
         p.step_in_epoch = 0
-        p.sums = {k: 0.0 for k in p.sums}
+        p.sums = Progress().sums
         if self.logger is not None:
             self.logger.epoch(row)
         self.save_resume_state()
@@ -519,9 +524,8 @@ class Trainer:
             self.logger = RunLogger(self.out, cfg, self.steps_per_epoch, p.history, resume_step)
         try:
             while p.epoch < cfg.epochs and p.global_step < self.total_steps:
-                t0 = time.perf_counter()
                 self.run_epoch()
-                self.end_epoch(time.perf_counter() - t0)
+                self.end_epoch()
         except KeyboardInterrupt:
             self.save_resume_state()
             if self.logger is not None:
