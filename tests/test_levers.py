@@ -162,3 +162,16 @@ def test_the_trainer_applies_each_lever(synthetic_root, tmp_path) -> None:
     before = t.module.conv1.bn.running_mean.clone()
     t.recompute_bn()
     assert not torch.equal(before, t.module.conv1.bn.running_mean) and t.module.training
+
+
+def test_precise_bn_changes_what_evaluation_sees_never_the_training(synthetic_root, tmp_path) -> None:
+    from _runs import TINY, read_csv, run_cli
+
+    run = [*TINY, f"dataset={synthetic_root}", "epochs=2", "train_subset=48", "workers=0", "model_kwargs.dropout=0.5"]
+    for name, extra in (("plain", []), ("precise", ["precise_bn_batches=3"])):
+        r = run_cli("train", "--recipe", "cifar10", "--out", str(tmp_path / name), *run, *extra)
+        assert r.returncode == 0, r.stderr
+    plain, precise = (read_csv(tmp_path / n / "steps.csv") for n in ("plain", "precise"))
+    assert [row["loss"] for row in plain] == [row["loss"] for row in precise]  # bit for bit, dropout included
+    a, b = (read_csv(tmp_path / n / "metrics.csv")[0] for n in ("plain", "precise"))
+    assert a["train_loss"] == b["train_loss"] and a["val_loss"] != b["val_loss"]  # only evaluation differs

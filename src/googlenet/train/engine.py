@@ -474,9 +474,13 @@ class Trainer:
                     x = resize_batch(x.to(self.device), progressive_size(cfg, p.epoch, x.shape[-1]))
                     yield x.contiguous(memory_format=torch.channels_last) if cfg.channels_last else x
 
-        precise_bn(self.module, inputs(), keep=self.frozen_norms)
-        if self.ema is not None and not self.frozen_norms:
-            precise_bn(self.ema.module, inputs())
+        # dropout draws random numbers in these forward passes: fork the generators, so that precise BN changes
+        # what evaluation sees and never the training that follows
+        cuda = [self.device.index or 0] if self.device.type == "cuda" else []
+        with torch.random.fork_rng(devices=cuda):
+            precise_bn(self.module, inputs(), keep=self.frozen_norms)
+            if self.ema is not None and not self.frozen_norms:
+                precise_bn(self.ema.module, inputs())
 
     def end_epoch(self) -> dict[str, Any]:
         """Evaluate (raw and EMA), record the epoch, write checkpoints, the logger's records and resume state."""
