@@ -37,7 +37,7 @@ class Accuracy:
     model: str
     top1: float  # percent
     dataset: str
-    source: str  # "torchvision" or "project"
+    source: str  # "torchvision", "project", or "compare" (a project run of the compare study: one recipe for all)
     detail: str  # weights name, or the command/run that produced it
     input_size: int = 224
     model_args: dict[str, Any] = field(default_factory=dict)
@@ -83,7 +83,7 @@ def project_results(path: str | Path | None = None) -> list[Accuracy]:
                 model=model,
                 top1=float(entry["top1"]),
                 dataset=str(entry["dataset"]),
-                source="project",
+                source="compare" if entry.get("study") == "compare" else "project",
                 detail=str(entry["command"]),
                 input_size=int(entry.get("input_size", 224)),
                 model_args=dict(entry.get("model_args") or {}),

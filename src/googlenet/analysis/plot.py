@@ -14,6 +14,7 @@ from .accuracy import Accuracy
 STYLE = {
     "torchvision": {"marker": "o", "label": "published (torchvision weights metadata)"},
     "project": {"marker": "s", "label": "measured by this project"},
+    "compare": {"marker": "D", "label": "this project, one recipe for every model (compare study)"},
 }
 
 
