@@ -38,7 +38,7 @@ README = ROOT / "README.md"
 TABLE_PAGES = (README, ROOT / "docs" / "training.md")  # the pages holding <!-- results:NAME --> blocks
 
 
-def record(run: Path, command: str, study: str | None = None) -> dict:
+def record(run: Path, command: str, study: str | None = None, note: str | None = None) -> dict:
     """One results entry for the run folder ``run`` (its best checkpoint and metrics.csv)."""
     _, contract, meta = load_model(run / "best.safetensors")
     with open(run / "metrics.csv") as f:
@@ -68,6 +68,7 @@ def record(run: Path, command: str, study: str | None = None) -> dict:
         "threads": config.get("threads"),
         "command": command,
         **({"study": study} if study else {}),
+        **({"note": note} if note else {}),
     }
 
 
@@ -128,15 +129,15 @@ def lever_table(path: Path = RESULTS_FILE) -> str:
     """The ``levers`` study in the order run, each against the first (the baseline): top-1 change, wall time."""
     runs = entries("levers", path)
     lines = [
-        "| run | top-1 | Δ top-1 | top-5 | train img/s | wall | peak MiB | date, CPU, threads | command |",
-        "|---|---:|---:|---:|---:|---:|---:|---|---|",
+        "| run | top-1 | Δ top-1 | top-5 | train img/s | wall | peak MiB | note | date, CPU, threads | command |",
+        "|---|---:|---:|---:|---:|---:|---:|---|---|---|",
     ]
     base = runs[0]["top1"] if runs else 0.0
     for e in runs:
         lines.append(
             f"| {e['command'].split('--out ')[-1].split()[0].rstrip('/').rsplit('/', 1)[-1]} | {_pct(e['top1'])} "
             f"| {e['top1'] - base:+.2f} | {_pct(e.get('top5'))} | {e.get('train_img_s') or '-'} "
-            f"| {e.get('wall_min', '-')} min | {_mib(e)} | {_where(e)} | `{e['command']}` |"
+            f"| {e.get('wall_min', '-')} min | {_mib(e)} | {e.get('note', '')} | {_where(e)} | `{e['command']}` |"
         )
     return "\n".join(lines)
 
@@ -221,6 +222,7 @@ def main() -> int:
     rec.add_argument("run", type=Path)
     rec.add_argument("--command", required=True)
     rec.add_argument("--study", choices=("compare", "levers"), help="the experiment this run belongs to")
+    rec.add_argument("--note", help="what the figures alone do not say (kept or dropped, and why)")
     bench = sub.add_parser("bench")
     bench.add_argument("json", type=Path)
     bench.add_argument("--command", required=True)
@@ -228,7 +230,7 @@ def main() -> int:
     sub.add_parser("readme")
     args = parser.parse_args()
     if args.cmd == "record":
-        entry = record(args.run, args.command, args.study)
+        entry = record(args.run, args.command, args.study, args.note)
         append_entry(entry)
         print(yaml.safe_dump(entry, sort_keys=False))
         return 0
