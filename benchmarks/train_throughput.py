@@ -40,7 +40,7 @@ from googlenet.data.datasets import STATS
 from googlenet.device import cpu_model
 from googlenet.errors import UserError
 from googlenet.factory import create_model
-from googlenet.train.config import TrainConfig, load_recipe, parse_overrides
+from googlenet.train.config import TrainConfig, load_recipe, merge, parse_overrides, read_recipe
 from googlenet.train.engine import compute_loss, has_aux
 from googlenet.train.finetune import param_groups
 from googlenet.train.speed import loader_speed
@@ -131,9 +131,10 @@ def variant_config(recipe: str, spec: str) -> tuple[str, TrainConfig]:
     """``"MODEL [FIELD=VALUE ...]"``: the recipe with that model (its builder options only for its own model)
     and the overrides."""
     model, *overrides = spec.split()
-    base = load_recipe(recipe)
-    over = {} if model == "recipe" or model == base.model else {"model": model, "model_kwargs": {}}
-    return spec, load_recipe(recipe, {**over, **parse_overrides(overrides)})
+    fields = read_recipe(recipe)
+    if model not in ("recipe", fields.get("model")):  # another model: the recipe's builder options are not its
+        fields = {**fields, "model": model, "model_kwargs": {}}
+    return spec, TrainConfig.from_dict(merge(fields, parse_overrides(overrides)))
 
 
 def compare_recipe(args: argparse.Namespace, device: torch.device) -> None:

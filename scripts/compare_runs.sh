@@ -20,7 +20,7 @@ for m in "${models[@]}"; do
     extra=()
     # the paper's model takes Caffe's inputs: BGR, 0-255 minus the mean pixel (googlenet-paper.md, BVLC)
     [ "$m" = googlenet ] && extra=(input_contract=caffe)
-    $g train --recipe imagenette-compare --model "$m" --out "$out" progress=false "${extra[@]}"
+    $g train --recipe imagenette-compare --model "$m" --out "$out" progress=false ${extra[@]+"${extra[@]}"}
   fi
   echo "$m: exit $?"
 done

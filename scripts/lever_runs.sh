@@ -4,11 +4,13 @@
 #   bash scripts/lever_runs.sh runs/levers imagenette-128 ema:"ema_decay=0.999" bs32:"batch_size=32 lr=0.05"
 # A run folder with a resume state is continued (--resume); one whose metrics.csv has every epoch is skipped.
 set -uo pipefail
+set -f  # the overrides are split into words on purpose, never expanded as file names
 root=$1 recipe=$2
 shift 2
 g=${GOOGLENET:-googlenet}
 for spec in "$@"; do
-  name=${spec%%:*} overrides=${spec#*:}
+  name=${spec%%:*} overrides=
+  [[ $spec == *:* ]] && overrides=${spec#*:}
   out="$root/$name"
   # shellcheck disable=SC2086  # the overrides are words on purpose
   epochs=$($g train --recipe "$recipe" --out "$out" $overrides --print-config 2>/dev/null | sed -n 's/^epochs: //p')
@@ -16,7 +18,9 @@ for spec in "$@"; do
     echo "$name: done ($out)"; continue
   fi
   if [ -f "$out/state.pt" ]; then
-    $g train --resume "$out" progress=false
+    # the same overrides again: a run folder made with others is refused in one line, not silently continued
+    # shellcheck disable=SC2086
+    $g train --resume "$out" progress=false $overrides
   else
     # shellcheck disable=SC2086
     $g train --recipe "$recipe" --out "$out" progress=false $overrides

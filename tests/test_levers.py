@@ -60,21 +60,28 @@ def test_no_mix_unless_asked() -> None:
     assert batch_mix(TrainConfig(mixup=0.2, cutmix=1.0), 10) is not None
 
 
-@pytest.mark.parametrize(("name", "count"), [("googlenet_bn", 36), ("resnet18", 8), ("resnet50", 16)])
-def test_zero_init_reaches_every_branch_or_block(name: str, count: int) -> None:
+@pytest.mark.parametrize(("name", "count"), [("resnet18", 8), ("resnet50", 16)])
+def test_zero_init_reaches_every_residual_block(name: str, count: int) -> None:
     model = create_model(name, num_classes=10)
-    assert zero_init_last_bn(model) == count
-    if name == "googlenet_bn":  # every branch zeroed: an Inception module's output is exactly 0
-        model.eval()
-        seen = []
-        model.inception3a.register_forward_hook(lambda m, i, o: seen.append(o))
-        model(torch.rand(1, 3, 64, 64))
-        assert seen[0].abs().max().item() == 0.0
-        # the stem is untouched
-        assert model.conv1.bn.weight.abs().min().item() > 0
+    assert zero_init_last_bn(model) == count  # 2-2-2-2 basic blocks; 3-4-6-3 bottlenecks
+    model.eval()
+    block = model.layer1[1]  # the first block without a projection shortcut
+    x = torch.rand(1, block.conv1.in_channels, 8, 8)
+    torch.testing.assert_close(block(x), torch.relu(x))  # a zeroed block is relu(identity)
+    assert model.bn1.weight.abs().min().item() > 0  # the stem is untouched
 
 
-def test_zero_init_on_a_model_without_branches_is_a_clear_error() -> None:
+def test_zeroing_every_inception_branch_stops_all_learning_so_it_is_refused() -> None:
+    model = create_model("googlenet_bn", num_classes=10)
+    for m in model.modules():  # what zero_init_bn would do to an Inception network, by hand
+        if hasattr(m, "branch4"):
+            for branch in (m.branch1, m.branch2, m.branch3, m.branch4):
+                nn.init.zeros_([b for b in branch.modules() if isinstance(b, nn.BatchNorm2d)][-1].weight)
+    logits = model(torch.rand(4, 3, 64, 64))
+    torch.nn.functional.cross_entropy(logits, torch.tensor([0, 1, 2, 3])).backward()
+    assert model.conv1.conv.weight.grad.abs().max().item() == 0.0  # no gradient reaches the stem
+    with pytest.raises(ConfigError, match="no identity path"):
+        zero_init_last_bn(create_model("googlenet_bn", num_classes=10))
     with pytest.raises(ConfigError, match="zero_init_bn"):
         zero_init_last_bn(create_model("vgg11", num_classes=10))
 
@@ -83,6 +90,9 @@ def test_progressive_sizes_by_hand() -> None:
     cfg = TrainConfig(epochs=5, progressive_min_size=64)
     assert [progressive_size(cfg, e, 96) for e in range(5)] == [64, 72, 80, 88, 96]
     assert [progressive_size(TrainConfig(epochs=5), e, 96) for e in range(5)] == [96] * 5
+    odd = TrainConfig(epochs=3, progressive_min_size=60)
+    assert [progressive_size(odd, e, 100) for e in range(3)] == [64, 80, 100]  # 60, 80, then the full size
+    assert progressive_size(TrainConfig(epochs=1, progressive_min_size=64), 0, 96) == 96
     x = torch.rand(2, 3, 96, 96)
     assert resize_batch(x, 96) is x and resize_batch(x, 64).shape == (2, 3, 64, 64)
 
@@ -146,11 +156,10 @@ def test_the_trainer_applies_each_lever(synthetic_root, tmp_path) -> None:
     cfg = TrainConfig(
         dataset=str(synthetic_root), model="googlenet_small", model_kwargs={"width": 0.125, "batch_norm": True},
         input_size=16, epochs=3, batch_size=8, workers=0, out=str(tmp_path), progress=False, optimizer="adamw",
-        lr=1e-3, mixup=0.4, zero_init_bn=True, progressive_min_size=8, precise_bn_batches=2,
+        lr=1e-3, mixup=0.4, progressive_min_size=8, precise_bn_batches=2,
     )  # fmt: skip
     t = Trainer(cfg)
     assert isinstance(t.optimizer, torch.optim.AdamW) and t.mix is not None
-    assert t.module.inception3a.branch1.bn.weight.abs().max().item() == 0.0
     sizes = []
     t.module.register_forward_pre_hook(lambda m, args: sizes.append(args[0].shape[-1]))
     x, y, _ = next(iter(t.train_loader))
@@ -175,3 +184,22 @@ def test_precise_bn_changes_what_evaluation_sees_never_the_training(synthetic_ro
     assert [row["loss"] for row in plain] == [row["loss"] for row in precise]  # bit for bit, dropout included
     a, b = (read_csv(tmp_path / n / "metrics.csv")[0] for n in ("plain", "precise"))
     assert a["train_loss"] == b["train_loss"] and a["val_loss"] != b["val_loss"]  # only evaluation differs
+
+
+def test_bad_lever_values_are_one_line_errors_before_training(synthetic_root, tmp_path) -> None:
+    from _runs import TINY, run_cli
+
+    run = [*TINY, f"dataset={synthetic_root}", "epochs=2", "workers=0"]
+    cases = {
+        "optimizer=lamb": "optimizer",
+        "auto_augment=autoaugment": "auto_augment",
+        "zero_init_bn=true": "no identity path",
+        "progressive_min_size=2": "progressive_min_size=2",
+        "mixup=-1": "mixup",
+    }
+    for override, message in cases.items():
+        r = run_cli("train", "--recipe", "cifar10", "--out", str(tmp_path / "run"), *run, override)
+        assert r.returncode != 0 and message in r.stderr and "Traceback" not in r.stderr, (override, r.stderr)
+        assert not (tmp_path / "run" / "steps.csv").exists()
+    r = run_cli("train", "--recipe", "cifar10", "--out", str(tmp_path / "p"), "optimizer=lamb", "--print-config")
+    assert r.returncode != 0 and "optimizer" in r.stderr and r.stdout == ""

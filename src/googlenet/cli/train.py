@@ -9,6 +9,7 @@ from typing import Any
 from ..errors import UserError
 from ..train.config import TrainConfig, dump_yaml, list_recipes, load_recipe, merge, parse_overrides
 from ..train.engine import train
+from ..train.finetune import check_options
 from ..train.speed import loader_speed
 from ..train.state import load_state
 
@@ -89,6 +90,7 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
 def run(args: argparse.Namespace) -> int:
     cfg = config_from_args(args)
     if args.print_config:
+        check_options(cfg)
         print(dump_yaml(cfg.to_dict()), end="")
         return 0
     if args.loader_only:

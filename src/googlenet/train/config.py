@@ -52,13 +52,13 @@ class TrainConfig:
     max_steps: int | None = None  # stop after this many optimiser steps (schedule still spans max_steps)
     batch_size: int = 128  # per process
     lr: float = 0.1  # peak learning rate
-    optimizer: str = "sgd"  # sgd | adamw (adamw: beta1 = momentum)
+    optimizer: str = "sgd"  # sgd | adamw (adamw: beta1 = momentum, no nesterov; its decay wants ~0.05, not 5e-4)
     momentum: float = 0.9
     nesterov: bool = False
     weight_decay: float = 5e-4  # not applied to biases and norm parameters when no_decay_bn_bias
     no_decay_bn_bias: bool = True
     schedule: str = "cosine"  # constant | paper | poly | cosine | flat_cosine | onecycle
-    warmup_epochs: float = 0.0  # linear warmup (constant, paper, poly, cosine)
+    warmup_epochs: float = 0.0  # linear warmup (constant, paper, poly, cosine, flat_cosine)
     step_gamma: float = 0.96  # paper: lr x step_gamma every step_epochs epochs
     step_epochs: float = 8.0
     poly_power: float = 0.5  # poly: lr (1 - t/T)^power
@@ -71,7 +71,7 @@ class TrainConfig:
     grad_clip: float = 0.0  # max gradient norm (0: off)
     mixup: float = 0.0  # MixUp's Beta(alpha, alpha) (0: off)
     cutmix: float = 0.0  # CutMix's Beta(alpha, alpha) (0: off); with mixup, one of the two per batch
-    zero_init_bn: bool = False  # each Inception branch's (residual block's) last batch norm starts at scale 0
+    zero_init_bn: bool = False  # each residual block's last batch norm starts at scale 0 (refused for Inception)
     progressive_min_size: int = 0  # progressive resizing: first epoch's train size, growing to input_size (0: off)
     precise_bn_batches: int = 0  # before each evaluation, recompute BN statistics on this many train batches
     # speed

@@ -33,7 +33,7 @@ from ..data.decode import ImageDecodeError
 from ..data.loader import ResumableSampler, build_loader
 from ..data.transforms import BatchAugment, train_transform
 from ..device import peak_memory_mib
-from ..errors import UserError
+from ..errors import InputSizeError, UserError
 from ..factory import create_model
 from ..preprocess import CentreCrop
 from . import distributed
@@ -279,7 +279,15 @@ class Trainer:
         cfg = self.cfg
         self.kwargs = model_kwargs(cfg, self.spec, self.init)
         # a crop too small for the network is a one-line error now, not a pooling traceback at step 1
-        check_input_size(cfg.model, min(cfg.input_size or self.spec.native_size, self.size), **self.kwargs)
+        train_size = cfg.input_size or self.spec.native_size
+        check_input_size(cfg.model, min(train_size, self.size), **self.kwargs)
+        first = progressive_size(cfg, 0, train_size)
+        try:
+            check_input_size(cfg.model, first, **self.kwargs)
+        except InputSizeError as err:
+            raise ConfigError(
+                f"progressive_min_size={cfg.progressive_min_size} (first epoch at {first} px): {err}"
+            ) from None
         model = create_model(cfg.model, num_classes=len(self.spec.classes), **self.kwargs)
         if cfg.zero_init_bn and fresh:
             zero_init_last_bn(model)
@@ -477,7 +485,7 @@ class Trainer:
         # dropout draws random numbers in these forward passes: fork the generators, so that precise BN changes
         # what evaluation sees and never the training that follows
         cuda = [self.device.index or 0] if self.device.type == "cuda" else []
-        with torch.random.fork_rng(devices=cuda):
+        with torch.random.fork_rng(devices=cuda), self.autocast():
             precise_bn(self.module, inputs(), keep=self.frozen_norms)
             if self.ema is not None and not self.frozen_norms:
                 precise_bn(self.ema.module, inputs())

@@ -23,11 +23,16 @@ from ..factory import classifier_keys, contract_of, load_pretrained
 from ..pretrained import TORCHVISION_KWARGS, torchvision_contract, torchvision_state, torchvision_weights
 from .config import ConfigError, TrainConfig
 
-CHOICES = {"input_contract": ("auto", "default", "caffe"), "freeze": ("none", "features")}
+CHOICES = {
+    "input_contract": ("auto", "default", "caffe"),
+    "freeze": ("none", "features"),
+    "optimizer": ("sgd", "adamw"),
+    "auto_augment": ("none", "randaugment", "trivialaugment"),
+}
 
 
 def check_options(cfg: TrainConfig) -> None:
-    """The fine-tuning and input-scale fields (checked when a run starts, as ``amp`` and ``schedule`` are)."""
+    """The fields with a fixed set of values (checked when a run starts and by ``--print-config``)."""
     for name, allowed in CHOICES.items():
         if getattr(cfg, name) not in allowed:
             raise ConfigError(f"config field {name!r} must be {' or '.join(allowed)}, got {getattr(cfg, name)!r}")

@@ -3,8 +3,9 @@
 - ``optimizer``: ``sgd`` (the paper's, momentum 0.9) or ``adamw`` (decoupled weight decay, Loshchilov & Hutter 2019);
 - ``mixup`` / ``cutmix``: the Beta(alpha, alpha) parameter of torchvision's v2 ``MixUp`` / ``CutMix``, applied to
   whole batches (both set: one of the two per batch, with equal probability);
-- ``zero_init_bn``: the last batch norm of every Inception branch (of every residual block, for ResNets)
-  starts with scale 0 (Goyal et al. 2017);
+- ``zero_init_bn``: the last batch norm of every residual block starts with scale 0 (Goyal et al. 2017); refused
+  for Inception networks, whose modules concatenate their branches with no identity path (see
+  :func:`zero_init_last_bn`);
 - ``precise_bn_batches``: before each evaluation, the batch norms' running statistics are recomputed as plain
   averages over that many training batches with the weights as they are (Wu & Johnson 2021, "precise BN"),
   instead of the exponential averages collected while the weights moved;
@@ -56,44 +57,44 @@ def hard_labels(y: torch.Tensor) -> torch.Tensor:
     return y.argmax(1) if y.is_floating_point() else y
 
 
-def _last_norms(module: nn.Module) -> list[nn.BatchNorm2d]:
-    """The batch norm nearest the output of a branch (a Sequential of conv blocks, or one conv block)."""
-    norms = [m for m in module.modules() if isinstance(m, nn.BatchNorm2d)]
-    return norms[-1:]
-
-
 def zero_init_last_bn(model: nn.Module) -> int:
-    """Set the scale of each Inception branch's (each residual block's) last batch norm to 0; returns how many.
+    """Set the scale of each residual block's last batch norm to 0, so every block starts as the identity;
+    returns how many.
 
-    An Inception module concatenates its branches, so with every branch zeroed a module's output starts at 0
-    and its successors learn only once their inputs grow; a residual block keeps its identity path.
+    Inception networks are refused: a module concatenates its branches and has no identity path, so with every
+    branch's last norm at 0 its output is exactly 0, ReLU passes no gradient at 0, and nothing before it ever
+    learns (``tests/test_levers.py`` shows the stem's gradient is 0).
     """
+    if any(all(hasattr(m, f"branch{i}") for i in (1, 2, 3, 4)) for m in model.modules()):
+        raise ConfigError(
+            "zero_init_bn: Inception modules concatenate their branches with no identity path; zeroing each branch's "
+            "last batch norm makes every module output 0 and stops all learning before the classifier. "
+            "It is for residual networks (resnet*)"
+        )
     zeroed = 0
     for m in model.modules():
         if hasattr(m, "bn3") and isinstance(m.bn3, nn.BatchNorm2d):  # torchvision Bottleneck
-            targets = [m.bn3]
+            target = m.bn3
         elif hasattr(m, "bn2") and hasattr(m, "conv2") and isinstance(m.bn2, nn.BatchNorm2d):  # BasicBlock
-            targets = [m.bn2]
-        elif all(hasattr(m, f"branch{i}") for i in (1, 2, 3, 4)):  # an Inception module
-            targets = [bn for i in (1, 2, 3, 4) for bn in _last_norms(getattr(m, f"branch{i}"))]
+            target = m.bn2
         else:
             continue
-        for bn in targets:
-            nn.init.zeros_(bn.weight)
-            zeroed += 1
+        nn.init.zeros_(target.weight)
+        zeroed += 1
     if zeroed == 0:
-        raise ConfigError("zero_init_bn: this model has no batch-normalised Inception branches or residual blocks")
+        raise ConfigError("zero_init_bn: this model has no batch-normalised residual blocks")
     return zeroed
 
 
 def progressive_size(cfg: TrainConfig, epoch: int, full: int) -> int:
     """Epoch ``epoch``'s (0-based) training size: ``progressive_min_size`` growing linearly to ``full`` at the last
-    epoch, in steps of 8 px; ``full`` when progressive resizing is off."""
+    epoch (in between, rounded to a multiple of 8 px, never below the start); ``full`` when progressive resizing
+    is off. The sizes follow ``epochs``: a run cut short by ``max_steps`` ends below ``full``."""
     start = cfg.progressive_min_size
-    if not start or start >= full:
+    if not start or start >= full or epoch >= cfg.epochs - 1:
         return full
-    t = epoch / max(cfg.epochs - 1, 1)
-    return min(full, round((start + (full - start) * t) / 8) * 8)
+    t = epoch / (cfg.epochs - 1)
+    return min(full, max(start, round((start + (full - start) * t) / 8) * 8))
 
 
 def resize_batch(x: torch.Tensor, size: int) -> torch.Tensor:

@@ -3,7 +3,9 @@
 ``paper``: lr * gamma^floor(epoch / step_epochs) (Section 6: 4 % less every 8 epochs);
 ``poly``: lr * (1 - t/T)^power (Caffe's quick_solver, power 0.5); ``cosine``: linear warmup then
 lr * (r + (1 - r) (1 + cos(pi (t - W) / (T - W))) / 2); ``onecycle``: torch's OneCycleLR formula
-(:class:`OneCycle`); ``constant``. A linear warmup over W steps multiplies ``constant``, ``paper`` and ``poly``.
+(:class:`OneCycle`); ``flat_cosine``: the peak rate for ``flat_fraction`` of the steps, then a cosine to
+``min_lr_ratio`` (fastai's fit_flat_cos); ``constant``. A linear warmup over W steps multiplies ``constant``,
+``paper``, ``poly`` and ``flat_cosine``.
 
 Every schedule is defined for any positive number of steps, and past its last step (a finished run whose
 ``epochs`` is raised continues at the schedule's final value, or along the schedule re-spanned to the new total).

@@ -1,0 +1,33 @@
+"""scripts/lever_runs.sh: one run per lever, each recorded in its own folder, finished ones skipped."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import yaml
+
+from _runs import TINY, env, read_csv
+from googlenet.train.config import parse_overrides
+
+SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "lever_runs.sh"
+
+
+def test_each_lever_gets_its_run_and_a_finished_one_is_skipped(synthetic_root: Path, tmp_path: Path) -> None:
+    recipe = tmp_path / "tiny.yaml"
+    fields = parse_overrides([*TINY, f"dataset={synthetic_root}", "epochs=1", "train_subset=32", "workers=0"])
+    recipe.write_text(yaml.safe_dump(fields))
+    e = {**env(), "GOOGLENET": f"{sys.executable} -m googlenet"}
+    levers = ["base", "ls:label_smoothing=0.2 lr=0.02"]
+    r = subprocess.run(["bash", str(SCRIPT), str(tmp_path / "levers"), str(recipe), *levers], env=e,
+                       capture_output=True, text=True, timeout=600)  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    assert "base: exit 0" in r.stdout and "ls: exit 0" in r.stdout
+    saved = yaml.safe_load((tmp_path / "levers" / "ls" / "config.yaml").read_text())
+    assert saved["label_smoothing"] == 0.2 and saved["lr"] == 0.02  # the lever, on top of the recipe
+    assert yaml.safe_load((tmp_path / "levers" / "base" / "config.yaml").read_text())["lr"] == 0.05
+    assert len(read_csv(tmp_path / "levers" / "ls" / "metrics.csv")) == 1
+    again = subprocess.run(["bash", str(SCRIPT), str(tmp_path / "levers"), str(recipe), *levers], env=e,
+                           capture_output=True, text=True, timeout=600)  # fmt: skip
+    assert again.returncode == 0 and "base: done" in again.stdout and "ls: done" in again.stdout
