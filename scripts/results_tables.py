@@ -108,38 +108,44 @@ def _mib(e: dict) -> str:
     return f"{e['peak_mem_mib']:.0f}" if e.get("peak_mem_mib") else "-"
 
 
+def _markdown(columns: str, rows: list[list[str]]) -> str:
+    """A Markdown table: ``columns`` is "name|name:|..." (a trailing colon right-aligns), one row per cell list."""
+    names = columns.split("|")
+    header = "| " + " | ".join(n.rstrip(":") for n in names) + " |"
+    rule = "|" + "|".join("---:" if n.endswith(":") else "---" for n in names) + "|"
+    return "\n".join([header, rule, *("| " + " | ".join(cells) + " |" for cells in rows)])
+
+
+def _run_name(e: dict) -> str:
+    """The run folder's name, from the ``--out`` of the entry's command."""
+    return e["command"].split("--out ")[-1].split()[0].rstrip("/").rsplit("/", 1)[-1]
+
+
 def compare_table(path: Path = RESULTS_FILE) -> str:
     """The ``compare`` study, ordered by multiply-adds: accuracy against compute and size."""
     runs = sorted(entries("compare", path), key=lambda e: e.get("macs") or 0)
-    lines = [
-        "| model | top-1 | top-5 | params | MACs (eval) | train img/s | wall | peak MiB "
-        "| date, CPU, threads | command |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---|---|",
-    ]
-    for e in runs:
-        lines.append(
-            f"| {_name(e)} | {_pct(e['top1'])} | {_pct(e.get('top5'))} | {_fmt_counts(e.get('params'), '')} "
-            f"| {_fmt_counts(e.get('macs'), '')} | {e.get('train_img_s') or '-'} | {e.get('wall_min', '-')} min "
-            f"| {_mib(e)} | {_where(e)} | `{e['command']}` |"
-        )
-    return "\n".join(lines)
+    columns = "model|top-1:|top-5:|params:|MACs (eval):|train img/s:|wall:|peak MiB:|date, CPU, threads|command"
+    rows = [
+        [_name(e), _pct(e["top1"]), _pct(e.get("top5")), _fmt_counts(e.get("params"), ""),
+         _fmt_counts(e.get("macs"), ""), str(e.get("train_img_s") or "-"), f"{e.get('wall_min', '-')} min", _mib(e),
+         _where(e), f"`{e['command']}`"]
+        for e in runs
+    ]  # fmt: skip
+    return _markdown(columns, rows)
 
 
 def lever_table(path: Path = RESULTS_FILE) -> str:
     """The ``levers`` study in the order run, each against the first (the baseline): top-1 change, wall time."""
     runs = entries("levers", path)
-    lines = [
-        "| run | top-1 | Δ top-1 | top-5 | train img/s | wall | peak MiB | note | date, CPU, threads | command |",
-        "|---|---:|---:|---:|---:|---:|---:|---|---|---|",
-    ]
     base = runs[0]["top1"] if runs else 0.0
-    for e in runs:
-        lines.append(
-            f"| {e['command'].split('--out ')[-1].split()[0].rstrip('/').rsplit('/', 1)[-1]} | {_pct(e['top1'])} "
-            f"| {e['top1'] - base:+.2f} | {_pct(e.get('top5'))} | {e.get('train_img_s') or '-'} "
-            f"| {e.get('wall_min', '-')} min | {_mib(e)} | {e.get('note', '')} | {_where(e)} | `{e['command']}` |"
-        )
-    return "\n".join(lines)
+    columns = "run|top-1:|Δ top-1:|top-5:|train img/s:|wall:|peak MiB:|note|date, CPU, threads|command"
+    rows = [
+        [_run_name(e), _pct(e["top1"]), f"{e['top1'] - base:+.2f}", _pct(e.get("top5")),
+         str(e.get("train_img_s") or "-"), f"{e.get('wall_min', '-')} min", _mib(e), e.get("note", ""), _where(e),
+         f"`{e['command']}`"]
+        for e in runs
+    ]  # fmt: skip
+    return _markdown(columns, rows)
 
 
 def accuracy_table(path: Path = RESULTS_FILE) -> str:
