@@ -62,6 +62,8 @@ def record(run: Path, command: str, study: str | None = None, note: str | None =
         "macs": macs,
         "train_img_s": round(images / seconds, 1) if seconds else None,
         "wall_min": round(seconds / 60, 1),
+        # runs since eval_s existed: the minutes their epochs' ends took on top (precise BN, evaluation)
+        **({"eval_min": round(sum(float(r["eval_s"]) for r in rows) / 60, 1)} if all(r.get("eval_s") for r in rows) else {}),
         "peak_mem_mib": max((float(r["peak_mem_mib"]) for r in rows if r.get("peak_mem_mib")), default=None),
         "date": dt.date.fromtimestamp((run / "metrics.csv").stat().st_mtime).isoformat(),
         "cpu": cpu_model(),

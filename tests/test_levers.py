@@ -203,3 +203,30 @@ def test_bad_lever_values_are_one_line_errors_before_training(synthetic_root, tm
         assert not (tmp_path / "run" / "steps.csv").exists()
     r = run_cli("train", "--recipe", "cifar10", "--out", str(tmp_path / "p"), "optimizer=lamb", "--print-config")
     assert r.returncode != 0 and "optimizer" in r.stderr and r.stdout == ""
+
+
+def test_the_epochs_end_is_timed_apart_from_its_training(synthetic_root, tmp_path, monkeypatch) -> None:
+    """``eval_s`` holds precise BN and evaluation; ``epoch_s`` (and so images/s) holds only the training steps."""
+    import time
+
+    from googlenet.train import engine
+    from googlenet.train.engine import Trainer
+
+    slow = engine.precise_bn
+
+    def precise_bn_taking_a_second(*args, **kwargs) -> None:
+        time.sleep(1.0)
+        slow(*args, **kwargs)
+
+    monkeypatch.setattr(engine, "precise_bn", precise_bn_taking_a_second)
+    cfg = TrainConfig(
+        dataset=str(synthetic_root), model="googlenet_small", model_kwargs={"width": 0.125, "batch_norm": True},
+        input_size=16, epochs=1, batch_size=8, train_subset=16, workers=0, out=str(tmp_path), progress=False,
+        precise_bn_batches=1,
+    )  # fmt: skip
+    t = Trainer(cfg)
+    start = time.perf_counter()
+    row = t.fit()["final"]
+    total = time.perf_counter() - start
+    assert row["eval_s"] >= 1.0 and row["epoch_s"] < total - 1.0
+    assert row["epoch_s"] + row["eval_s"] <= total + 0.1

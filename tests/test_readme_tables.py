@@ -33,3 +33,35 @@ def test_every_recorded_run_names_its_command_and_a_registered_model() -> None:
 
     runs = project_results()
     assert runs and all(r.detail.strip() for r in runs)
+
+
+def test_record_reads_a_finished_run(synthetic_root, tmp_path) -> None:
+    """An entry holds the run's best epoch, its summed times and the model's counts, recomputed here from the
+    run's own files and from torch."""
+    import csv
+
+    import torch
+
+    from _runs import TINY, run_cli
+    from googlenet.factory import create_model
+
+    out = tmp_path / "run"
+    args = [*TINY, f"dataset={synthetic_root}", "epochs=2", "train_subset=32", "workers=0", "precise_bn_batches=1"]
+    r = run_cli("train", "--recipe", "cifar10", "--out", str(out), *args)
+    assert r.returncode == 0, r.stderr
+    with open(out / "metrics.csv") as f:
+        rows = list(csv.DictReader(f))
+    entry = _script().record(out, "googlenet train ...", study="levers", note="a test")
+    assert entry["epochs"] == 2 and entry["top1"] == round(100 * max(float(r["val_acc"]) for r in rows), 2)
+    assert entry["wall_min"] == round(sum(float(r["epoch_s"]) for r in rows) / 60, 1)
+    assert entry["eval_min"] == round(sum(float(r["eval_s"]) for r in rows) / 60, 1)
+    net = create_model("googlenet_small", num_classes=10, width=0.125, batch_norm=True, lrn=False)
+    assert entry["params"] == sum(p.numel() for p in net.parameters()) - _aux_params(net)
+    # a 3x3 stem conv at 16 px alone is 16*16*27*out multiply-adds: the count must exceed it
+    stem = next(m for m in net.modules() if isinstance(m, torch.nn.Conv2d))
+    assert entry["macs"] > 16 * 16 * stem.in_channels * 9 * stem.out_channels
+    assert entry["study"] == "levers" and entry["note"] == "a test" and entry["train_size"] == 16
+
+
+def _aux_params(net) -> int:
+    return sum(p.numel() for name, p in net.named_parameters() if name.startswith("aux"))

@@ -494,6 +494,7 @@ class Trainer:
         """Evaluate (raw and EMA), record the epoch, write checkpoints, the logger's records and resume state."""
         p, s = self.progress, self.progress.sums
         seconds = s.get("seconds", 0.0)  # training time of the epoch, across resumes
+        t_end = time.perf_counter()  # eval_s: what the epoch's end costs on top (precise BN, evaluation)
         if self.cfg.precise_bn_batches:
             self.recompute_bn()
         distributed.average_buffers(self.module)
@@ -518,6 +519,7 @@ class Trainer:
         if self.ema is not None:
             ema = evaluate(self.ema, self.val_loader, self.device, self.autocast, self.dist, strict, report=False)
             row["ema_val_acc"] = ema["val_acc"]
+        row["eval_s"] = round(time.perf_counter() - t_end, 1)
         p.history.append(row)
         self.save_checkpoints(row)
         p.epoch += 1
