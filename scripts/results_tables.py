@@ -47,6 +47,9 @@ def record(run: Path, command: str, study: str | None = None, note: str | None =
     config = meta.get("config") or {}
     macs, params = _counts(contract.model, contract.input_size, contract.num_classes, dict(contract.model_kwargs))
     seconds = sum(float(r["epoch_s"]) for r in rows)
+    # runs since eval_s existed: the minutes their epochs' ends took on top (precise BN, evaluation)
+    timed = all(r.get("eval_s") for r in rows)
+    ends = {"eval_min": round(sum(float(r["eval_s"]) for r in rows) / 60, 1)} if timed else {}
     images = sum(float(r["img_per_s"]) * float(r["epoch_s"]) for r in rows)
     return {
         "model": contract.model,
@@ -62,8 +65,7 @@ def record(run: Path, command: str, study: str | None = None, note: str | None =
         "macs": macs,
         "train_img_s": round(images / seconds, 1) if seconds else None,
         "wall_min": round(seconds / 60, 1),
-        # runs since eval_s existed: the minutes their epochs' ends took on top (precise BN, evaluation)
-        **({"eval_min": round(sum(float(r["eval_s"]) for r in rows) / 60, 1)} if all(r.get("eval_s") for r in rows) else {}),
+        **ends,
         "peak_mem_mib": max((float(r["peak_mem_mib"]) for r in rows if r.get("peak_mem_mib")), default=None),
         "date": dt.date.fromtimestamp((run / "metrics.csv").stat().st_mtime).isoformat(),
         "cpu": cpu_model(),
