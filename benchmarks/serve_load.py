@@ -40,6 +40,8 @@ from googlenet.factory import create_model, default_contract
 
 ROOT = Path(__file__).resolve().parents[1]
 UPLOAD_MB = 2
+sys.path.insert(0, str(ROOT / "tests"))
+from _synthetic import bomb_png  # noqa: E402  (the suite's crafted images: a PNG that decodes to 144 M pixels)
 
 
 @dataclass
@@ -89,27 +91,13 @@ def photo(size: tuple[int, int] = (640, 480)) -> bytes:
     return buf.getvalue()
 
 
-def bomb_png(side: int) -> bytes:
-    import struct
-    import zlib
-
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
-
-    z = zlib.compressobj(9)
-    row = b"\0" * (1 + (side + 7) // 8)
-    idat = b"".join(z.compress(row) for _ in range(side)) + z.flush()
-    ihdr = struct.pack(">IIBBBBB", side, side, 1, 0, 0, 0, 0)
-    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", idat) + chunk(b"IEND", b"")
-
-
 def bad_uploads(good: bytes) -> list[tuple[str, dict, int]]:
     """(query, request arguments, expected status) for each kind of bad upload."""
     jpeg = {"content-type": "image/jpeg"}
     return [
         ("", {"content": b"this is not an image", "headers": jpeg}, 422),
         ("", {"content": good[: len(good) // 3], "headers": jpeg}, 422),
-        ("", {"content": bomb_png(12000), "headers": {"content-type": "image/png"}}, 422),
+        ("", {"content": bomb_png(12000, 12000), "headers": {"content-type": "image/png"}}, 422),
         ("", {"content": b"\xff" * (UPLOAD_MB * (1 << 20) + 1), "headers": jpeg}, 413),
         ("", {"content": b"", "headers": jpeg}, 400),
         ("", {"content": good, "headers": {"content-type": "text/plain"}}, 415),

@@ -37,3 +37,18 @@ def make_dataset(root: Path, train_per_class: int = 10, test_per_class: int = 4,
             for i in range(n):
                 class_image(label, rng).save(folder / f"{i:04d}.jpg", quality=90)
     return root
+
+
+def bomb_png(width: int, height: int) -> bytes:
+    """A valid 1-bit PNG of zeros: a few KB on the wire, ``width * height`` pixels decoded."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    z = zlib.compressobj(9)
+    row = b"\0" * (1 + (width + 7) // 8)
+    idat = b"".join(z.compress(row) for _ in range(height)) + z.flush()
+    ihdr = struct.pack(">IIBBBBB", width, height, 1, 0, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", idat) + chunk(b"IEND", b"")

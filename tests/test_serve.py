@@ -24,6 +24,7 @@ from hypothesis import strategies as st
 from PIL import Image, ImageDraw
 
 from _eval_kit import IMAGENETTE, make_checkpoint
+from _synthetic import bomb_png
 from googlenet.cam import GradCam, overlay
 from googlenet.checkpoint import save_weights
 from googlenet.cli import build_parser, main
@@ -57,21 +58,6 @@ def photo_bytes(fmt: str = "JPEG", size: tuple[int, int] = (160, 120), seed: int
     buf = io.BytesIO()
     img.save(buf, format=fmt)
     return buf.getvalue()
-
-
-def bomb_png(width: int, height: int) -> bytes:
-    """A valid 1-bit PNG of zeros: a few KB on the wire, ``width * height`` pixels decoded."""
-    import struct
-    import zlib
-
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
-
-    z = zlib.compressobj(9)
-    row = b"\0" * (1 + (width + 7) // 8)
-    idat = b"".join(z.compress(row) for _ in range(height)) + z.flush()
-    ihdr = struct.pack(">IIBBBBB", width, height, 1, 0, 0, 0, 0)
-    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", idat) + chunk(b"IEND", b"")
 
 
 JPEG = photo_bytes()
