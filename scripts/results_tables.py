@@ -112,6 +112,13 @@ def _mib(e: dict) -> str:
     return f"{e['peak_mem_mib']:.0f}" if e.get("peak_mem_mib") else "-"
 
 
+def _time(e: dict) -> str:
+    """Training minutes, and the epochs' ends (precise BN, evaluation) on top where the run timed them."""
+    if e.get("wall_min") is None:
+        return "-"
+    return f"{e['wall_min']} min" + (f" + {e['eval_min']} eval" if e.get("eval_min") is not None else "")
+
+
 def _markdown(columns: str, rows: list[list[str]]) -> str:
     """A Markdown table: ``columns`` is "name|name:|..." (a trailing colon right-aligns), one row per cell list."""
     names = columns.split("|")
@@ -128,11 +135,12 @@ def _run_name(e: dict) -> str:
 def compare_table(path: Path = RESULTS_FILE) -> str:
     """The ``compare`` study, ordered by multiply-adds: accuracy against compute and size."""
     runs = sorted(entries("compare", path), key=lambda e: e.get("macs") or 0)
-    columns = "model|top-1:|top-5:|params:|MACs (eval):|train img/s:|wall:|peak MiB:|date, CPU, threads|command"
+    columns = "model|top-1:|top-5:|params:|MACs (eval):|train img/s:|training time:|peak MiB:|date, CPU, threads"
+    columns += "|command"
     rows = [
         [_name(e), _pct(e["top1"]), _pct(e.get("top5")), _fmt_counts(e.get("params"), ""),
-         _fmt_counts(e.get("macs"), ""), str(e.get("train_img_s") or "-"), f"{e.get('wall_min', '-')} min", _mib(e),
-         _where(e), f"`{e['command']}`"]
+         _fmt_counts(e.get("macs"), ""), str(e.get("train_img_s") or "-"), _time(e), _mib(e), _where(e),
+         f"`{e['command']}`"]
         for e in runs
     ]  # fmt: skip
     return _markdown(columns, rows)
@@ -142,10 +150,10 @@ def lever_table(path: Path = RESULTS_FILE) -> str:
     """The ``levers`` study in the order run, each against the first (the baseline): top-1 change, wall time."""
     runs = entries("levers", path)
     base = runs[0]["top1"] if runs else 0.0
-    columns = "run|top-1:|Δ top-1:|top-5:|train img/s:|wall:|peak MiB:|note|date, CPU, threads|command"
+    columns = "run|top-1:|Δ top-1:|top-5:|train img/s:|training time:|peak MiB:|note|date, CPU, threads|command"
     rows = [
         [_run_name(e), _pct(e["top1"]), f"{e['top1'] - base:+.2f}", _pct(e.get("top5")),
-         str(e.get("train_img_s") or "-"), f"{e.get('wall_min', '-')} min", _mib(e), e.get("note", ""), _where(e),
+         str(e.get("train_img_s") or "-"), _time(e), _mib(e), e.get("note", ""), _where(e),
          f"`{e['command']}`"]
         for e in runs
     ]  # fmt: skip
@@ -155,12 +163,12 @@ def lever_table(path: Path = RESULTS_FILE) -> str:
 def accuracy_table(path: Path = RESULTS_FILE) -> str:
     runs = entries(None, path)
     lines = [
-        "| model | dataset | px | epochs | top-1 | top-5 | params | MACs | train img/s | wall "
+        "| model | dataset | px | epochs | top-1 | top-5 | params | MACs | train img/s | training time "
         "| date, CPU, threads | command |",
         "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---|---|",
     ]
     for e in runs:
-        wall = f"{e['wall_min']} min" if e.get("wall_min") is not None else "-"
+        wall = _time(e)
         lines.append(
             f"| {_name(e)} | {e['dataset']} | {e.get('input_size', '-')} | {e.get('epochs', '-')} | {_pct(e['top1'])} "
             f"| {_pct(e.get('top5'))} | {_fmt_counts(e.get('params'), '')} | {_fmt_counts(e.get('macs'), '')} "

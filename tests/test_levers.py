@@ -91,7 +91,9 @@ def test_progressive_sizes_by_hand() -> None:
     assert [progressive_size(cfg, e, 96) for e in range(5)] == [64, 72, 80, 88, 96]
     assert [progressive_size(TrainConfig(epochs=5), e, 96) for e in range(5)] == [96] * 5
     odd = TrainConfig(epochs=3, progressive_min_size=60)
-    assert [progressive_size(odd, e, 100) for e in range(3)] == [64, 80, 100]  # 60, 80, then the full size
+    assert [progressive_size(odd, e, 100) for e in range(3)] == [60, 80, 100]  # the start, 80, then the full size
+    odd = TrainConfig(epochs=4, progressive_min_size=60)  # 60, 73.3 (to 72), 86.7 (to 88), 100
+    assert [progressive_size(odd, e, 100) for e in range(4)] == [60, 72, 88, 100]
     assert progressive_size(TrainConfig(epochs=1, progressive_min_size=64), 0, 96) == 96
     x = torch.rand(2, 3, 96, 96)
     assert resize_batch(x, 96) is x and resize_batch(x, 64).shape == (2, 3, 64, 64)
@@ -203,6 +205,9 @@ def test_bad_lever_values_are_one_line_errors_before_training(synthetic_root, tm
         assert not (tmp_path / "run" / "steps.csv").exists()
     r = run_cli("train", "--recipe", "cifar10", "--out", str(tmp_path / "p"), "optimizer=lamb", "--print-config")
     assert r.returncode != 0 and "optimizer" in r.stderr and r.stdout == ""
+    r = run_cli("train", "--recipe", "cifar10", "--out", str(tmp_path / "p"), "optimizer=adamw", "nesterov=true",
+                "--print-config")  # fmt: skip
+    assert r.returncode == 2 and "nesterov" in r.stderr and "Traceback" not in r.stderr and r.stdout == ""
 
 
 def test_the_epochs_end_is_timed_apart_from_its_training(synthetic_root, tmp_path, monkeypatch) -> None:

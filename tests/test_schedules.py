@@ -102,16 +102,22 @@ def test_every_schedule_runs_any_number_of_steps(schedule: str, total: int) -> N
 
 @pytest.mark.parametrize("pct", [0.1, 0.25, 0.3, 0.5])
 @pytest.mark.parametrize("total", [*range(1, 31), 468])
-def test_onecycle_equals_torch_onecycle_wherever_torch_is_defined(pct: float, total: int) -> None:
+@pytest.mark.parametrize("optimizer", ["sgd", "adamw"])
+def test_onecycle_equals_torch_onecycle_wherever_torch_is_defined(pct: float, total: int, optimizer: str) -> None:
+    """The lr and the momentum (SGD's, or AdamW's beta1) at every step, against torch's OneCycleLR."""
     from torch.optim.lr_scheduler import OneCycleLR
 
+    def momentum(group: dict) -> float:
+        return group["betas"][0] if optimizer == "adamw" else group["momentum"]
+
     def run(make) -> list[tuple[float, float]] | None:
-        opt = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=LR, momentum=0.9)
+        p = [torch.zeros(1, requires_grad=True)]
+        opt = torch.optim.AdamW(p, lr=LR) if optimizer == "adamw" else torch.optim.SGD(p, lr=LR, momentum=0.9)
         try:
             sched = make(opt)
             out = []
             for _ in range(total):
-                out.append((opt.param_groups[0]["lr"], opt.param_groups[0]["momentum"]))
+                out.append((opt.param_groups[0]["lr"], momentum(opt.param_groups[0])))
                 opt.step()
                 sched.step()
         except ZeroDivisionError:

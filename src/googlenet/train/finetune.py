@@ -36,6 +36,8 @@ def check_options(cfg: TrainConfig) -> None:
     for name, allowed in CHOICES.items():
         if getattr(cfg, name) not in allowed:
             raise ConfigError(f"config field {name!r} must be {' or '.join(allowed)}, got {getattr(cfg, name)!r}")
+    if cfg.optimizer == "adamw" and cfg.nesterov:
+        raise ConfigError("nesterov=true is SGD's momentum; AdamW has none to make Nesterov: set nesterov=false")
     if cfg.init_weights is not None and not cfg.init_weights.strip():
         raise ConfigError("config field 'init_weights' must be a checkpoint path or 'torchvision', got ''")
     if cfg.freeze != "none" and cfg.init_weights is None:

@@ -88,11 +88,14 @@ def zero_init_last_bn(model: nn.Module) -> int:
 
 def progressive_size(cfg: TrainConfig, epoch: int, full: int) -> int:
     """Epoch ``epoch``'s (0-based) training size: ``progressive_min_size`` growing linearly to ``full`` at the last
-    epoch (in between, rounded to a multiple of 8 px, never below the start); ``full`` when progressive resizing
-    is off. The sizes follow ``epochs``: a run cut short by ``max_steps`` ends below ``full``."""
+    epoch (the first epoch at exactly the start, those in between rounded to a multiple of 8 px, never below the
+    start); ``full`` when progressive resizing is off. The sizes follow ``epochs``: a run cut short by
+    ``max_steps`` ends below ``full``."""
     start = cfg.progressive_min_size
     if not start or start >= full or epoch >= cfg.epochs - 1:
         return full
+    if epoch == 0:
+        return start
     t = epoch / (cfg.epochs - 1)
     return min(full, max(start, round((start + (full - start) * t) / 8) * 8))
 

@@ -63,7 +63,7 @@ def lr_factor(cfg: TrainConfig, steps_per_epoch: int, total_steps: int) -> Calla
 
 class OneCycle(LambdaLR):
     """torch's ``OneCycleLR`` (two cosine phases: lr/25 up to lr over ``pct`` of the steps, then down to lr/25e4;
-    momentum 0.95 -> 0.85 -> 0.95), written so that it holds for every step count.
+    momentum 0.95 -> 0.85 -> 0.95, or Adam's beta1 likewise), written so that it holds for every step count.
 
     ``OneCycleLR`` divides by the length of its first phase, ``pct * total - 1`` steps, which is zero when
     ``pct * total == 1`` (4 steps at pct 0.25: ZeroDivisionError) and negative below; it also raises one step
@@ -84,7 +84,7 @@ class OneCycle(LambdaLR):
         self.last_step = total_steps - 1
         self.start, self.final = 1 / div_factor, 1 / (div_factor * final_div_factor)
         self.base_momentum, self.max_momentum = momentum
-        self.cycle_momentum = "momentum" in optimizer.defaults
+        self.cycle_momentum = "momentum" in optimizer.defaults or "betas" in optimizer.defaults
         super().__init__(optimizer, self.factor)
 
     def _phase(self, t: int) -> tuple[float, float, float, float, float]:
@@ -114,8 +114,12 @@ class OneCycle(LambdaLR):
         super().step(epoch)
         if self.cycle_momentum:
             _, _, m0, m1, pct = self._phase(self.last_epoch)
+            m = self._anneal(m0, m1, pct)
             for group in self.optimizer.param_groups:
-                group["momentum"] = self._anneal(m0, m1, pct)
+                if "betas" in group:  # Adam(W): beta1 is the momentum (torch's use_beta1)
+                    group["betas"] = (m, *group["betas"][1:])
+                else:
+                    group["momentum"] = m
 
 
 def build_scheduler(optimizer: Optimizer, cfg: TrainConfig, steps_per_epoch: int, total_steps: int) -> LRScheduler:
