@@ -54,7 +54,7 @@ def test_record_reads_a_finished_run(synthetic_root, tmp_path) -> None:
     entry = _script().record(out, "googlenet train ...", study="levers", note="a test")
     assert entry["epochs"] == 3 and entry["top1"] == 75.0 and entry["top5"] == 90.0  # the best epoch's, both
     assert entry["wall_min"] == 5.0 and entry["eval_min"] == 1.5  # 300 s of training, 90 s of evaluation
-    assert entry["train_img_s"] == 16.7  # (600 + 2400 + 2400) images in 300 s
+    assert entry["train_img_s"] == 18.0  # (600 + 2400 + 2400) images in 300 s
     assert entry["peak_mem_mib"] == 250.5
     (out / "metrics.csv").write_text("\n".join([fields.replace(",eval_s", ""), "1,0.5,0.8,10,60,100"]) + "\n")
     assert "eval_min" not in _script().record(out, "googlenet train ...")  # a run from before eval_s
