@@ -11,7 +11,8 @@ prints the recipe's loader images/s beside the step's, so a loader that cannot k
 
 With ``--variant "MODEL [FIELD=VALUE ...]"`` (repeatable) the recipe's step is timed once per variant instead, each
 with that model (``recipe``: the recipe's own) and those overrides, all against the same torchvision step: the
-classic CNNs under one recipe, or one lever such as ``compile=true`` or ``model_kwargs.aux_logits=false``.
+classic CNNs under one recipe, or one lever such as ``compile=true``, ``optimizer=adamw`` or
+``model_kwargs.aux_logits=false``. Fields one timed step cannot show (batch size, mixing, resizing, EMA) are refused.
 
 Steps alternate (A, B, A, B...) so a noisy, shared machine slows all alike; the median step time is reported.
 
@@ -43,6 +44,7 @@ from googlenet.factory import create_model
 from googlenet.train.config import TrainConfig, load_recipe, merge, parse_overrides, read_recipe
 from googlenet.train.engine import compute_loss, has_aux
 from googlenet.train.finetune import param_groups
+from googlenet.train.levers import build_optimizer
 from googlenet.train.speed import loader_speed
 
 
@@ -117,7 +119,7 @@ def recipe_step(cfg: TrainConfig, num_classes: int, batch: int, size: int, devic
     model = create_model(cfg.model, num_classes=num_classes, **cfg.model_kwargs).to(device).train()
     fmt = torch.channels_last if cfg.channels_last else torch.contiguous_format
     model = model.to(memory_format=fmt)
-    opt = torch.optim.SGD(param_groups(model, cfg, set()), lr=1e-3, momentum=cfg.momentum)
+    opt = build_optimizer(param_groups(model, cfg, set()), cfg)
     net = torch.compile(model) if cfg.compile else model
     aux = has_aux(model)
     dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(cfg.amp)
@@ -127,10 +129,23 @@ def recipe_step(cfg: TrainConfig, num_classes: int, batch: int, size: int, devic
     return timed_step(lambda: compute_loss(net, x, y, cfg, aux)[0], opt, device, dtype)
 
 
+# what one timed step models; other fields (batch size, mixing, resizing, EMA...) would be ignored, so refused
+STEP_FIELDS = {
+    "model", "model_kwargs", "input_size", "channels_last", "compile", "amp", "label_smoothing", "aux_weight",
+    "optimizer", "lr", "momentum", "nesterov", "weight_decay", "no_decay_bn_bias",
+}  # fmt: skip
+
+
 def variant_config(recipe: str, spec: str) -> tuple[str, TrainConfig]:
     """``"MODEL [FIELD=VALUE ...]"``: the recipe with that model (its builder options only for its own model)
     and the overrides."""
     model, *overrides = spec.split()
+    ignored = sorted(set(parse_overrides(overrides)) - STEP_FIELDS)
+    if ignored:
+        raise UserError(
+            f"--variant {spec!r}: the timed step does not model {', '.join(ignored)} (it times one optimiser step "
+            f"at --batch); it models {', '.join(sorted(STEP_FIELDS))}"
+        )
     fields = read_recipe(recipe)
     if model not in ("recipe", fields.get("model")):  # another model: the recipe's builder options are not its
         fields = {**fields, "model": model, "model_kwargs": {}}
@@ -201,7 +216,10 @@ def main() -> None:
     device = torch.device(args.device)
     torch.manual_seed(0)
     if args.recipe:
-        compare_recipe(args, device)
+        try:
+            compare_recipe(args, device)
+        except UserError as err:
+            raise SystemExit(f"train_throughput: {err}") from None
         return
     args.batch, args.classes = args.batch or 32, args.classes or 1000
     runs = []

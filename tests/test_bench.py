@@ -204,3 +204,7 @@ def test_train_throughput_times_each_variant_of_a_recipe_against_torchvision() -
     assert len(rates) == 3 and rates[0].strip().startswith("alexnet_tv:")
     assert "googlenet_bn model_kwargs.aux_logits=false:" in rates[1] and "torchvision googlenet" in rates[2]
     assert "1.00x the first" in rates[0] and "1.00x torchvision eager" in rates[2]
+    # a field one timed step cannot show is refused, never silently timed as the plain recipe
+    r = subprocess.run([sys.executable, str(script), *args, "--variant", "recipe batch_size=32 mixup=0.2"],
+                       env=env(), capture_output=True, text=True, timeout=300)  # fmt: skip
+    assert r.returncode == 1 and "batch_size, mixup" in r.stderr and "Traceback" not in r.stderr, r.stderr
