@@ -11,15 +11,17 @@ models=("$@")
 g=${GOOGLENET:-googlenet}
 for m in "${models[@]}"; do
   out="$root/$m"
-  if [ -f "$out/metrics.csv" ] && [ "$(($(wc -l < "$out/metrics.csv") - 1))" -ge 5 ]; then
+  extra=()
+  # the paper's model takes Caffe's inputs: BGR, 0-255 minus the mean pixel (googlenet-paper.md, BVLC)
+  [ "$m" = googlenet ] && extra=(input_contract=caffe)
+  epochs=$($g train --recipe imagenette-compare --model "$m" --out "$out" ${extra[@]+"${extra[@]}"} --print-config \
+    2>/dev/null | sed -n 's/^epochs: //p')
+  if [ -f "$out/metrics.csv" ] && [ -n "$epochs" ] && [ "$(($(wc -l < "$out/metrics.csv") - 1))" -ge "$epochs" ]; then
     echo "$m: done ($out)"; continue
   fi
   if [ -f "$out/state.pt" ]; then
     $g train --resume "$out" progress=false
   else
-    extra=()
-    # the paper's model takes Caffe's inputs: BGR, 0-255 minus the mean pixel (googlenet-paper.md, BVLC)
-    [ "$m" = googlenet ] && extra=(input_contract=caffe)
     $g train --recipe imagenette-compare --model "$m" --out "$out" progress=false ${extra[@]+"${extra[@]}"}
   fi
   echo "$m: exit $?"

@@ -18,7 +18,8 @@ for spec in "$@"; do
     echo "$name: done ($out)"; continue
   fi
   if [ -f "$out/state.pt" ]; then
-    # the same overrides again: a run folder made with others is refused in one line, not silently continued
+    # the same overrides again: one the folder's run set to another value is refused in one line (fields the
+    # spec leaves out are not compared: the folder's own config.yaml says what it was made with)
     # shellcheck disable=SC2086
     $g train --resume "$out" progress=false $overrides
   else

@@ -31,3 +31,20 @@ def test_each_lever_gets_its_run_and_a_finished_one_is_skipped(synthetic_root: P
     again = subprocess.run(["bash", str(SCRIPT), str(tmp_path / "levers"), str(recipe), *levers], env=e,
                            capture_output=True, text=True, timeout=600)  # fmt: skip
     assert again.returncode == 0 and "base: done" in again.stdout and "ls: done" in again.stdout
+
+
+def test_compare_runs_skips_a_run_with_every_epoch_of_its_recipe(tmp_path: Path) -> None:
+    """scripts/compare_runs.sh reads the epochs from the recipe (``--print-config``), not a number of its own."""
+    script = SCRIPT.parent / "compare_runs.sh"
+    epochs = yaml.safe_load((SCRIPT.parents[1] / "src/googlenet/recipes/imagenette-compare.yaml").read_text())["epochs"]
+    for model in ("alexnet_tv", "googlenet"):  # googlenet: the run with an override of its own
+        (tmp_path / model).mkdir()
+        (tmp_path / model / "metrics.csv").write_text("epoch\n" + "".join(f"{i}\n" for i in range(1, epochs + 1)))
+    e = {**env(), "GOOGLENET": f"{sys.executable} -m googlenet"}
+    r = subprocess.run(["bash", str(script), str(tmp_path), "alexnet_tv", "googlenet"], env=e, capture_output=True,
+                       text=True, timeout=120)  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.splitlines() == [
+        f"alexnet_tv: done ({tmp_path}/alexnet_tv)",
+        f"googlenet: done ({tmp_path}/googlenet)",
+    ]
