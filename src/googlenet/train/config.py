@@ -141,9 +141,10 @@ class _Dumper(yaml.SafeDumper):
 _Dumper.yaml_implicit_resolvers = {k: list(v) for k, v in _Loader.yaml_implicit_resolvers.items()}
 
 
-def dump_yaml(data: Any) -> str:
-    """``yaml.safe_dump`` whose output :func:`load_yaml` reads back as the same values."""
-    return yaml.dump(data, Dumper=_Dumper, sort_keys=False)
+def dump_yaml(data: Any, flow: bool = False) -> str:
+    """``yaml.safe_dump`` whose output :func:`load_yaml` reads back as the same values (``flow``: on one line, as
+    an override's value)."""
+    return yaml.dump(data, Dumper=_Dumper, sort_keys=False, default_flow_style=flow)
 
 
 def load_yaml(text: str) -> Any:
