@@ -52,7 +52,7 @@ class TrainConfig:
     max_steps: int | None = None  # stop after this many optimiser steps (schedule still spans max_steps)
     batch_size: int = 128  # per process
     lr: float = 0.1  # peak learning rate
-    optimizer: str = "sgd"  # sgd | adamw (adamw: beta1 = momentum, no nesterov; its decay wants ~0.05, not 5e-4)
+    optimizer: str = "sgd"  # sgd | adamw (beta1 = momentum, cycled by onecycle; no nesterov; decay ~0.05, not 5e-4)
     momentum: float = 0.9
     nesterov: bool = False
     weight_decay: float = 5e-4  # not applied to biases and norm parameters when no_decay_bn_bias
