@@ -1,0 +1,79 @@
+"""Every shipped recipe trains to the losses recorded before the second redesign (issue 24), for the same seed.
+
+``tests/data/recipe_losses.json`` was written by ``python tests/test_recipe_losses.py --record`` on the code as it
+stood before the redesign (commit 2c85bd0): each recipe, shrunk to a few steps of a narrow network on the suite's
+generated images, with its optimiser, schedule, augmentation, loss and precision settings as written. A refactor
+that changes what a recipe computes changes these losses.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+from googlenet.cli import main
+from googlenet.train.config import list_recipes, read_recipe
+
+RECORD = Path(__file__).parent / "data" / "recipe_losses.json"
+STEPS = 3
+
+
+def shrink(recipe: str, dataset: Path, out: Path) -> list[str]:
+    """``googlenet train`` arguments: the recipe, on ``dataset``, a narrow network, ``STEPS`` steps, one thread."""
+    small_stem = read_recipe(recipe).get("model") == "googlenet_small"
+    return [
+        "train",
+        "--recipe",
+        recipe,
+        "--out",
+        str(out),
+        f"dataset={dataset}",
+        "epochs=1",
+        f"max_steps={STEPS}",
+        "batch_size=8",
+        "workers=0",
+        "threads=1",
+        "progress=false",
+        "save_every_steps=0",
+        "val_subset=8",
+        "precise_bn_batches=0",
+        "model_kwargs.width=0.125",
+        f"input_size={32 if small_stem else 96}",
+        "amp=none",  # bf16 speed differs by CPU, not the arithmetic this test pins
+    ]
+
+
+def losses(out: Path) -> list[float]:
+    with open(out / "steps.csv") as f:
+        return [float(row["loss"]) for row in csv.DictReader(f)]
+
+
+def run_recipe(recipe: str, dataset: Path, out: Path) -> list[float]:
+    assert main(shrink(recipe, dataset, out)) == 0
+    return losses(out)
+
+
+@pytest.mark.parametrize("recipe", list_recipes())
+def test_recipe_trains_to_the_recorded_losses(recipe: str, synthetic_root: Path, tmp_path: Path) -> None:
+    recorded = json.loads(RECORD.read_text())
+    assert recipe in recorded, f"no recorded losses for {recipe}: record them from the code before a change"
+    got = run_recipe(recipe, synthetic_root, tmp_path / "run")
+    assert len(got) == STEPS
+    # float32 kernels differ a little between CPUs (AVX2, AVX-512, AMX); a changed recipe moves the loss far more
+    assert got == pytest.approx(recorded[recipe], rel=2e-3)
+
+
+if __name__ == "__main__" and sys.argv[1:] == ["--record"]:
+    import tempfile
+
+    from _synthetic import make_dataset
+
+    with tempfile.TemporaryDirectory() as tmp:
+        data = make_dataset(Path(tmp) / "synthetic")
+        record = {r: run_recipe(r, data, Path(tmp) / r) for r in list_recipes()}
+    RECORD.write_text(json.dumps(record, indent=1) + "\n")
+    print(json.dumps(record, indent=1))
