@@ -6,8 +6,14 @@ import argparse
 import sys
 from typing import Any
 
+import torch
+
+from ..data.datasets import build_data
 from ..errors import UserError
+from ..factory import create_model
+from ..train import rundir
 from ..train.config import TrainConfig, dump_yaml, list_recipes, load_recipe, merge, parse_overrides
+from ..train.distributed import is_main_process
 from ..train.engine import train
 from ..train.finetune import check_options
 from ..train.speed import loader_speed
@@ -24,6 +30,7 @@ examples:
   googlenet train --recipe cifar10 --out runs/cifar10
   googlenet train --recipe imagenette-128 --model googlenet_bn epochs=20
   googlenet train --resume runs/cifar10          # continue exactly where it stopped
+  googlenet train --recipe cifar10 --out runs/cifar10 --overwrite   # replace the run there with a new one
   torchrun --nproc_per_node 2 -m googlenet train --recipe cifar10   # DDP"""
 
 
@@ -40,6 +47,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--data", help="dataset folder or the folder holding its archive (default: $GOOGLENET_DATA)")
     p.add_argument("--epochs", type=int)
     p.add_argument("--resume", metavar="DIR", help="continue the run saved in DIR exactly (its state.pt)")
+    p.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="--out may hold an earlier run: remove its files and start a new run there (default: refused)",
+    )
     p.add_argument("--download", action="store_true", default=None, help="Fashion-MNIST: download when absent")
     p.add_argument("--strict-data", action="store_true", default=None, help="stop on an unreadable image")
     p.add_argument("--compile", action="store_true", default=None, help="torch.compile the model")
@@ -66,7 +78,12 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
     if args.resume:
         if args.recipe:
             raise UserError("--resume continues the saved run with its own config; give --recipe or --resume")
-        base = load_state(args.resume)["config"]
+        if args.overwrite:
+            raise UserError("--resume continues the run in its folder; --overwrite starts a new one: give one")
+        rundir.check_resume_dir(args.resume)
+        base = load_state(args.resume).get("config")
+        if not isinstance(base, dict):
+            raise UserError(f"--resume {args.resume}: {rundir.STATE} holds no run config, so it cannot be resumed")
         cfg = TrainConfig.from_dict(merge(base, {"out": args.resume, **over}))
         asked = cfg.to_dict()
         for k, v in asked.items():
@@ -84,7 +101,33 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
         return cfg
     if not args.recipe:
         raise UserError("give --recipe NAME (one of " + ", ".join(list_recipes()) + ") or --resume DIR")
-    return load_recipe(args.recipe, over)
+    cfg = load_recipe(args.recipe, over)
+    if args.model and "model_kwargs" not in parse_overrides(args.overrides):
+        check_recipe_options(cfg.model, dict(cfg.model_kwargs), args.recipe)
+    return cfg
+
+
+def check_recipe_options(model: str, kwargs: dict[str, Any], recipe: str) -> None:
+    """``--model`` swapped into a recipe written for another model: its ``model_kwargs`` must be options of
+    ``model`` (built on the meta device: nothing allocated), else one line naming the ones that are not."""
+    if not kwargs:
+        return
+
+    def builds(options: dict[str, Any]) -> bool:
+        try:
+            with torch.device("meta"):
+                create_model(model, num_classes=2, **options)
+        except UserError:
+            return False
+        return True
+
+    if builds(kwargs):
+        return
+    bad = [k for k in kwargs if not builds({k: kwargs[k]})] or sorted(kwargs)
+    raise UserError(
+        f"--model {model}: recipe {recipe!r} sets model_kwargs {', '.join(f'{k}={kwargs[k]!r}' for k in bad)}, "
+        f"which {model} does not take; add model_kwargs={{}} (or options {model} takes, e.g. model_kwargs.KEY=VALUE)"
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -96,10 +139,24 @@ def run(args: argparse.Namespace) -> int:
     if args.loader_only:
         print(f"{cfg.dataset} ({cfg.augment}, {cfg.workers} workers): {loader_speed(cfg):.0f} images/s (loader only)")
         return 0
+    prepare_run_dir(args, cfg)
     summary = train(cfg, resume=args.resume)
     final = summary["final"]
-    if final:
+    if final and is_main_process():  # under torchrun, rank 0 reports (the others never saw the best weights)
         print(f"final val accuracy: {100 * final['val_acc']:.2f}% (best {100 * summary['best_acc']:.2f}%)")
         print(f"checkpoint: {summary['best']}")
         print(f"curves: {summary['curves']}")
     return 0
+
+
+def prepare_run_dir(args: argparse.Namespace, cfg: TrainConfig) -> None:
+    """A new run never replaces one by accident (:mod:`googlenet.train.rundir`); a resume reads the run's data."""
+    if not args.resume:
+        rundir.check_writable_folder(cfg.out)
+        if is_main_process() or not args.overwrite:  # one process of a launch clears the folder
+            rundir.check_new_run(cfg.out, args.overwrite)
+        return
+    saved = load_state(args.resume)["config"]
+    asked = cfg.to_dict()
+    read = build_data(asked["dataset"], asked["data"], download=bool(asked.get("download")))
+    rundir.check_provenance(args.resume, saved, asked, rundir.saved_class_names(args.resume), read.classes)

@@ -25,7 +25,7 @@ from torch.utils.data import Dataset, get_worker_info
 
 from ..errors import UserError
 from .decode import IMAGE_EXTENSIONS, ImageDecodeError, open_image
-from .sources import ARCHIVES, FASHION_MNIST_DIRS, DataNotFoundError, cache_dir, locate, search_dirs
+from .sources import ARCHIVES, FASHION_MNIST_DIRS, DataNotFoundError, cache_dir, locate, read_name, search_dirs
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -245,9 +245,10 @@ class DataSpec:
     native_size: int
     root: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
+    source: str = ""  # what records and model cards credit: the dataset actually read (see build_data)
 
 
-def _folder_spec(name: str, root: Path, strict: bool, mode: str = "RGB") -> DataSpec:
+def _folder_spec(name: str, root: Path, strict: bool, mode: str = "RGB", source: str = "") -> DataSpec:
     if not (root / "train").is_dir():
         raise DatasetError(f"{root}: no train/ split (expected {root}/train/<class>/*)")
     val_dir = next((root / s for s in EVAL_SPLITS if (root / s).is_dir()), None)
@@ -256,23 +257,29 @@ def _folder_spec(name: str, root: Path, strict: bool, mode: str = "RGB") -> Data
     train = ImageFolder(root / "train", mode=mode, strict=strict)
     val = ImageFolder(val_dir, mode=mode, strict=strict, classes=train.classes)
     mean, std, size = STATS.get(name, (IMAGENET_MEAN, IMAGENET_STD, 224))
-    return DataSpec(name, train, val, train.classes, mean, std, 1 if mode == "L" else 3, size, str(root))
+    chans = 1 if mode == "L" else 3
+    return DataSpec(name, train, val, train.classes, mean, std, chans, size, str(root), source=source or name)
 
 
 def build_data(
     dataset: str, data: str | os.PathLike | None = None, strict: bool = False, download: bool = False
 ) -> DataSpec:
-    """Both splits of ``dataset``: "fashion-mnist", "cifar10", "imagenette2-128|224", or a folder path."""
+    """Both splits of ``dataset``: "fashion-mnist", "cifar10", "imagenette2-128|224", or a folder path.
+
+    The spec's ``source`` is what was read: the dataset's name, the folder path as given, or, for a ``data`` folder
+    that is not the named dataset (another dataset's folder), that folder's name (:func:`~.sources.read_name`).
+    """
     if dataset == "fashion-mnist":
         train, val = (load_fashion_mnist(s, data, download) for s in ("train", "test"))
         mean, std, size = STATS[dataset]
         root = str(fashion_mnist_dir(data))
-        return DataSpec(dataset, train, val, list(FASHION_MNIST_CLASSES), mean, std, 1, size, root)
+        return DataSpec(dataset, train, val, list(FASHION_MNIST_CLASSES), mean, std, 1, size, root, source=dataset)
     if dataset in ARCHIVES:
-        return _folder_spec(dataset, locate(dataset, data), strict)
+        root = locate(dataset, data)
+        return _folder_spec(dataset, root, strict, source=read_name(dataset, root))
     path = Path(dataset)
     if path.is_dir():
-        return _folder_spec(path.name, path, strict)
+        return _folder_spec(path.name, path, strict, source=dataset)
     raise DatasetError(
         f"unknown dataset {dataset!r}: use fashion-mnist, {', '.join(ARCHIVES)} or a folder with train/ and val/"
     )

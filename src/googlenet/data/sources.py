@@ -129,6 +129,14 @@ def locate(name: str, data: str | os.PathLike | None = None) -> Path:
     )
 
 
+def read_name(name: str, root: Path) -> str:
+    """What the records credit when dataset ``name`` was read from ``root``: ``name`` where the folder is that
+    dataset (its own folder, or its archive extracted into the cache), else the folder's own name, so a run given
+    another dataset's folder (``--data data/cifar10`` for imagenette2-128) never credits the one it did not read."""
+    top = ARCHIVES[name][1]
+    return name if root.name == top or root.name.startswith(f"{top}-") else root.name
+
+
 def resolve_split(data: str | os.PathLike, split: str | None) -> Path:
     """``DATA/SPLIT`` (or ``DATA`` itself when split is None); DATA may also be a dataset name for ``locate``."""
     root = Path(data)

@@ -313,10 +313,11 @@ def parse_overrides(items: list[str]) -> dict[str, Any]:
 
 
 def merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
-    """Recursive dict update (nested dicts such as model_kwargs merge key by key)."""
+    """Recursive dict update (nested dicts such as model_kwargs merge key by key; an empty one, ``model_kwargs={}``,
+    replaces: the way to drop a recipe's options)."""
     out = dict(base)
     for k, v in over.items():
-        out[k] = merge(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
+        out[k] = merge(out[k], v) if isinstance(v, dict) and v and isinstance(out.get(k), dict) else v
     return out
 
 

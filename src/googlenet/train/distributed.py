@@ -35,6 +35,11 @@ def resolve_device(name: str, local_rank: int = 0) -> torch.device:
     return checked_device(name)
 
 
+def is_main_process() -> bool:
+    """Rank 0 of a torchrun launch, or a single process: the one that reports (before any process group)."""
+    return int(os.environ.get("RANK", "0")) == 0
+
+
 def setup(device_name: str) -> tuple[Dist, torch.device]:
     """Join the process group when launched by torchrun (``WORLD_SIZE`` > 1); return (Dist, device)."""
     world = int(os.environ.get("WORLD_SIZE", "1"))
