@@ -104,8 +104,12 @@ def test_target_map() -> None:
     assert target_map(["b", "d"], ["a", "b", "c", "d"]) == [1, 3]  # a folder with some of the classes
     with pytest.raises(UserError, match="3 classes"):
         target_map(["a", "b", "c"], ["a", "b"])
-    with pytest.warns(UserWarning, match="matching them by order"):
-        assert target_map(["0_x", "1_y"], ["x", "y"]) is None
+    # folders named otherwise: refused naming them (they were once matched by order, with a Python warning)
+    with pytest.raises(UserError, match=r"'0_x', '1_y' are not among.*--class-map by-position"):
+        target_map(["0_x", "1_y"], ["x", "y"])
+    assert target_map(["0_x", "1_y"], ["x", "y"], class_map="by-position") is None  # asked for: by order
+    with pytest.raises(UserError, match="3 classes, the checkpoint 2"):
+        target_map(["a", "b", "c"], ["a", "b"], class_map="by-position")
 
 
 @pytest.fixture(scope="module")

@@ -42,7 +42,7 @@ def _snapshot(folder: Path) -> dict[str, bytes]:
 
 
 def test_records_and_card_credit_the_data_actually_read(run: tuple[Path, Path]) -> None:
-    out, data = run
+    out, _ = run
     for name in ("best.json", "last.json"):
         weights = json.loads((out / name).read_text())["weights"]
         assert weights["dataset"] == "mydata", weights  # not the recipe's "cifar10": that was never read

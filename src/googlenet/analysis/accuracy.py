@@ -73,11 +73,23 @@ def project_results(path: str | Path | None = None) -> list[Accuracy]:
     path = Path(path) if path else RESULTS_FILE
     if not path.is_file():
         raise UserError(f"results file not found: {path}")
-    data = yaml.safe_load(path.read_text()) or {}
+    try:
+        data = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as err:
+        where = getattr(err, "problem_mark", None)
+        at = f" (line {where.line + 1})" if where is not None else ""
+        raise UserError(f"{path}: not valid YAML{at}") from None
+    except (OSError, UnicodeDecodeError) as err:
+        raise UserError(f"{path}: cannot read it ({type(err).__name__})") from None
+    entries = (data.get("results") or []) if isinstance(data, dict) else None
+    if not isinstance(entries, list):
+        raise UserError(f"{path}: expected a mapping with a 'results' list of entries")
     out = []
     known = set(list_models())
-    for i, entry in enumerate(data.get("results") or []):
+    for i, entry in enumerate(entries):
         try:
+            if not isinstance(entry, dict):
+                raise TypeError(f"got {type(entry).__name__}")
             model = entry["model"]
             acc = Accuracy(
                 model=model,

@@ -2,19 +2,26 @@
 
 Every module in this package that defines ``register(subparsers)`` adds one subcommand, so adding a
 command is adding a file. A subcommand sets ``func`` (taking the parsed ``argparse.Namespace`` and
-returning an exit status). :class:`~googlenet.errors.UserError` becomes one clear line and exit 2, as does
-a missing optional package (ONNX, ONNX Runtime), with the ``pip install`` that provides it.
+returning an exit status).
+
+:func:`main` is the one place where an expected error becomes one clear line and exit 2, never a traceback:
+a :class:`~googlenet.errors.UserError` (sizes, names, formats, files that do not fit), an argument argparse
+refuses (one line, no usage block), a file the system refuses to read or write (missing folder, a file in the
+way, no permission: :data:`~googlenet.errors.PATH_ERRNOS`), and a missing optional package (ONNX, ONNX Runtime)
+with the ``pip install`` that provides it. A closed pipe (``googlenet summary googlenet | head -1``) ends the
+command quietly with 141, the status a process stopped by SIGPIPE has.
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import pkgutil
 import sys
 
 from .. import __version__
-from ..errors import UserError
+from ..errors import UserError, path_error
 
 # optional packages -> the extra that installs them (pyproject.toml)
 OPTIONAL = {
@@ -40,8 +47,25 @@ def _missing(err: ModuleNotFoundError):
     return run
 
 
+class Parser(argparse.ArgumentParser):
+    """argparse with a one-line refusal: ``googlenet CMD: error: ...`` and exit 2 (the usage is in ``--help``)."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.exit(2, f"{self.prog}: error: {' '.join(message.split())} (see {self.prog} --help)\n")
+
+
+def _closed_pipe() -> int:
+    """The reader of stdout went away (``| head``): stop quietly, with no "Exception ignored" at exit."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):  # stdout without a file descriptor (captured): nothing left to silence
+        pass
+    return 141
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="googlenet",
         description="GoogLeNet (Inception v1) as the paper describes it, and the classic CNNs around it.",
     )
@@ -72,9 +96,19 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help()
         return 2
     try:
-        return int(args.func(args) or 0)
+        code = int(args.func(args) or 0)
+        sys.stdout.flush()  # a closed pipe shows here, inside the handlers, not at the interpreter's exit
+        return code
+    except BrokenPipeError:
+        return _closed_pipe()
     except UserError as err:
         print(f"googlenet {args.command}: error: {err}", file=sys.stderr)
+        return 2
+    except OSError as err:
+        line = path_error(err)
+        if line is None:
+            raise
+        print(f"googlenet {args.command}: error: {line}", file=sys.stderr)
         return 2
     except ModuleNotFoundError as err:
         extra = _optional_extra(err)

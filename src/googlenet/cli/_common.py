@@ -6,12 +6,16 @@ import argparse
 import contextlib
 import json
 import math
+import os
 import sys
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import yaml
 
+from ..analysis.profile import check_input_size
+from ..contract import ModelContract
 from ..errors import UserError
 
 
@@ -44,6 +48,67 @@ def positive_int(text: str) -> int:
 def non_negative_int(text: str) -> int:
     """argparse type: an integer >= 0."""
     return _int_at_least(text, 0, "a non-negative")
+
+
+def positive_float(text: str) -> float:
+    """argparse type: a finite number > 0."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not (value > 0 and math.isfinite(value)):
+        raise argparse.ArgumentTypeError(f"expected a finite number > 0, got {text}")
+    return value
+
+
+def writable_parent(path: Path) -> None:
+    """Refuse ``path`` when its folder cannot be made or written: a file on the way, no permission.
+
+    Missing folders are fine: the commands create them (as ``atomic_write`` does)."""
+    probe = path.parent
+    while not probe.exists() and probe != probe.parent:
+        probe = probe.parent
+    if not probe.is_dir():
+        raise argparse.ArgumentTypeError(f"cannot write {path}: {probe} is a file, not a folder")
+    if not os.access(probe, os.W_OK | os.X_OK):
+        raise argparse.ArgumentTypeError(f"cannot write {path}: no permission to write in {probe}")
+
+
+def output_file(text: str) -> str:
+    """argparse type: a file the command will write (not a folder; its folder can be made and written)."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError("expected a file name, got ''")
+    path = Path(text)
+    if path.is_dir():
+        raise argparse.ArgumentTypeError(f"{text} is a folder; give a file name")
+    writable_parent(path)
+    return text
+
+
+PLOT_SUFFIXES = (".png", ".svg", ".pdf")
+
+
+def plot_file(text: str) -> str:
+    """argparse type: a chart file, ``.png``, ``.svg`` or ``.pdf``; a name without a suffix gets ``.png`` (the file
+    the command then names is the one written)."""
+    suffix = Path(text).suffix.lower()
+    if not suffix:
+        text += ".png"
+    elif suffix not in PLOT_SUFFIXES:
+        raise argparse.ArgumentTypeError(f"cannot draw {text}: charts are {', '.join(PLOT_SUFFIXES)}")
+    return output_file(text)
+
+
+def non_negative_float(text: str) -> float:
+    """argparse type: a finite number >= 0."""
+    if text.strip() in ("0", "0.0"):
+        return 0.0
+    return positive_float(text)
+
+
+def check_contract_size(contract: ModelContract) -> None:
+    """The crop a command will feed ``contract``'s model must fit the network: one line with its smallest size."""
+    check_input_size(contract.model, contract.input_size, **dict(contract.model_kwargs))
 
 
 def add_model_args(parser: argparse.ArgumentParser) -> None:

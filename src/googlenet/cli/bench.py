@@ -8,7 +8,15 @@ import os
 from ..deploy.bench import BenchReport, format_report, run_bench, torchvision_reference
 from ..deploy.loading import resolve_model
 from ..deploy.opprofile import format_profile, op_profile
-from ._common import add_model_args, parse_model_args, positive_int, print_json, stdout_to_stderr
+from ._common import (
+    add_model_args,
+    check_contract_size,
+    non_negative_int,
+    parse_model_args,
+    positive_int,
+    print_json,
+    stdout_to_stderr,
+)
 
 
 def _ints(text: str) -> list[int]:
@@ -33,7 +41,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--checkpoint", "-c", help="a .safetensors checkpoint instead of a random-weight model")
     add_model_args(p)
     p.add_argument("--batch", type=_ints, default=[1, 16], help="batch sizes, comma-separated (default 1,16)")
-    p.add_argument("--input-size", type=positive_int, default=224, help="image side (default 224)")
+    p.add_argument(
+        "--input-size", type=positive_int, default=None, help="image side (default: the checkpoint's, or the model's)"
+    )
     p.add_argument("--paths", default="eager,channels_last,compile,onnxruntime", help="back ends, comma-separated")
     p.add_argument(
         "--reference",
@@ -44,7 +54,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--reference-paths", default="eager,onnxruntime", help="back ends timed for the reference")
     p.add_argument("--threads", type=positive_int, default=min(2, os.cpu_count() or 1), help="intra-op threads")
     p.add_argument("--repeats", type=positive_int, default=10, help="timed batches per back end (default 10)")
-    p.add_argument("--warmup", type=int, default=2, help="untimed batches per back end (default 2)")
+    p.add_argument("--warmup", type=non_negative_int, default=2, help="untimed batches per back end (default 2)")
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
     p.add_argument("--profile", action="store_true", help="also print per-operator time of each path (largest batch)")
     p.set_defaults(func=run)
@@ -62,7 +72,9 @@ def run(args: argparse.Namespace) -> int:
 def _bench(args: argparse.Namespace) -> BenchReport:
     model_args = parse_model_args(args.model_args)
     model, contract = resolve_model(args.checkpoint, args.model, model_args)
-    contract = contract.replace(input_size=args.input_size)
+    if args.input_size:
+        contract = contract.replace(input_size=args.input_size)
+    check_contract_size(contract)
     name = contract.model + ("*" if model_args else "")
     if model_args:
         print(f"{name}: {contract.model} with " + ", ".join(f"{k}={v}" for k, v in model_args.items()))

@@ -9,7 +9,7 @@ from pathlib import Path
 from ..card import checkpoint_card
 from ..checkpoint import atomic_write
 from ..errors import UserError
-from ._common import print_json, stdout_to_stderr
+from ._common import output_file, print_json, stdout_to_stderr
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -18,7 +18,9 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="a checkpoint's model card (Markdown): architecture, input contract, provenance, recorded accuracy",
     )
     p.add_argument("checkpoint", help=".safetensors checkpoint (or a run folder with best/last.safetensors)")
-    p.add_argument("-o", "--output", default=None, help="write the Markdown here instead of printing it")
+    p.add_argument(
+        "-o", "--output", default=None, type=output_file, help="write the Markdown here instead of printing it"
+    )
     p.add_argument("--json", action="store_true", help="print the card's facts as JSON (what GET /v1/model reads)")
     p.set_defaults(func=run)
 

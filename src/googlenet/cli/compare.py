@@ -11,7 +11,7 @@ from ..analysis.compare import ModelStats, chart_points, compare_models
 from ..analysis.plot import family_chart
 from ..errors import UserError
 from ..factory import list_models, model_info
-from ._common import human, print_json, stdout_to_stderr
+from ._common import human, non_negative_int, plot_file, positive_int, print_json, stdout_to_stderr
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -21,14 +21,22 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("models", nargs="+", metavar="MODEL", help="registered model names, or 'all'")
     p.add_argument(
-        "--input-size", type=int, default=None, help="square input in px for every model (default: each model's)"
+        "--input-size",
+        type=positive_int,
+        default=None,
+        help="square input in px for every model (default: each model's)",
     )
-    p.add_argument("--num-classes", type=int, default=1000)
+    p.add_argument("--num-classes", type=non_negative_int, default=1000, help="classifier outputs (default 1000)")
     p.add_argument("--measure", action="store_true", help="also measure CPU latency (batch 1) and images/s")
-    p.add_argument("--batch-size", type=int, default=8, help="batch for the images/s measurement (default 8)")
-    p.add_argument("--repeats", type=int, default=5, help="timed runs per measurement; the median is reported")
-    p.add_argument("--threads", type=int, default=None, help="CPU threads for --measure (default: torch's)")
-    p.add_argument("--plot", metavar="OUT.png", help="write a Canziani-style chart: top-1 vs MACs, area ~ params")
+    p.add_argument("--batch-size", type=positive_int, default=8, help="batch for the images/s measurement (default 8)")
+    p.add_argument("--repeats", type=positive_int, default=5, help="timed runs per measurement; the median is reported")
+    p.add_argument("--threads", type=positive_int, default=None, help="CPU threads for --measure (default: torch's)")
+    p.add_argument(
+        "--plot",
+        metavar="OUT.png",
+        type=plot_file,
+        help="write a Canziani-style chart: top-1 vs MACs, area ~ params (.png, .svg or .pdf; no suffix: .png added)",
+    )
     p.add_argument(
         "--results", metavar="FILE", help="this project's measured accuracies (default: the packaged results.yaml)"
     )
@@ -77,11 +85,7 @@ def run(args: argparse.Namespace) -> int:
     names = list_models() if args.models == ["all"] else args.models
     for n in names:
         model_info(n)  # unknown names fail here, with suggestions
-    if args.batch_size < 1 or args.repeats < 1:
-        raise UserError("--batch-size and --repeats must be positive")
     if args.threads is not None:
-        if args.threads < 1:
-            raise UserError("--threads must be positive")
         torch.set_num_threads(args.threads)
     with stdout_to_stderr(args.json):  # --json: stdout holds the JSON alone
         stats = compare_models(names, args.input_size, args.measure, args.batch_size, args.repeats, args.num_classes)

@@ -10,12 +10,12 @@ from ..checkpoint import atomic_write
 from ..data.crops import CROP_SCHEMES
 from ..data.sources import resolve_split
 from ..errors import UserError
-from ..eval.evaluate import EvalOptions, evaluate, table3_markdown
+from ..eval.evaluate import CLASS_MAPS, EvalOptions, evaluate, table3_markdown
 from ..eval.members import class_names_of, load_members
 from ..eval.metrics import save_confusion_png
 from ..eval.stream import REDUCTIONS
 from ..runtime.backends import available_backends
-from ._common import non_negative_int, positive_int
+from ._common import check_contract_size, non_negative_int, output_file, positive_int
 
 
 def add_model_options(p: argparse.ArgumentParser, several_crops: bool = True) -> None:
@@ -80,16 +80,29 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="image folder root/<split>/<class>/*, or a dataset name (imagenette2-128, cifar10)",
     )
     p.add_argument("--split", default="val", help="subfolder of --data to evaluate ('' for --data itself)")
+    p.add_argument(
+        "--class-map",
+        choices=CLASS_MAPS,
+        default="by-name",
+        help="by-name (default): class folders must carry the checkpoint's class names (or ids), else refused; "
+        "by-position: the i-th folder (sorted) is scored as class i whatever its name",
+    )
     add_model_options(p)
     p.add_argument(
         "--table3",
         action="store_true",
         help="print a Markdown table shaped like the paper's Table 3 (default crops: 1 10 144)",
     )
-    p.add_argument("--json", metavar="OUT", help="write every figure (per class, confusion, skipped files) as JSON")
+    p.add_argument(
+        "--json",
+        metavar="OUT",
+        type=output_file,
+        help="write every figure (per class, confusion, skipped files) as JSON",
+    )
     p.add_argument(
         "--confusion",
         metavar="PNG",
+        type=output_file,
         help="confusion matrix of the last setting (default: beside --json as OUT.confusion.png)",
     )
     p.add_argument(
@@ -107,7 +120,11 @@ def run(args: argparse.Namespace) -> int:
     crops = args.crops or ([1, 10, 144] if args.table3 else [1])
     root = resolve_split(args.data, args.split or None)
     members = load_members(args.checkpoint, backend=args.backend, device=args.device, input_size=args.input_size)
-    opts = EvalOptions(args.reduce, args.chunk_size, args.workers, args.limit, args.resize, not args.no_progress)
+    for m in members:
+        check_contract_size(m.contract)
+    opts = EvalOptions(
+        args.reduce, args.chunk_size, args.workers, args.limit, args.resize, not args.no_progress, args.class_map
+    )
     rows = evaluate(members, root, crops, opts)
 
     for r in rows:

@@ -9,7 +9,7 @@ from tabulate import tabulate
 
 from ..analysis.explain import StackVsSingle, stacked_vs_single
 from ..errors import UserError
-from ._common import human, print_json
+from ._common import human, positive_int, print_json
 
 TOPICS = ("receptive-field",)
 
@@ -17,9 +17,9 @@ TOPICS = ("receptive-field",)
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("explain", help="design arguments computed by the code (receptive-field)")
     p.add_argument("topic", choices=TOPICS, help="receptive-field: stacked 3x3 convs vs one large conv (VGG)")
-    p.add_argument("--channels", type=int, default=64, help="C, input and output channels (default 64)")
-    p.add_argument("--size", type=int, default=56, help="feature map side for the MACs column (default 56)")
-    p.add_argument("--max-stack", type=int, default=3, help="compare 1..N stacked 3x3 convs (default 3)")
+    p.add_argument("--channels", type=positive_int, default=64, help="C, input and output channels (default 64)")
+    p.add_argument("--size", type=positive_int, default=56, help="feature map side for the MACs column (default 56)")
+    p.add_argument("--max-stack", type=positive_int, default=3, help="compare 1..N stacked 3x3 convs (default 3)")
     p.add_argument("--json", action="store_true", help="print machine-readable JSON")
     p.set_defaults(func=run)
 

@@ -9,7 +9,14 @@ from ..deploy.int8 import compare_int8, write_int8
 from ..deploy.loading import resolve_model
 from ..errors import UserError
 from ..runtime.images import image_root, sample_batch
-from ._common import add_model_args, parse_model_args, positive_int
+from ._common import (
+    add_model_args,
+    check_contract_size,
+    non_negative_float,
+    output_file,
+    parse_model_args,
+    positive_int,
+)
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -26,11 +33,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     add_model_args(p)
     p.add_argument("--num-classes", type=positive_int, default=1000, help="classes of a --model (default 1000)")
     p.add_argument("--format", "-f", default="onnx", help="onnx or torchscript (default onnx)")
-    p.add_argument("--output", "-o", required=True, help="output file")
+    p.add_argument("--output", "-o", required=True, type=output_file, help="output file (not a folder)")
     p.add_argument("--input-size", type=positive_int, help="image side (default: the checkpoint's or the model's)")
     p.add_argument("--dynamic-batch", action="store_true", help="symbolic batch dimension (ONNX)")
     p.add_argument("--batch-size", type=positive_int, default=1, help="batch size of a static-batch ONNX export")
-    p.add_argument("--opset", type=int, default=18, help="ONNX opset (default 18)")
+    p.add_argument("--opset", type=positive_int, default=18, help="ONNX opset (default 18)")
     p.add_argument("--legacy-exporter", action="store_true", help="torch.onnx's TorchScript-based exporter")
     p.add_argument("--bake-normalization", action="store_true", help="the file takes [0, 1] RGB and normalises itself")
     p.add_argument(
@@ -40,8 +47,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--parity-images", type=positive_int, default=8, help="real images for the parity check (default 8)")
     p.add_argument("--data", help="image folder for the parity check (default: Imagenette val)")
-    p.add_argument("--tolerance", type=float, default=1e-4, help="max abs logit difference (default 1e-4)")
-    p.add_argument("--int8", metavar="OUT", help="also write a static int8 (QDQ) ONNX model calibrated on images")
+    p.add_argument("--tolerance", type=non_negative_float, default=1e-4, help="max abs logit difference (default 1e-4)")
+    p.add_argument(
+        "--int8", metavar="OUT", type=output_file, help="also write a static int8 (QDQ) ONNX model calibrated on images"
+    )
     p.add_argument("--calibration-images", type=positive_int, default=64, help="train images for int8 calibration")
     p.add_argument("--evaluate", action="store_true", help="with --int8: top-1 of fp32 and int8 files on val")
     p.add_argument("--eval-limit", type=positive_int, help="evaluate on at most N val images, spread over the classes")
@@ -52,9 +61,12 @@ def run(args: argparse.Namespace) -> int:
     check_format(args.format)  # before any model or image is loaded
     if args.int8 and args.format != "onnx":
         raise UserError("--int8 needs --format onnx")
+    if args.evaluate and not args.int8:
+        raise UserError("--evaluate compares the fp32 and int8 files: give --int8 OUT with it")
     model, contract = resolve_model(args.checkpoint, args.model, parse_model_args(args.model_args), args.num_classes)
     if args.input_size:
         contract = contract.replace(input_size=args.input_size)
+    check_contract_size(contract)
     images = sample_batch(args.data, args.parity_images, contract, normalized=False)
     result = export_model(
         model,

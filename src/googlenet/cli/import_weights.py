@@ -13,7 +13,7 @@ from ..caffe import NETWORKS, import_caffe, is_caffemodel
 from ..contract import ModelContract
 from ..errors import UserError
 from ..weights import import_torchvision, import_torchvision_by_name
-from ._common import add_model_args, parse_model_args
+from ._common import add_model_args, output_file, parse_model_args, positive_int
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -35,8 +35,10 @@ def register(sub: argparse._SubParsersAction) -> None:
         metavar="NAME",
         help="torchvision's default ImageNet weights for model NAME (its download cache in $TORCH_HOME), no SRC",
     )
-    p.add_argument("-o", "--output", required=True, help="destination .safetensors file")
-    p.add_argument("--num-classes", type=int, default=None, help="classifier size (default: read from the file)")
+    p.add_argument("-o", "--output", required=True, type=output_file, help="destination .safetensors file")
+    p.add_argument(
+        "--num-classes", type=positive_int, default=None, help="classifier size (default: read from the file)"
+    )
     p.add_argument(
         "--class-names", default=None, help="text file with one class name per line (default: ImageNet's for 1000)"
     )

@@ -7,7 +7,7 @@ import sys
 
 from ..eval.members import class_names_of, load_members
 from ..eval.predict import as_dict, cam_folder, expand_inputs, predict, save_cams
-from ._common import positive_int, print_json, stdout_to_stderr
+from ._common import check_contract_size, positive_int, print_json, stdout_to_stderr
 from .eval import add_model_options
 
 
@@ -39,6 +39,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     with stdout_to_stderr(args.json):  # --json: stdout holds the JSON lines alone
         members = load_members(args.checkpoint, backend=args.backend, device=args.device, input_size=args.input_size)
+        for m in members:
+            check_contract_size(m.contract)
         names = class_names_of(members)
         files = expand_inputs(args.inputs)
         folder = cam_folder(args.cam) if args.cam else None

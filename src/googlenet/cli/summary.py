@@ -25,14 +25,18 @@ from ..analysis.tables import (
     totals_lines,
 )
 from ..factory import model_info
-from ._common import add_model_args, parse_model_args, print_json
+from ._common import add_model_args, non_negative_int, parse_model_args, positive_int, print_json
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("summary", help="per-layer shapes, params and multiply-adds (Table 1 for GoogLeNet)")
     p.add_argument("model", help="registered model name (see `googlenet models`)")
-    p.add_argument("--input-size", type=int, default=None, help="square input size in px (default: the model's)")
-    p.add_argument("--num-classes", type=int, default=1000)
+    p.add_argument(
+        "--input-size", type=positive_int, default=None, help="square input size in px (default: the model's)"
+    )
+    p.add_argument(
+        "--num-classes", type=non_negative_int, default=1000, help="classifier outputs (0: features only; default 1000)"
+    )
     p.add_argument("--json", action="store_true", help="print machine-readable JSON instead of tables")
     p.add_argument(
         "--naive-vs-reduced",

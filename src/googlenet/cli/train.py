@@ -18,6 +18,7 @@ from ..train.engine import train
 from ..train.finetune import check_options
 from ..train.speed import loader_speed
 from ..train.state import load_state
+from ._common import positive_int
 
 # fields a resumed run may change: where things are and how it runs, not what it computes (epochs extends it)
 RESUME_SAFE = frozenset(
@@ -45,7 +46,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--model", help="registered model name (overrides the recipe's)")
     p.add_argument("--out", help="output folder for checkpoints, metrics and plots")
     p.add_argument("--data", help="dataset folder or the folder holding its archive (default: $GOOGLENET_DATA)")
-    p.add_argument("--epochs", type=int)
+    p.add_argument("--epochs", type=positive_int)
     p.add_argument("--resume", metavar="DIR", help="continue the run saved in DIR exactly (its state.pt)")
     p.add_argument(
         "--overwrite",

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import sys
 import time
-import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,6 +32,7 @@ class EvalOptions:
     limit: int | None = None
     resize: int | None = None  # side before 1 or 10 crops; default: the contract's (input_size / crop_fraction)
     progress: bool = True
+    class_map: str = "by-name"  # how class folders meet the checkpoint's classes (CLASS_MAPS)
 
 
 @dataclass
@@ -47,17 +47,30 @@ class PassResult:
     seconds: float = 0.0
 
 
-_WARNED: set[tuple[str, ...]] = set()
+# by-name: class folders must be (some of) the checkpoint's classes, matched by name; by-position: the i-th folder
+# (sorted) is class i, whatever the names (for data whose folders are named otherwise, e.g. 0_tshirt, 1_trouser)
+CLASS_MAPS = ("by-name", "by-position")
 
 
 def target_map(
-    folder_classes: Sequence[str], names: Sequence[str] | None, num_classes: int | None = None
+    folder_classes: Sequence[str],
+    names: Sequence[str] | None,
+    num_classes: int | None = None,
+    class_map: str = "by-name",
 ) -> list[int] | None:
-    """Folder class index -> model class index (None: the same), matching by name where the names match.
+    """Folder class index -> model class index (None: the same), matching by name (``class_map`` "by-name").
 
-    Without class names (``names`` None) folders are taken in order, and there must not be more of them than
-    the model's ``num_classes``.
+    Folders that are not among the checkpoint's classes are refused with one line naming them, unless
+    ``class_map`` is "by-position": then folders are taken in order. Without class names (``names`` None)
+    folders are taken in order, and there must not be more of them than the model's ``num_classes``.
     """
+    if class_map not in CLASS_MAPS:
+        raise UserError(f"class map must be one of {', '.join(CLASS_MAPS)}, got {class_map!r}")
+    if class_map == "by-position" or names is None:
+        count = num_classes if names is None else len(names)
+        if count is not None and len(folder_classes) > count:
+            raise UserError(f"the data has {len(folder_classes)} classes, the checkpoint {count}")
+        return None
     if names is None:
         if num_classes is not None and len(folder_classes) > num_classes:
             raise UserError(f"the data has {len(folder_classes)} classes, the checkpoint {num_classes}")
@@ -67,15 +80,12 @@ def target_map(
     if set(folder_classes) <= set(names):  # the same classes, or some of them, in any order: match by name
         return [list(names).index(c) for c in folder_classes]
     if len(names) == len(folder_classes):
-        if (key := (*folder_classes, "|", *names)) in _WARNED:
-            return None
-        _WARNED.add(key)  # once: decoding resets the warnings registry, so the default filter repeats it
-        warnings.warn(
-            f"class folders {list(folder_classes)[:3]}... differ from the checkpoint's class names "
-            f"{list(names)[:3]}...; matching them by order",
-            stacklevel=2,
+        foreign = [c for c in folder_classes if c not in names]
+        shown = ", ".join(repr(c) for c in foreign[:3]) + (f" and {len(foreign) - 3} more" if len(foreign) > 3 else "")
+        raise UserError(
+            f"class folders {shown} are not among the checkpoint's classes ({', '.join(map(repr, names[:3]))}...); "
+            "to score the i-th folder as class i anyway, pass --class-map by-position"
         )
-        return None
     raise UserError(f"the data has {len(folder_classes)} classes, the checkpoint {len(names)}")
 
 
@@ -83,7 +93,8 @@ def run_pass(member: Member, root: Path, crops: int, opts: EvalOptions) -> PassR
     """Evaluate one model with one crop scheme over the image folder ``root`` (chunked, with a progress bar)."""
     transform = image_transform(member.contract, crops, opts.resize)
     dataset = EvalFolder(root, transform, mode=member.contract.image_mode)
-    mapping = target_map(dataset.classes, member.class_keys_for(dataset.classes), member.num_classes)
+    keys = member.class_keys_for(dataset.classes)
+    mapping = target_map(dataset.classes, keys, member.num_classes, opts.class_map)
     indices = round_robin(dataset.targets, opts.limit)
     loader = DataLoader(Subset(dataset, indices), batch_size=None, num_workers=opts.workers, collate_fn=_as_is)
     skipped: list[tuple[str, str]] = []
