@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import time
 
+from ..train import rundir
 from ..train.config import load_recipe, parse_overrides
 from ..train.engine import train
 
@@ -14,6 +15,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--out", default="runs/fashion-mnist-demo", help="output folder")
     p.add_argument("--data", help="folder with Fashion-MNIST's IDX .gz files")
     p.add_argument("--download", action="store_true", help="download Fashion-MNIST with torchvision when absent")
+    p.add_argument("--overwrite", action="store_true", help="--out may hold an earlier run: replace it (else refused)")
     p.add_argument("overrides", nargs="*", metavar="FIELD=VALUE")
     p.set_defaults(func=run)
 
@@ -23,6 +25,7 @@ def run(args: argparse.Namespace) -> int:
     if args.data:
         over["data"] = args.data
     cfg = load_recipe("fashion-mnist-demo", over)
+    rundir.check_new_run(cfg.out, args.overwrite)
     t0 = time.perf_counter()
     summary = train(cfg)
     minutes = (time.perf_counter() - t0) / 60

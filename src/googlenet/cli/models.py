@@ -10,6 +10,7 @@ from tabulate import tabulate
 
 from ..analysis.meta import meta_model, shapes_only_batchnorm
 from ..analysis.profile import profile_model
+from ..errors import UserError
 from ..factory import list_models, model_info
 from ._common import human, print_json
 
@@ -59,6 +60,9 @@ def natural_key(name: str) -> list[int | str]:
 def run(args: argparse.Namespace) -> int:
     names = sorted(list_models(args.pattern), key=natural_key)
     if args.family:
+        families = sorted({model_info(n).family for n in list_models()})
+        if args.family not in families:
+            raise UserError(f"unknown family {args.family!r}: one of {', '.join(families)}")
         names = [n for n in names if model_info(n).family == args.family]
     rows = model_rows(names, with_macs=not args.no_macs)
     if args.json:
