@@ -4,14 +4,22 @@ so it runs on every clone; the real files are tested in test_data.py where Debia
 from __future__ import annotations
 
 import gzip
+import json
 import struct
+import subprocess
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from _runs import read_csv, run_cli
-from googlenet.data.datasets import FASHION_MNIST_FILES, DatasetError, load_fashion_mnist, read_idx
+from _runs import cli, env, read_csv, run_cli
+from googlenet.data.datasets import (
+    FASHION_MNIST_CLASSES,
+    FASHION_MNIST_FILES,
+    DatasetError,
+    load_fashion_mnist,
+    read_idx,
+)
 
 
 def write_idx(path: Path, array: np.ndarray) -> None:
@@ -63,6 +71,21 @@ def test_demo_recipe_trains_on_written_idx_files(fmnist_dir: Path, tmp_path: Pat
     assert [row["val_count"] for row in rows] == ["20", "20"] and rows[-1]["step"] == "6"
     meta = __import__("json").loads((out / "last.json").read_text())
     assert meta["model_kwargs"]["in_chans"] == 1 and len(meta["mean"]) == 1
+
+    # the demo's checkpoint is evaluable on the same IDX files, by folder or by name (it was "unknown dataset")
+    data = tmp_path / "data"
+    (data / "fashion-mnist").mkdir(parents=True)
+    for name in (n for pair in FASHION_MNIST_FILES.values() for n in pair):
+        (data / "fashion-mnist" / name).symlink_to(fmnist_dir / name)
+    report = tmp_path / "eval.json"
+    for where in (str(fmnist_dir), "fashion-mnist"):
+        r = subprocess.run(cli("eval", "--checkpoint", str(out / "last.safetensors"), "--data", where, "--json",
+                               str(report), "--no-progress"), env={**env(), "GOOGLENET_DATA": str(data)},
+                           capture_output=True, text=True, timeout=240)  # fmt: skip
+        assert r.returncode == 0, r.stderr[-2000:]
+        row = json.loads(report.read_text())["rows"][0]
+        assert row["n"] == 20 and row["skipped"] == []  # every test image, none lost
+        assert [row["per_class"][c]["count"] for c in FASHION_MNIST_CLASSES] == [2] * 10  # labels i % 10
 
 
 def test_data_folder_without_idx_files_is_refused(tmp_path: Path) -> None:

@@ -15,6 +15,7 @@ from ..eval.members import class_names_of, load_members
 from ..eval.metrics import save_confusion_png
 from ..eval.stream import REDUCTIONS
 from ..runtime.backends import available_backends
+from ..runtime.images import idx_images
 from ._common import check_contract_size, non_negative_int, output_file, positive_int
 
 
@@ -77,7 +78,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--data",
         required=True,
-        help="image folder root/<split>/<class>/*, or a dataset name (imagenette2-128, cifar10)",
+        help="image folder root/<split>/<class>/*, a dataset name (imagenette2-128, cifar10, fashion-mnist), or a "
+        "folder holding Fashion-MNIST's IDX files",
     )
     p.add_argument("--split", default="val", help="subfolder of --data to evaluate ('' for --data itself)")
     p.add_argument(
@@ -118,7 +120,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     check_output_paths(args.json, args.confusion)
     crops = args.crops or ([1, 10, 144] if args.table3 else [1])
-    root = resolve_split(args.data, args.split or None)
+    root = idx_images(args.data, args.split) or resolve_split(args.data, args.split or None)
     members = load_members(args.checkpoint, backend=args.backend, device=args.device, input_size=args.input_size)
     for m in members:
         check_contract_size(m.contract)

@@ -16,7 +16,7 @@ from tqdm import tqdm
 
 from ..errors import UserError
 from ..preprocess import image_transform
-from ..runtime.images import EvalFolder, round_robin
+from ..runtime.images import eval_dataset, round_robin
 from .members import Member, class_names_of
 from .metrics import summarize
 from .stream import stream_probabilities
@@ -92,7 +92,7 @@ def target_map(
 def run_pass(member: Member, root: Path, crops: int, opts: EvalOptions) -> PassResult:
     """Evaluate one model with one crop scheme over the image folder ``root`` (chunked, with a progress bar)."""
     transform = image_transform(member.contract, crops, opts.resize)
-    dataset = EvalFolder(root, transform, mode=member.contract.image_mode)
+    dataset = eval_dataset(root, transform, mode=member.contract.image_mode)
     keys = member.class_keys_for(dataset.classes)
     mapping = target_map(dataset.classes, keys, member.num_classes, opts.class_map)
     indices = round_robin(dataset.targets, opts.limit)

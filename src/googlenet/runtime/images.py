@@ -2,7 +2,8 @@
 export parity), its round-robin sample, and preprocessed batches of it.
 
 The folder is :class:`googlenet.data.datasets.ImageFolder` (``root/<class>/<image>``); :class:`EvalFolder` is its
-evaluation view, whose items also name the file and say why an unreadable one was skipped.
+evaluation view, whose items also name the file and say why an unreadable one was skipped. Fashion-MNIST's IDX
+files are the other labelled source (:class:`EvalIdx`, found by :func:`idx_images`), as training reads them.
 """
 
 from __future__ import annotations
@@ -13,12 +14,21 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from PIL import Image
 from torch import Tensor
 from torch.utils.data import Dataset
 from torchvision.transforms.v2 import functional as F
 
 from ..contract import ModelContract
-from ..data.datasets import ImageFolder, Unreadable
+from ..data.datasets import (
+    FASHION_MNIST_CLASSES,
+    FASHION_MNIST_FILES,
+    DatasetError,
+    ImageFolder,
+    Unreadable,
+    fashion_mnist_dir,
+    load_fashion_mnist,
+)
 from ..data.sources import resolve_split
 from ..errors import UserError
 from ..preprocess import image_transform, normalizer
@@ -47,6 +57,52 @@ class EvalFolder(Dataset):
         if isinstance(item, Unreadable):
             return None, target, path, item.reason
         return item[0], target, path, None
+
+
+class EvalIdx(Dataset):
+    """A Fashion-MNIST split read from its IDX images file (its labels file beside it), items as
+    :class:`EvalFolder`'s: ``(transform(PIL image), target, "FILE[i]", None)``."""
+
+    def __init__(self, images_file: str | os.PathLike, transform: Callable | None = None, mode: str = "L") -> None:
+        path = Path(images_file)
+        split = next((s for s, (img, _) in FASHION_MNIST_FILES.items() if img == path.name), None)
+        if split is None:
+            raise DatasetError(f"{path}: not one of Fashion-MNIST's IDX image files")
+        data = load_fashion_mnist(split, path.parent)
+        self.images, self.targets = data.images, data.targets
+        self.classes: list[str] = list(FASHION_MNIST_CLASSES)
+        self.file, self.transform, self.mode = path, transform, mode
+
+    def __len__(self) -> int:
+        return len(self.images)
+
+    def __getitem__(self, index: int) -> tuple[Any, int, str, str | None]:
+        img = Image.fromarray(self.images[index, 0].numpy(), "L").convert(self.mode)
+        x = self.transform(img) if self.transform is not None else img
+        return x, self.targets[index], f"{self.file}[{index}]", None
+
+
+def idx_images(data: str, split: str | None) -> Path | None:
+    """The Fashion-MNIST IDX images file that ``--data``/``--split`` name, or None when ``data`` is no such data.
+
+    ``data`` is ``fashion-mnist`` (found where training finds it) or a folder holding its IDX files; ``split``
+    ``val``, ``test`` or none reads the 10,000 test images, ``train`` the 60,000 training ones.
+    """
+    if data != "fashion-mnist":
+        holds = [Path(data), Path(data) / "fashion-mnist"]
+        if not any((d / FASHION_MNIST_FILES["test"][0]).is_file() for d in holds):
+            return None
+    if split not in (None, "", "val", "test", "train"):
+        raise UserError(f"Fashion-MNIST has a train and a test split, not {split!r}")
+    root = fashion_mnist_dir(None if data == "fashion-mnist" else data)
+    return root / FASHION_MNIST_FILES["train" if split == "train" else "test"][0]
+
+
+def eval_dataset(root: str | os.PathLike, transform: Callable | None = None, mode: str = "RGB") -> EvalFolder | EvalIdx:
+    """The labelled images at ``root``: class folders (:class:`EvalFolder`) or an IDX images file (:class:`EvalIdx`)."""
+    if Path(root).is_file():
+        return EvalIdx(root, transform, mode)
+    return EvalFolder(root, transform, mode)
 
 
 def round_robin(targets: Sequence[int], limit: int | None) -> list[int]:
