@@ -161,9 +161,7 @@ def test_torchvision_twin_only_for_the_same_network():
 
 @pytest.mark.parametrize("option", [["--repeats", "0"], ["--threads", "0"], ["--reference", "selff"]])
 def test_bench_rejects_bad_numbers_and_reference_names(option, capsys):
-    with pytest.raises(SystemExit) as exit_info:
-        main(["bench", "googlenet_small", *option])
-    assert exit_info.value.code == 2
+    assert main(["bench", "googlenet_small", *option]) == 2
     assert option[0] in capsys.readouterr().err
 
 
@@ -208,3 +206,20 @@ def test_train_throughput_times_each_variant_of_a_recipe_against_torchvision() -
     r = subprocess.run([sys.executable, str(script), *args, "--variant", "recipe batch_size=32 mixup=0.2"],
                        env=env(), capture_output=True, text=True, timeout=300)  # fmt: skip
     assert r.returncode == 1 and "batch_size, mixup" in r.stderr and "Traceback" not in r.stderr, r.stderr
+
+
+def test_bench_of_a_checkpoint_times_its_own_input_size(tmp_path, capsys):
+    """A checkpoint trained at 16 px is timed at 16 px (it was timed at 224), unless --input-size says otherwise."""
+    from googlenet.analysis.profile import profile_model
+    from googlenet.checkpoint import save_weights
+
+    kwargs = {"width": 0.125, "aux_logits": False}
+    model = create_model("googlenet_small", num_classes=3, **kwargs)
+    contract = default_contract("googlenet_small", 3, **kwargs).replace(input_size=16)
+    ckpt = save_weights(tmp_path / "c16.safetensors", model, contract.to_meta())
+    common = ["--paths", "eager", "--reference", "none", "--repeats", "1", "--warmup", "0", "--batch", "1", "--json"]
+    for extra, size in (([], 16), (["--input-size", "24"], 24)):
+        assert main(["bench", "--checkpoint", str(ckpt), *common, *extra]) == 0
+        report = json.loads(capsys.readouterr().out)
+        assert report["input_size"] == size
+        assert report["macs"] == profile_model(model.eval(), size).total_macs  # counted at that size too

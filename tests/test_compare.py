@@ -142,6 +142,11 @@ def test_compare_plot_from_project_results(tmp_path, capsys):
     assert main(["compare", "googlenet_small", "--plot", str(png), "--results", str(results)]) == 0
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert "chart written" in capsys.readouterr().out
+    # a name without a suffix: the PNG gets one, and the line names the file written (it once named "mychart")
+    bare = tmp_path / "mychart"
+    assert main(["compare", "googlenet_small", "--plot", str(bare), "--results", str(results)]) == 0
+    assert capsys.readouterr().out.strip().endswith(f"chart written to {bare}.png") and not bare.exists()
+    assert (tmp_path / "mychart.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
 def test_compare_plot_without_accuracies_is_a_clear_error(tmp_path, capsys):

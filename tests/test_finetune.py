@@ -16,7 +16,7 @@ from PIL import Image
 from torchvision import models as tvm
 
 from _runs import TINY
-from googlenet.checkpoint import read_checkpoint
+from googlenet.checkpoint import CheckpointError, read_checkpoint
 from googlenet.factory import load_model
 from googlenet.train.config import ConfigError, TrainConfig, load_recipe, merge, parse_overrides
 from googlenet.train.engine import Trainer, train
@@ -173,3 +173,9 @@ def test_fine_tuning_options_are_checked(fields, message):
 def test_init_weights_of_another_model_is_one_line(source, two_classes, tmp_path):
     with pytest.raises(ConfigError, match="holds a googlenet_small, this run trains resnet18"):
         Trainer(tiny(two_classes, tmp_path, f"init_weights={source}", "model=resnet18", "model_kwargs={}"))
+
+
+def test_init_weights_of_another_width_names_both_widths(source, two_classes, tmp_path):
+    """The source is width 0.125; a run asking width 0.25 once failed on a tensor shape with no hint."""
+    with pytest.raises(CheckpointError, match=r"width=0\.125 vs 0\.25.*leave model_kwargs to the init weights"):
+        Trainer(tiny(two_classes, tmp_path, f"init_weights={source}", "model_kwargs.width=0.25"))

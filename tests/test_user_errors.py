@@ -213,20 +213,12 @@ CASES: list[tuple[str, Case, tuple[str, ...]]] = [
 ]
 
 
-def run_main(argv: list[str]) -> int:
-    """``main(argv)``'s exit status, whether it returns it or argparse exits."""
-    try:
-        return main(argv)
-    except SystemExit as exit_info:
-        return int(exit_info.code or 0)
-
-
 @pytest.mark.parametrize(("argv", "words"), [pytest.param(c, w, id=i) for i, c, w in CASES])
 def test_a_mistake_is_one_line_and_exit_2(
     env_: Env, argv: Case, words: tuple[str, ...], capsys: pytest.CaptureFixture
 ) -> None:
     args = argv(env_)
-    code = run_main(args)
+    code = main(args)  # argparse's refusals too: returned, not raised
     err = capsys.readouterr().err
     lines = [line for line in err.splitlines() if line.strip()]
     assert code == 2, (args, err)

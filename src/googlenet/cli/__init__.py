@@ -90,8 +90,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run ``googlenet ARGV``; returns the exit status (argparse's refusals included), never raising for a
+    user's mistake."""
     parser = build_parser()
-    args = parser.parse_args(argv)
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exit_info:  # a refused argument (one line, 2), --help or --version (0): returned, as below
+        return exit_info.code if isinstance(exit_info.code, int) else 2
     if not getattr(args, "func", None):
         parser.print_help()
         return 2

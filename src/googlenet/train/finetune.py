@@ -17,7 +17,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from ..checkpoint import read_checkpoint
+from ..checkpoint import CheckpointError, read_checkpoint
 from ..contract import CAFFE_MEAN_BGR, ModelContract
 from ..factory import classifier_keys, contract_of, load_pretrained
 from ..pretrained import TORCHVISION_KWARGS, torchvision_contract, torchvision_state, torchvision_weights
@@ -134,7 +134,25 @@ def load_init(model: nn.Module, init: InitSource, name: str, kwargs: dict[str, A
     else:
         state, _ = read_checkpoint(init.spec)
         source = init.spec
-    init.reset = load_pretrained(model, state, source, classifier_keys(name, **kwargs))
+    try:
+        init.reset = load_pretrained(model, state, source, classifier_keys(name, **kwargs))
+    except CheckpointError as err:
+        hint = options_hint(dict(init.contract.model_kwargs), kwargs, init.contract.model, name)
+        raise CheckpointError(f"{err}{hint}") from None
+
+
+def options_hint(source: dict[str, Any], run: dict[str, Any], source_model: str, run_model: str) -> str:
+    """Why weights may not fit: the builder options (``width``...) or the model that differ, as a clause."""
+    if source_model != run_model:
+        return f"; the init weights are a {source_model}, this run builds a {run_model}"
+    differ = [k for k in sorted(set(source) | set(run)) if k != "in_chans" and source.get(k) != run.get(k)]
+    if not differ:
+        return ""
+    shown = ", ".join(f"{k}={source.get(k, '(default)')!r} vs {run.get(k, '(default)')!r}" for k in differ)
+    return (
+        f"; the init weights were built with other options than this run's ({shown}): leave model_kwargs to the "
+        "init weights (they are taken by default) or start from weights of the same options"
+    )
 
 
 def classifier_parameters(model: nn.Module, name: str, kwargs: dict[str, Any]) -> set[str]:
