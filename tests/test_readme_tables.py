@@ -28,6 +28,16 @@ def test_readme_tables_are_generated_from_the_records() -> None:
     assert all(f"<!-- results:{name} -->" in readme for name in ("accuracy", "compare", "speed"))
 
 
+def test_no_page_states_a_test_count() -> None:
+    """Hand-written test counts drift (the README said 979, docs/index.md 372): pytest states them, pages do not."""
+    import re
+
+    count = re.compile(r"\b\d[\d,]*\s+(?:tests?\b(?! images)|passed\b|failed\b)")
+    for page in [ROOT / "README.md", *sorted((ROOT / "docs").rglob("*.md"))]:
+        found = count.findall(page.read_text())
+        assert not found, f"{page.relative_to(ROOT)} states a test count: {found}"
+
+
 def test_every_recorded_run_names_its_command_and_a_registered_model() -> None:
     from googlenet.analysis.accuracy import project_results
 
