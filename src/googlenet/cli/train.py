@@ -8,8 +8,8 @@ from typing import Any
 
 from ..errors import UserError
 from ..train.config import TrainConfig, dump_yaml, list_recipes, load_recipe, merge, parse_overrides
-from ..train.engine import train
 from ..train.finetune import check_options
+from ..train.loop import train
 from ..train.speed import loader_speed
 from ..train.state import load_state
 
