@@ -41,11 +41,12 @@ from googlenet.data.datasets import STATS
 from googlenet.device import cpu_model
 from googlenet.errors import UserError
 from googlenet.factory import create_model
+from googlenet.models.probe import accepts_return_aux
 from googlenet.train.config import TrainConfig, load_recipe, merge, parse_overrides, read_recipe
-from googlenet.train.engine import compute_loss, has_aux
 from googlenet.train.finetune import param_groups
 from googlenet.train.levers import build_optimizer
 from googlenet.train.speed import loader_speed
+from googlenet.train.task import compute_loss
 
 
 def ours(num_classes: int) -> tuple[str, nn.Module, Callable]:
@@ -121,7 +122,7 @@ def recipe_step(cfg: TrainConfig, num_classes: int, batch: int, size: int, devic
     model = model.to(memory_format=fmt)
     opt = build_optimizer(param_groups(model, cfg, set()), cfg)
     net = torch.compile(model) if cfg.compile else model
-    aux = has_aux(model)
+    aux = accepts_return_aux(model)
     dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(cfg.amp)
     x = torch.randn(batch, 3, size, size, device=device).contiguous(memory_format=fmt)
     y = torch.randint(0, num_classes, (batch,), device=device)

@@ -14,7 +14,7 @@ from typing import Any
 
 import yaml
 
-from ..analysis.profile import check_input_size
+from ..models.probe import check_input_size
 from ..contract import ModelContract
 from ..errors import UserError
 

@@ -7,7 +7,7 @@ import time
 
 from ..train import rundir
 from ..train.config import load_recipe, parse_overrides
-from ..train.engine import train
+from ..train.loop import train
 
 
 def register(sub: argparse._SubParsersAction) -> None:

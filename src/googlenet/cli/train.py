@@ -14,8 +14,8 @@ from ..factory import create_model
 from ..train import rundir
 from ..train.config import TrainConfig, dump_yaml, list_recipes, load_recipe, merge, parse_overrides
 from ..train.distributed import is_main_process
-from ..train.engine import train
 from ..train.finetune import check_options
+from ..train.loop import train
 from ..train.speed import loader_speed
 from ..train.state import load_state
 from ._common import positive_int

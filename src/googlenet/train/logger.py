@@ -1,5 +1,5 @@
 """What a run reports, on the main rank only: console lines, ``config.yaml``, ``metrics.csv``, ``steps.csv``,
-TensorBoard scalars and ``curves.png``. The :class:`~googlenet.train.engine.Trainer` writes weights and resume
+TensorBoard scalars and ``curves.png``. The :class:`~googlenet.train.loop.Trainer` writes weights and resume
 state; everything here is for people reading the run."""
 
 from __future__ import annotations

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from ..data.loader import ResumableSampler, build_loader, loader_throughput
 from .config import TrainConfig
-from .engine import prepare_data
+from .inputs import prepare_data
 
 
 def loader_speed(cfg: TrainConfig, batches: int = 30) -> float:
