@@ -14,9 +14,9 @@ from typing import Any
 
 import yaml
 
-from ..models.probe import check_input_size
 from ..contract import ModelContract
 from ..errors import UserError
+from ..models.probe import check_input_size
 
 
 def parse_model_args(items: list[str] | None) -> dict[str, Any]:
