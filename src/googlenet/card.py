@@ -322,8 +322,8 @@ def model_card(
             ("resize", f"{resize}, {c.interpolation} interpolation"),
             ("pixel range", f"0-{c.pixel_range:g}"),
             ("channel order", c.channel_order),
-            ("mean", _numbers(c.mean)),
-            ("std", _numbers(c.std)),
+            ("mean", ", ".join(f"{v:g}" for v in c.mean)),
+            ("std", ", ".join(f"{v:g}" for v in c.std)),
         ],
     )
     lines += [
@@ -369,23 +369,16 @@ def _classes_text(c: ModelContract, shown: int = 10) -> str:
     return f"{c.num_classes}: {text}"
 
 
-def _numbers(values: Sequence[float]) -> str:
-    return ", ".join(f"{v:g}" for v in values)
-
-
 def _figure(value: Any, unit: str) -> str:
     if unit == "fraction":
         return f"{100 * value:.2f} %"
     return f"{value:.4g}" if isinstance(value, float) else str(value)
 
 
-def _cell(text: str) -> str:
-    return str(text).replace("|", "\\|").replace("\n", " ")
-
-
 def _table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
+    """Markdown table lines; a cell's ``|`` escaped and its newlines as spaces."""
     out = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    return out + ["| " + " | ".join(_cell(v) for v in row) + " |" for row in rows]
+    return out + ["| " + " | ".join(str(v).replace("|", "\\|").replace("\n", " ") for v in row) + " |" for row in rows]
 
 
 # ---------------------------------------------------------------------------------------------- checkpoints
