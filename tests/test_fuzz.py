@@ -4,6 +4,7 @@ crop geometry and checkpoints.
 The rule every property checks: whatever goes in, the only exception that may come out is one of the
 project's own :class:`~googlenet.errors.UserError` subclasses, with a non-empty one-line message (the CLI
 prints it as one line and exits 2). Examples are bounded so the file stays well under a minute on 2 cores.
+Output paths, crop sizes and numbers typed on the command line are fuzzed through the CLI in test_fuzz_paths.py.
 """
 
 from __future__ import annotations

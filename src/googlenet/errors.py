@@ -29,6 +29,11 @@ class InputSizeError(UserError, ValueError):
     """The input is too small (or the wrong shape) for the network."""
 
 
+def one_line(text: object) -> str:
+    """``text`` on one line: a newline or other control character (in a path the user typed) shown escaped."""
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in str(text).strip())
+
+
 def path_error(err: OSError) -> str | None:
     """One line for an ``OSError`` about a path (``cannot use PATH: No such file or directory``), or None for
     any other (a bug, which keeps its traceback)."""

@@ -21,7 +21,7 @@ import pkgutil
 import sys
 
 from .. import __version__
-from ..errors import UserError, path_error
+from ..errors import UserError, one_line, path_error
 
 # optional packages -> the extra that installs them (pyproject.toml)
 OPTIONAL = {
@@ -51,7 +51,7 @@ class Parser(argparse.ArgumentParser):
     """argparse with a one-line refusal: ``googlenet CMD: error: ...`` and exit 2 (the usage is in ``--help``)."""
 
     def error(self, message: str) -> None:  # type: ignore[override]
-        self.exit(2, f"{self.prog}: error: {' '.join(message.split())} (see {self.prog} --help)\n")
+        self.exit(2, f"{self.prog}: error: {one_line(message)} (see {self.prog} --help)\n")
 
 
 def _closed_pipe() -> int:
@@ -107,13 +107,18 @@ def main(argv: list[str] | None = None) -> int:
     except BrokenPipeError:
         return _closed_pipe()
     except UserError as err:
-        print(f"googlenet {args.command}: error: {err}", file=sys.stderr)
+        print(f"googlenet {args.command}: error: {one_line(err)}", file=sys.stderr)
         return 2
     except OSError as err:
         line = path_error(err)
         if line is None:
             raise
-        print(f"googlenet {args.command}: error: {line}", file=sys.stderr)
+        print(f"googlenet {args.command}: error: {one_line(line)}", file=sys.stderr)
+        return 2
+    except ValueError as err:  # the one ValueError the system raises for a path: a NUL character in it
+        if "embedded null byte" not in str(err):
+            raise
+        print(f"googlenet {args.command}: error: a path given holds a NUL character", file=sys.stderr)
         return 2
     except ModuleNotFoundError as err:
         extra = _optional_extra(err)

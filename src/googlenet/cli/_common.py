@@ -15,7 +15,7 @@ from typing import Any
 import yaml
 
 from ..contract import ModelContract
-from ..errors import UserError
+from ..errors import UserError, one_line, path_error
 from ..models.probe import check_input_size
 
 
@@ -57,7 +57,7 @@ def positive_float(text: str) -> float:
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
     if not (value > 0 and math.isfinite(value)):
-        raise argparse.ArgumentTypeError(f"expected a finite number > 0, got {text}")
+        raise argparse.ArgumentTypeError(f"expected a finite number > 0, got {text.strip()!r}")
     return value
 
 
@@ -69,19 +69,26 @@ def writable_parent(path: Path) -> None:
     while not probe.exists() and probe != probe.parent:
         probe = probe.parent
     if not probe.is_dir():
-        raise argparse.ArgumentTypeError(f"cannot write {path}: {probe} is a file, not a folder")
+        raise argparse.ArgumentTypeError(f"cannot write {one_line(path)}: {one_line(probe)} is a file, not a folder")
     if not os.access(probe, os.W_OK | os.X_OK):
-        raise argparse.ArgumentTypeError(f"cannot write {path}: no permission to write in {probe}")
+        raise argparse.ArgumentTypeError(f"cannot write {one_line(path)}: no permission to write in {one_line(probe)}")
 
 
 def output_file(text: str) -> str:
     """argparse type: a file the command will write (not a folder; its folder can be made and written)."""
     if not text.strip():
         raise argparse.ArgumentTypeError("expected a file name, got ''")
+    if "\0" in text:
+        raise argparse.ArgumentTypeError(f"a file name cannot hold a NUL character: {text!r}")
+    if text.endswith(("/", os.sep)):
+        raise argparse.ArgumentTypeError(f"{one_line(text)} names a folder; give a file name")
     path = Path(text)
-    if path.is_dir():
-        raise argparse.ArgumentTypeError(f"{text} is a folder; give a file name")
-    writable_parent(path)
+    try:
+        if path.is_dir():
+            raise argparse.ArgumentTypeError(f"{one_line(text)} is a folder; give a file name")
+        writable_parent(path)
+    except OSError as err:  # a name too long, a loop of links: what the system says, on one line
+        raise argparse.ArgumentTypeError(path_error(err) or f"cannot write {text!r}: {err.strerror}") from None
     return text
 
 
@@ -91,12 +98,12 @@ PLOT_SUFFIXES = (".png", ".svg", ".pdf")
 def plot_file(text: str) -> str:
     """argparse type: a chart file, ``.png``, ``.svg`` or ``.pdf``; a name without a suffix gets ``.png`` (the file
     the command then names is the one written)."""
-    suffix = Path(text).suffix.lower()
+    suffix = Path(output_file(text)).suffix.lower()
     if not suffix:
-        text += ".png"
-    elif suffix not in PLOT_SUFFIXES:
-        raise argparse.ArgumentTypeError(f"cannot draw {text}: charts are {', '.join(PLOT_SUFFIXES)}")
-    return output_file(text)
+        return output_file(text + ".png")
+    if suffix not in PLOT_SUFFIXES:
+        raise argparse.ArgumentTypeError(f"cannot draw {one_line(text)}: charts are {', '.join(PLOT_SUFFIXES)}")
+    return text
 
 
 def non_negative_float(text: str) -> float:
