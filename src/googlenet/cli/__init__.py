@@ -32,6 +32,8 @@ OPTIONAL = {
     "uvicorn": "serve",
     "multipart": "serve",
     "python_multipart": "serve",
+    "openvino": "openvino",
+    "nncf": "openvino",
 }
 
 
