@@ -1,0 +1,49 @@
+"""Rules between fields of a :class:`~googlenet.config.schema.TrainConfig`, decided from the config alone.
+
+Each raises ``ValueError`` with the one line the user sees (pydantic carries it to
+:func:`googlenet.config.validate.from_dict`, which raises it as a :class:`~googlenet.config.errors.ConfigError`).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .schema import TrainConfig
+
+INCEPTION_FAMILIES = frozenset({"googlenet"})  # modules that concatenate branches: no identity path to zero
+
+
+def check_rules(cfg: TrainConfig) -> None:
+    """Refuse the combinations that cannot run (see each message)."""
+    if cfg.optim.name == "adamw" and cfg.optim.nesterov:
+        raise ValueError(
+            "optim.nesterov=true is SGD's momentum; AdamW has none to make Nesterov: set optim.nesterov=false"
+        )
+    init = cfg.model.init_weights
+    if init is not None and not init.strip():
+        raise ValueError("config field 'model.init_weights' must be a checkpoint path or 'torchvision', got ''")
+    if cfg.model.freeze != "none" and init is None:
+        raise ValueError(
+            f"model.freeze={cfg.model.freeze} keeps weights as they start: give model.init_weights=PATH|torchvision"
+        )
+    if cfg.precision.amp == "fp16" and cfg.precision.device.strip().lower().startswith("cpu"):
+        raise ValueError("precision.amp=fp16 needs CUDA; use precision.amp=bf16 on the CPU")
+    _check_model(cfg)
+
+
+def _check_model(cfg: TrainConfig) -> None:
+    """``model.name`` is registered, and ``model.zero_init_bn`` is not asked of an Inception network."""
+    from ..factory import model_info  # every model family registered (torch is loaded by then anyway)
+    from ..registry import UnknownModelError
+
+    try:
+        info = model_info(cfg.model.name)
+    except UnknownModelError as err:
+        raise ValueError(f"config field 'model.name': {err}") from None
+    if cfg.model.zero_init_bn and info.family in INCEPTION_FAMILIES:
+        raise ValueError(
+            f"model.zero_init_bn: {cfg.model.name}'s Inception modules concatenate their branches with no identity "
+            "path; zeroing each branch's last batch norm makes every module output 0 and stops all learning before "
+            "the classifier. It is for residual networks (resnet*)"
+        )
