@@ -16,12 +16,19 @@ SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "lever_runs.sh"
 
 def test_each_lever_gets_its_run_and_a_finished_one_is_skipped(synthetic_root: Path, tmp_path: Path) -> None:
     recipe = tmp_path / "tiny.yaml"
-    fields = parse_overrides([*TINY, f"dataset={synthetic_root}", "epochs=1", "train_subset=32", "workers=0"])
+    fields = parse_overrides(
+        [*TINY, f"data.dataset={synthetic_root}", "schedule.epochs=1", "data.train_subset=32", "data.workers=0"]
+    )
     recipe.write_text(yaml.safe_dump(fields))
     e = {**env(), "GOOGLENET": f"{sys.executable} -m googlenet"}
     levers = ["base", "ls:label_smoothing=0.2 lr=0.02"]
-    r = subprocess.run(["bash", str(SCRIPT), str(tmp_path / "levers"), str(recipe), *levers], env=e,
-                       capture_output=True, text=True, timeout=600)  # fmt: skip
+    r = subprocess.run(
+        ["bash", str(SCRIPT), str(tmp_path / "levers"), str(recipe), *levers],
+        env=e,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert r.returncode == 0, r.stderr
     assert "base: exit 0" in r.stdout and "ls: exit 0" in r.stdout
     saved = yaml.safe_load((tmp_path / "levers" / "ls" / "config.yaml").read_text())

@@ -76,3 +76,14 @@ def notice(used: list[str], where: str) -> str:
     """The one-line deprecation notice for the flat names ``used`` in ``where``."""
     pairs = ", ".join(f"{k} -> {new_path(k)}" for k in dict.fromkeys(used))
     return f"googlenet: note: flat config names in {where} still work but are deprecated; use {pairs}"
+
+
+def saved_field(config: Any, path: str) -> Any:
+    """The value at the dotted ``path`` of a saved config (grouped or flat, not validated), or None when absent:
+    for readers of checkpoint metadata that need one field and must not fail on the rest."""
+    node, _ = migrate(config)
+    for part in path.split("."):
+        if not isinstance(node, dict) or part not in node:
+            return None
+        node = node[part]
+    return node

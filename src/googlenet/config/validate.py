@@ -115,3 +115,17 @@ def error_line(err: ValidationError) -> str:
 def _shown(value: Any, limit: int = 80) -> str:
     text = repr(value)
     return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def leaves(data: dict[str, Any], root: type[BaseModel] = TrainConfig) -> dict[str, Any]:
+    """A config's plain data as ``{"optim.lr": 0.1, "model.kwargs": {...}, ...}``: one entry per declared field."""
+    out: dict[str, Any] = {}
+    for name, info in root.model_fields.items():
+        if name not in data:
+            continue
+        sub = info.annotation
+        if isinstance(sub, type) and issubclass(sub, BaseModel) and isinstance(data[name], dict):
+            out.update({f"{name}.{k}": v for k, v in leaves(data[name], sub).items()})
+        else:
+            out[name] = data[name]
+    return out
