@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from googlenet.cli import main
-from googlenet.train.config import list_recipes, read_recipe
+from googlenet.config import list_recipes, load_recipe
 
 RECORD = Path(__file__).parent / "data" / "recipe_losses.json"
 STEPS = 3
@@ -24,7 +24,7 @@ STEPS = 3
 
 def shrink(recipe: str, dataset: Path, out: Path) -> list[str]:
     """``googlenet train`` arguments: the recipe, on ``dataset``, a narrow network, ``STEPS`` steps, one thread."""
-    small_stem = read_recipe(recipe).get("model") == "googlenet_small"
+    small_stem = load_recipe(recipe).model.name == "googlenet_small"
     return [
         "train",
         "--recipe",

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import math
 import typing
 from typing import Any, Literal
 
@@ -108,7 +109,8 @@ def error_line(err: ValidationError) -> str:
     info = field_at(loc)
     if info is None:  # inside a field's value (a model.kwargs key), or a group given something else
         return f"config field {path!r}: {e['msg'].lower()}, got {_shown(e['input'])}"
-    want = value_range(info) if kind_ in _RANGE_ERRORS else allowed(info)
+    finite = not (isinstance(e["input"], float) and not math.isfinite(e["input"]))  # nan fails a range check first
+    want = value_range(info) if kind_ in _RANGE_ERRORS and finite else allowed(info)
     return f"config field {path!r} must be {want}, got {_shown(e['input'])}"
 
 
