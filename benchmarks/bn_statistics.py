@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import copy
-import dataclasses
 import sys
 import tempfile
 import time
@@ -25,7 +24,8 @@ from googlenet.config import TrainConfig, load_recipe, merge, parse_overrides
 from googlenet.data.loader import ResumableSampler, build_loader
 from googlenet.device import cpu_model
 from googlenet.factory import load_model
-from googlenet.train.engine import Trainer, evaluate, prepare_data
+from googlenet.train.inputs import prepare_data
+from googlenet.train.loop import Trainer
 
 
 def main() -> int:
@@ -54,7 +54,7 @@ def main() -> int:
                     "'running statistics from training' are precise BN's already",
                     file=sys.stderr,
                 )
-            t.module.load_state_dict(load_file(args.checkpoint))
+            t.parts.module.load_state_dict(load_file(args.checkpoint))
             t.progress.epoch = cfg.schedule.epochs - 1
             print(f"weights: {args.checkpoint}")
         else:
@@ -65,30 +65,30 @@ def main() -> int:
                 if e + 1 < args.train_epochs:
                     t.progress.epoch, t.progress.step_in_epoch = t.progress.epoch + 1, 0
 
-        train_size = cfg.data.input_size or t.spec.native_size
-        small, _ = prepare_data(dataclasses.replace(cfg, eval_size=train_size))
+        train_size = cfg.data.input_size or t.data.spec.native_size
+        small, _ = prepare_data(cfg.model_copy(update={"data": cfg.data.model_copy(update={"eval_size": train_size})}))
         sampler = ResumableSampler(len(small.val), cfg.seed, False, 0, 1, with_seeds=False)
         loaders = {
-            t.size: t.val_loader,
+            t.data.size: t.data.val_loader,
             train_size: build_loader(small.val, cfg.data.batch_size, sampler, 0, False, "cpu"),
         }
 
         def report(label: str, model: torch.nn.Module) -> None:
             for size, loader in loaders.items():
-                r = evaluate(model, loader, t.device, t.autocast, t.dist)
+                r = t.task.validate(model, loader, t.device, t.autocast, t.dist)
                 print(
                     f"{label}, eval {size} px: val loss {r['val_loss']:.3f}, top-1 {100 * r['val_acc']:.2f} %, "
                     f"top-5 {100 * r['val_top5']:.2f} % ({r['val_count']} images)",
                     flush=True,
                 )
 
-        collected = copy.deepcopy(t.module)
+        collected = copy.deepcopy(t.parts.module)
         report("running statistics from training", collected)
         t.recompute_bn()
-        report(f"statistics recomputed on {args.batches} training batches", t.module)
+        report(f"statistics recomputed on {args.batches} training batches", t.parts.module)
         gaps = [
             ((a - b).abs() / b.clamp_min(1e-5)).mean().item()
-            for (name, a), (_, b) in zip(collected.named_buffers(), t.module.named_buffers(), strict=True)
+            for (name, a), (_, b) in zip(collected.named_buffers(), t.parts.module.named_buffers(), strict=True)
             if name.endswith("running_var")
         ]
         gaps.sort()

@@ -19,7 +19,8 @@ Steps alternate (A, B, A, B...) so a noisy, shared machine slows all alike; the 
     python benchmarks/train_throughput.py --batch 32 --size 224 --steps 10
     python benchmarks/train_throughput.py --recipe imagenette-128 --steps 10
     python benchmarks/train_throughput.py --recipe imagenette-compare --variant alexnet_tv --variant resnet18
-    python benchmarks/train_throughput.py --recipe imagenette-128 --variant recipe --variant "recipe precision.compile=true"
+    python benchmarks/train_throughput.py --recipe imagenette-128 --variant recipe \
+        --variant "recipe precision.compile=true"
     python benchmarks/train_throughput.py --device cuda --batch 128 --amp bf16 --channels-last
 
 """
@@ -43,10 +44,11 @@ from googlenet.data.datasets import STATS
 from googlenet.device import cpu_model
 from googlenet.errors import UserError
 from googlenet.factory import create_model
-from googlenet.train.engine import compute_loss, has_aux
+from googlenet.models.probe import accepts_return_aux
 from googlenet.train.finetune import param_groups
 from googlenet.train.levers import build_optimizer
 from googlenet.train.speed import loader_speed
+from googlenet.train.task import compute_loss
 
 
 def ours(num_classes: int) -> tuple[str, nn.Module, Callable]:
@@ -122,7 +124,7 @@ def recipe_step(cfg: TrainConfig, num_classes: int, batch: int, size: int, devic
     model = model.to(memory_format=fmt)
     opt = build_optimizer(param_groups(model, cfg, set()), cfg)
     net = torch.compile(model) if cfg.precision.compile else model
-    aux = has_aux(model)
+    aux = accepts_return_aux(model)
     dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(cfg.precision.amp)
     x = torch.randn(batch, 3, size, size, device=device).contiguous(memory_format=fmt)
     y = torch.randint(0, num_classes, (batch,), device=device)

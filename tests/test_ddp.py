@@ -12,7 +12,7 @@ from safetensors.torch import load_file
 from _runs import TINY, env, read_csv
 from googlenet.config import load_recipe, parse_overrides
 from googlenet.factory import load_checkpoint
-from googlenet.train.engine import prepare_data
+from googlenet.train.inputs import prepare_data
 
 VAL = 23  # odd: a padded sampler would count one sample twice
 

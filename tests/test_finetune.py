@@ -19,7 +19,7 @@ from _runs import TINY
 from googlenet.checkpoint import read_checkpoint
 from googlenet.config import ConfigError, TrainConfig, load_recipe, parse_overrides
 from googlenet.factory import load_model
-from googlenet.train.engine import Trainer, train
+from googlenet.train.loop import Trainer, train
 
 CLASSIFIERS = ("fc.", "aux1.fc2.", "aux2.fc2.")  # googlenet_small's main and auxiliary classifiers
 
@@ -51,14 +51,14 @@ def two_classes(synthetic_root, tmp_path_factory) -> Path:
 def test_step_0_is_the_source_but_its_classifiers(source, two_classes, tmp_path):
     trainer = Trainer(tiny(two_classes, tmp_path, f"model.init_weights={source}"))
     tensors, _ = read_checkpoint(source)
-    state = trainer.module.state_dict()
+    state = trainer.parts.module.state_dict()
     assert set(state) == set(tensors)
     for k, v in state.items():
         if k.startswith(CLASSIFIERS):
             assert v.shape[0] == 2 and tensors[k].shape[0] == 10, k
         else:
             assert torch.equal(v, tensors[k]), k
-    assert trainer.module.get_classifier().out_features == 2
+    assert trainer.parts.module.get_classifier().out_features == 2
     assert sorted(trainer.init.reset) == sorted(k for k in state if k.startswith(CLASSIFIERS))
 
 
@@ -66,7 +66,7 @@ def test_freeze_features_trains_the_classifiers_only_and_records_the_source(
     source, two_classes, synthetic_root, tmp_path
 ):
     trainer = Trainer(tiny(two_classes, tmp_path, f"model.init_weights={source}", "model.freeze=features"))
-    fc0 = trainer.module.fc.weight.detach().clone()
+    fc0 = trainer.parts.module.fc.weight.detach().clone()
     assert trainer.fit()["steps"] == 2
     tensors, _ = read_checkpoint(source)
     tuned, meta = read_checkpoint(tmp_path / "last.safetensors")
@@ -86,8 +86,8 @@ def test_classifier_lr_mult_scales_the_classifiers_rate(source, two_classes, tmp
     trainer = Trainer(
         tiny(two_classes, tmp_path, f"model.init_weights={source}", "optim.classifier_lr_mult=10", "optim.lr=0.05")
     )
-    classifier = {id(p) for n, p in trainer.module.named_parameters() if n.startswith(CLASSIFIERS)}
-    for group in trainer.optimizer.param_groups:
+    classifier = {id(p) for n, p in trainer.parts.module.named_parameters() if n.startswith(CLASSIFIERS)}
+    for group in trainer.parts.optimizer.param_groups:
         is_classifier = {id(p) in classifier for p in group["params"]}
         assert len(is_classifier) == 1
         assert group["initial_lr"] == pytest.approx(0.5 if is_classifier.pop() else 0.05)
@@ -142,7 +142,7 @@ def test_torchvision_init_takes_its_input_scale(two_classes, tmp_path, monkeypat
         "schedule.max_steps=1",
     )
     trainer = Trainer(cfg)
-    assert torch.equal(trainer.module.conv1.weight, tv.conv1.weight) and trainer.module.fc.out_features == 2
+    assert torch.equal(trainer.parts.module.conv1.weight, tv.conv1.weight) and trainer.parts.module.fc.out_features == 2
     trainer.fit()
     _, c, meta = load_model(tmp_path / "run" / "last.safetensors")
     t = weights.transforms()
@@ -155,10 +155,10 @@ def test_caffe_input_contract_in_training_and_checkpoints(synthetic_root, tmp_pa
     cfg = tiny(synthetic_root, tmp_path, "model.input_contract=caffe", "data.augment=none", "schedule.max_steps=1")
     trainer = Trainer(cfg)
     rgb = np.random.default_rng(0).integers(0, 256, (16, 16, 3), dtype=np.uint8)
-    x = trainer.spec.train.transform(Image.fromarray(rgb))  # 16 px already: resize and crop keep every pixel
+    x = trainer.data.spec.train.transform(Image.fromarray(rgb))  # 16 px already: resize and crop keep every pixel
     by_hand = rgb[:, :, ::-1].astype(np.float32) - np.array([104.0, 117.0, 123.0], dtype=np.float32)
     np.testing.assert_allclose(x.numpy(), by_hand.transpose(2, 0, 1), rtol=0, atol=1e-3)
-    val = trainer.spec.val.transform(Image.fromarray(rgb))  # the contract's own preprocessing: exact
+    val = trainer.data.spec.val.transform(Image.fromarray(rgb))  # the contract's own preprocessing: exact
     np.testing.assert_array_equal(val.numpy(), by_hand.transpose(2, 0, 1))
     trainer.fit()
     _, c, _ = load_model(tmp_path / "last.safetensors")

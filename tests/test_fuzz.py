@@ -762,8 +762,12 @@ metadata = st.fixed_dictionaries({}, optional=META_FIELDS)
     ids=["width", "dropout", "kernel", "newline"],
 )
 def test_builder_refusals(kwargs: dict[str, Any]) -> None:
+    """Builder options no GoogLeNet can have are refused in one line naming the option, never built."""
     meta = {"model": "googlenet", "num_classes": 3, "model_kwargs": {**TINY, **kwargs}}
-    attempt(load_checkpoint, _write_checkpoint(json.dumps(meta), None))
+    with pytest.raises(UserError) as refused:
+        load_checkpoint(_write_checkpoint(json.dumps(meta), None))
+    check_message(refused.value)
+    assert repr(next(iter(kwargs)))[1:-1] in str(refused.value), str(refused.value)
 
 
 def _write_checkpoint(header_meta: str | None, sidecar: bytes | None) -> Path:

@@ -157,7 +157,7 @@ def test_unknown_auto_augment_is_a_clear_error() -> None:
 
 
 def test_the_trainer_applies_each_lever(synthetic_root, tmp_path) -> None:
-    from googlenet.train.engine import Trainer
+    from googlenet.train.loop import Trainer
 
     cfg = TrainConfig(
         data={
@@ -175,18 +175,18 @@ def test_the_trainer_applies_each_lever(synthetic_root, tmp_path) -> None:
         optim={"name": "adamw", "lr": 1e-3, "precise_bn_batches": 2},
     )
     t = Trainer(cfg)
-    assert isinstance(t.optimizer, torch.optim.AdamW) and t.mix is not None
+    assert isinstance(t.parts.optimizer, torch.optim.AdamW) and t.parts.mix is not None
     sizes = []
-    t.module.register_forward_pre_hook(lambda m, args: sizes.append(args[0].shape[-1]))
-    x, y, _ = next(iter(t.train_loader))
+    t.parts.module.register_forward_pre_hook(lambda m, args: sizes.append(args[0].shape[-1]))
+    x, y, _ = next(iter(t.data.train_loader))
     t.train_step(x, y)  # epoch 0 of 3: 8 px, growing to 16
     assert sizes == [8] and x.shape[-1] == 16
     t.progress.epoch = 2
     t.train_step(x, y)
     assert sizes[-1] == 16
-    before = t.module.conv1.bn.running_mean.clone()
+    before = t.parts.module.conv1.bn.running_mean.clone()
     t.recompute_bn()
-    assert not torch.equal(before, t.module.conv1.bn.running_mean) and t.module.training
+    assert not torch.equal(before, t.parts.module.conv1.bn.running_mean) and t.parts.module.training
 
 
 def test_precise_bn_changes_what_evaluation_sees_never_the_training(synthetic_root, tmp_path) -> None:
@@ -235,16 +235,16 @@ def test_the_epochs_end_is_timed_apart_from_its_training(synthetic_root, tmp_pat
     """``eval_s`` holds precise BN and evaluation; ``epoch_s`` (and so images/s) holds only the training steps."""
     import time
 
-    from googlenet.train import engine
-    from googlenet.train.engine import Trainer
+    from googlenet.train import loop
+    from googlenet.train.loop import Trainer
 
-    slow = engine.precise_bn
+    slow = loop.precise_bn
 
     def precise_bn_taking_a_second(*args, **kwargs) -> None:
         time.sleep(1.0)
         slow(*args, **kwargs)
 
-    monkeypatch.setattr(engine, "precise_bn", precise_bn_taking_a_second)
+    monkeypatch.setattr(loop, "precise_bn", precise_bn_taking_a_second)
     cfg = TrainConfig(
         data={"dataset": str(synthetic_root), "input_size": 16, "batch_size": 8, "train_subset": 16, "workers": 0},
         model={"name": "googlenet_small", "kwargs": {"width": 0.125, "batch_norm": True}},

@@ -24,8 +24,8 @@ from googlenet.data.datasets import DataSpec
 from googlenet.errors import UserError
 from googlenet.factory import load_checkpoint, load_model
 from googlenet.train.curves import plot_curves, step_curve
-from googlenet.train.engine import model_kwargs, run_contract
 from googlenet.train.logger import RunLogger
+from googlenet.train.provenance import model_kwargs, run_contract
 from googlenet.train.state import load_state, rng_state, save_state
 from test_data import make_folder
 

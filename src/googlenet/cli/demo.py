@@ -6,7 +6,7 @@ import argparse
 import time
 
 from ..config import load_recipe, merge, parse_overrides
-from ..train.engine import train
+from ..train.loop import train
 
 
 def register(sub: argparse._SubParsersAction) -> None:

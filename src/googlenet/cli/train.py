@@ -11,7 +11,7 @@ from ..config.docs import schema_markdown
 from ..config.legacy import migrate
 from ..config.validate import leaves
 from ..errors import UserError
-from ..train.engine import train
+from ..train.loop import train
 from ..train.speed import loader_speed
 from ..train.state import load_state
 
