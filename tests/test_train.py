@@ -235,7 +235,7 @@ def test_override_into_a_value_is_a_clear_error() -> None:
 def test_resume_refuses_changes_that_break_exactness(tmp_path: Path) -> None:
     save_state(tmp_path, {"config": TrainConfig(data={"batch_size": 8}, schedule={"epochs": 2}).to_dict()})
     parse = build_parser().parse_args
-    with pytest.raises(UserError, match="'data.batch_size' cannot change .saved 8, asked 4."):
+    with pytest.raises(UserError, match=r"'data.batch_size' cannot change .saved 8, asked 4."):
         config_from_args(parse(["train", "--resume", str(tmp_path), "data.batch_size=4"]))
     with pytest.raises(UserError, match="give --recipe or --resume"):
         config_from_args(parse(["train", "--resume", str(tmp_path), "--recipe", "cifar10"]))

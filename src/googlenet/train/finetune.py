@@ -1,12 +1,12 @@
-"""Fine-tuning: a run that starts from other weights (``init_weights=PATH|torchvision``), and the input scale of a run.
+"""Fine-tuning: a run that starts from other weights (``model.init_weights=PATH|torchvision``), and its input scale.
 
 Everything of the source that fits is loaded; the classifier (and the auxiliary heads' classifiers) is left freshly
 initialised when its class count differs (:func:`googlenet.factory.load_pretrained`). The source's builder options
-(``aux_logits``, ``transform_input``...) are the run's unless its ``model_kwargs`` say otherwise, and with
-``input_contract=auto`` its input scale (pixel range, channel order, mean/std) is the run's, so the features see
-what they were trained on. ``freeze=features`` trains the classifiers only (batch-norm statistics of the frozen part
-stay as loaded), ``classifier_lr_mult`` scales their learning rate. Weights are loaded on a fresh start only: a
-resumed run continues from its own state, and its record of the source comes from that state.
+(``aux_logits``, ``transform_input``...) are the run's unless its ``model.kwargs`` say otherwise, and with
+``model.input_contract=auto`` its input scale (pixel range, channel order, mean/std) is the run's, so the features
+see what they were trained on. ``model.freeze=features`` trains the classifiers only (batch-norm statistics of the
+frozen part stay as loaded), ``optim.classifier_lr_mult`` scales their learning rate. Weights are loaded on a fresh
+start only: a resumed run continues from its own state, and its record of the source comes from that state.
 """
 
 from __future__ import annotations

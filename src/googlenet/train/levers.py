@@ -1,16 +1,16 @@
 """Training levers beyond the paper's recipe, each one config field (off by default):
 
-- ``optimizer``: ``sgd`` (the paper's, momentum 0.9) or ``adamw`` (decoupled weight decay, Loshchilov & Hutter 2019);
-- ``mixup`` / ``cutmix``: the Beta(alpha, alpha) parameter of torchvision's v2 ``MixUp`` / ``CutMix``, applied to
-  whole batches (both set: one of the two per batch, with equal probability);
-- ``zero_init_bn``: the last batch norm of every residual block starts with scale 0 (Goyal et al. 2017); refused
+- ``optim.name``: ``sgd`` (the paper's, momentum 0.9) or ``adamw`` (decoupled weight decay, Loshchilov & Hutter 2019);
+- ``data.mixup`` / ``data.cutmix``: the Beta(alpha, alpha) parameter of torchvision's v2 ``MixUp`` / ``CutMix``,
+  applied to whole batches (both set: one of the two per batch, with equal probability);
+- ``model.zero_init_bn``: the last batch norm of every residual block starts with scale 0 (Goyal et al. 2017); refused
   for Inception networks, whose modules concatenate their branches with no identity path (see
   :func:`zero_init_last_bn`);
-- ``precise_bn_batches``: before each evaluation, the batch norms' running statistics are recomputed as plain
+- ``optim.precise_bn_batches``: before each evaluation, the batch norms' running statistics are recomputed as plain
   averages over that many training batches with the weights as they are (Wu & Johnson 2021, "precise BN"),
   instead of the exponential averages collected while the weights moved;
-- ``progressive_min_size``: progressive resizing; epoch ``e`` trains on batches resized from ``input_size`` down to
-  a size growing linearly from this one to ``input_size`` at the last epoch (fastai's, Howard 2018).
+- ``data.progressive_min_size``: progressive resizing; epoch ``e`` trains on batches resized from ``input_size``
+  down to a size growing linearly from this one to ``input_size`` at the last epoch (fastai's, Howard 2018).
 
 Each is reproducible on resume: random draws come from torch's global generator, which the resume state holds.
 """
