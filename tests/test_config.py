@@ -201,3 +201,14 @@ def test_config_error_is_a_user_error() -> None:
     assert issubclass(ConfigError, UserError)
     with pytest.raises(ConfigError, match="a config must be a mapping of fields"):
         TrainConfig.from_dict([1, 2])
+
+
+def test_a_task_not_trained_yet_stops_before_any_data(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    args = ["train", "--recipe", "cifar10", "--out", str(tmp_path / "o"), f"data.dataset={tmp_path / 'none'}"]
+    assert main([*args, "task=detect", "--print-config"]) == 0  # a declared choice: the config is valid
+    capsys.readouterr()
+    assert main([*args, "task=detect"]) == 2
+    assert (
+        capsys.readouterr().err
+        == "googlenet train: error: task=detect: this version trains classification only (task=classify)\n"
+    )

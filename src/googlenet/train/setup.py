@@ -34,6 +34,8 @@ from .schedules import build_scheduler
 def setup_process(cfg: TrainConfig) -> tuple[distributed.Dist, torch.device]:
     """Threads, the process group and device, and the seeds: once per run (the options are checked by the config's
     schema when it is read)."""
+    if cfg.task != "classify":  # declared in the schema for detection, which lands later
+        raise ConfigError(f"task={cfg.task}: this version trains classification only (task=classify)")
     if cfg.precision.threads:
         torch.set_num_threads(cfg.precision.threads)
     dist, device = distributed.setup(cfg.precision.device)
