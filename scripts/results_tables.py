@@ -36,7 +36,8 @@ from googlenet.factory import load_model
 ROOT = Path(__file__).resolve().parents[1]
 BENCH_DIR = ROOT / "docs" / "results"
 README = ROOT / "README.md"
-TABLE_PAGES = (README, ROOT / "docs" / "training.md")  # the pages holding <!-- results:NAME --> blocks
+RESULTS_PAGE = ROOT / "docs" / "results.md"
+TABLE_PAGES = (README, ROOT / "docs" / "training.md", RESULTS_PAGE)  # the pages holding <!-- results:NAME --> blocks
 SAVED = {"dataset": "data.dataset", "input_size": "data.input_size", "threads": "precision.threads"}
 
 
@@ -148,6 +149,18 @@ def compare_table(path: Path = RESULTS_FILE) -> str:
     return _markdown(columns, rows)
 
 
+def headline_table(path: Path = RESULTS_FILE) -> str:
+    """The README's one table: the ``compare`` study (one recipe, the paper's networks and those around it)."""
+    runs = sorted(entries("compare", path), key=lambda e: e.get("macs") or 0)
+    columns = "model|Imagenette top-1:|params:|MACs:|command"
+    rows = [
+        [_name(e), _pct(e["top1"]), _fmt_counts(e.get("params"), ""), _fmt_counts(e.get("macs"), ""),
+         f"`{e['command']}`"]
+        for e in runs
+    ]  # fmt: skip
+    return _markdown(columns, rows)
+
+
 def lever_table(path: Path = RESULTS_FILE) -> str:
     """The ``levers`` study in the order run, each against the first (the baseline): top-1 change, wall time."""
     runs = entries("levers", path)
@@ -216,6 +229,7 @@ def speed_table(files: list[Path]) -> str:
 def all_tables() -> dict[str, str]:
     """Every generated table by marker name."""
     return {
+        "headline": headline_table(),
         "accuracy": accuracy_table(),
         "compare": compare_table(),
         "levers": lever_table(),

@@ -25,6 +25,8 @@ OPTIONAL = {
     "uvicorn": "serve",
     "multipart": "serve",
     "python_multipart": "serve",
+    "openvino": "openvino",
+    "nncf": "openvino",
 }
 
 
