@@ -145,7 +145,7 @@ def variant_config(recipe: str, spec: str) -> tuple[str, TrainConfig]:
     and the overrides."""
     model, *overrides = spec.split()
     over = parse_overrides(overrides)
-    ignored = sorted(set(leaves(over)) - STEP_FIELDS)
+    ignored = sorted(set(leaves(over, TrainConfig)) - STEP_FIELDS)
     if ignored:
         raise UserError(
             f"--variant {spec!r}: the timed step does not model {', '.join(ignored)} (it times one optimiser step "

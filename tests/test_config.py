@@ -87,7 +87,8 @@ def test_every_field_round_trips_through_yaml_overrides_and_a_checkpoint(path: s
     value = other_value(path, FIELDS[path])
     items = [f"{p}={dump_yaml(v, flow=True)}" for p, v in {**COMPANIONS.get(path, {}), path: value}.items()]
     cfg = TrainConfig.from_dict(parse_overrides(items, warn=False))
-    assert leaves(cfg.to_dict())[path] == value and leaves(cfg.to_dict())[path] != leaves(TrainConfig().to_dict())[path]
+    got, default = leaves(cfg.to_dict(), TrainConfig)[path], leaves(TrainConfig().to_dict(), TrainConfig)[path]
+    assert got == value and got != default
     (tmp_path / "config.yaml").write_text(dump_yaml(cfg.to_dict()))  # as a run writes config.yaml
     assert load_recipe(str(tmp_path / "config.yaml")) == cfg
     save_weights(tmp_path / "w.safetensors", torch.nn.Linear(1, 1), {"model": "googlenet", "config": cfg.to_dict()})
@@ -149,7 +150,7 @@ def test_an_old_flat_saved_config_migrates() -> None:
     assert (cfg.checkpoint.save_every_steps, cfg.log.progress, cfg.seed, cfg.task) == (50, True, 0, "classify")
     # every one of the 55 old values lands somewhere, and every field but the new task comes from one
     assert len(flat) == 55 and sorted(map(repr, flat.values())) == sorted(
-        repr(v) for p, v in leaves(cfg.to_dict()).items() if p != "task"
+        repr(v) for p, v in leaves(cfg.to_dict(), TrainConfig).items() if p != "task"
     )
 
 

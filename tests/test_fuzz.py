@@ -359,7 +359,7 @@ def test_config_round_trips(cfg: TrainConfig) -> None:
     """A config saved as training saves it (config.yaml) reads back equal, as a recipe and as overrides."""
     path = scratch_file(dump_yaml(cfg.to_dict()), ".yaml")  # as training writes config.yaml
     assert load_recipe(str(path)) == cfg
-    items = [f"{k}={dump_yaml(v, flow=True)}" for k, v in leaves(cfg.to_dict()).items()]
+    items = [f"{k}={dump_yaml(v, flow=True)}" for k, v in leaves(cfg.to_dict(), TrainConfig).items()]
     assert TrainConfig.from_dict(parse_overrides(items)) == cfg
 
 

@@ -76,8 +76,8 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
             raise UserError("--resume continues the saved run with its own config; give --recipe or --resume")
         base, _ = migrate(load_state(args.resume)["config"])  # a run saved before the groups: its flat config
         cfg = TrainConfig.from_dict(merge(base, merge({"checkpoint": {"out": args.resume}}, over)))
-        saved = leaves(TrainConfig.from_dict(base).to_dict())
-        for k, v in leaves(cfg.to_dict()).items():
+        saved = leaves(TrainConfig.from_dict(base).to_dict(), TrainConfig)
+        for k, v in leaves(cfg.to_dict(), TrainConfig).items():
             if k not in RESUME_SAFE and v != saved[k]:
                 raise UserError(
                     f"--resume continues the run exactly, so {k!r} cannot change (saved {saved[k]!r}, asked "

@@ -13,6 +13,7 @@ from typing import Any
 
 from .errors import ConfigError
 from .legacy import FLAT_NAMES, GROUP_NAMES, new_path, notice
+from .schema import TrainConfig
 from .validate import field_at, kind
 from .yamlio import load_yaml, scalar_text
 
@@ -61,7 +62,7 @@ def parse_overrides(items: list[str] | None, warn: bool = True) -> dict[str, Any
         if head in FLAT_NAMES and (head not in GROUP_NAMES or (len(parts) == 1 and not isinstance(value, dict))):
             flat.append(head)
             parts = new_path(head).split(".") + parts[1:]
-        info = field_at(tuple(parts))
+        info = field_at(tuple(parts), TrainConfig)
         if info is not None and kind(info)[0] is str and isinstance(value, int | float | bool):
             value = scalar_text(text)  # a folder named 2024 or 1e3, a dataset called "yes"
         _put(out, parts, value, item)

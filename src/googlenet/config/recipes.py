@@ -10,7 +10,6 @@ from typing import Any
 from .errors import ConfigError
 from .legacy import merge_into, migrate, notice
 from .schema import TrainConfig
-from .validate import from_dict
 from .yamlio import load_yaml
 
 
@@ -59,4 +58,4 @@ def load_recipe(name_or_path: str, overrides: dict[str, Any] | None = None, warn
     grouped, flat = migrate(read_recipe(name_or_path))
     if flat and warn:
         print(notice(flat, f"recipe {name_or_path}"), file=sys.stderr)
-    return from_dict(merge(grouped, overrides or {}))
+    return TrainConfig.from_dict(merge(grouped, overrides or {}))

@@ -1,20 +1,21 @@
 """Rules between fields of a :class:`~googlenet.config.schema.TrainConfig`, decided from the config alone.
 
-Each raises ``ValueError`` with the one line the user sees (pydantic carries it to
-:func:`googlenet.config.validate.from_dict`, which raises it as a :class:`~googlenet.config.errors.ConfigError`).
+Each raises ``ValueError`` with the one line the user sees (pydantic carries it to ``TrainConfig.from_dict``, which
+raises it as a :class:`~googlenet.config.errors.ConfigError`). Whether a model is an Inception network is the
+registry's word (its family), so every model family is imported here.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import Any
 
-if TYPE_CHECKING:
-    from .schema import TrainConfig
+from .. import models  # noqa: F401 (registers every model family)
+from ..registry import UnknownModelError, model_info
 
 INCEPTION_FAMILIES = frozenset({"googlenet"})  # modules that concatenate branches: no identity path to zero
 
 
-def check_rules(cfg: TrainConfig) -> None:
+def check_rules(cfg: Any) -> None:
     """Refuse the combinations that cannot run (see each message)."""
     if cfg.optim.name == "adamw" and cfg.optim.nesterov:
         raise ValueError(
@@ -32,11 +33,8 @@ def check_rules(cfg: TrainConfig) -> None:
     _check_model(cfg)
 
 
-def _check_model(cfg: TrainConfig) -> None:
+def _check_model(cfg: Any) -> None:
     """``model.name`` is registered, and ``model.zero_init_bn`` is not asked of an Inception network."""
-    from ..factory import model_info  # every model family registered (torch is loaded by then anyway)
-    from ..registry import UnknownModelError
-
     try:
         info = model_info(cfg.model.name)
     except UnknownModelError as err:

@@ -10,9 +10,13 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from .errors import ConfigError
+from .legacy import migrate
+from .rules import check_rules
 from .types import Bool, Float, Int, Str
+from .validate import error_line, shown
 
 
 class Group(BaseModel):
@@ -166,8 +170,6 @@ class TrainConfig(Group):
     @model_validator(mode="after")
     def _rules(self) -> TrainConfig:
         """Combinations of fields that cannot run (each refused before any data is read)."""
-        from .rules import check_rules  # the rules consult the model registry: imported when first needed
-
         check_rules(self)
         return self
 
@@ -177,7 +179,12 @@ class TrainConfig(Group):
 
     @classmethod
     def from_dict(cls, data: Any) -> TrainConfig:
-        """A config from plain data: grouped, or the flat layout of runs saved before the groups (migrated)."""
-        from .validate import from_dict
-
-        return from_dict(data)
+        """A config from plain data: grouped, or the flat layout of runs saved before the groups (migrated); any
+        fault is a one-line :class:`~googlenet.config.errors.ConfigError` naming the field."""
+        if not isinstance(data, dict):
+            raise ConfigError(f"a config must be a mapping of fields, got {shown(data)}")
+        grouped, _ = migrate(data)
+        try:
+            return cls.model_validate(grouped)
+        except ValidationError as err:
+            raise ConfigError(error_line(err, cls)) from None

@@ -1,5 +1,6 @@
-"""Plain data to a :class:`~googlenet.config.schema.TrainConfig`, with pydantic's errors as one line naming the field
-(dotted), the value and what the field allows; and the descriptions of fields that line and ``--print-schema`` use."""
+"""What a declared config field allows, in words, and pydantic's errors as the one line a user sees (the field's
+dotted path, the value, what is allowed). Every function takes the schema's root model (``root``): this module
+knows pydantic, not :class:`~googlenet.config.schema.TrainConfig`."""
 
 from __future__ import annotations
 
@@ -11,26 +12,11 @@ import annotated_types as at
 from pydantic import BaseModel, ValidationError
 from pydantic.fields import FieldInfo
 
-from .errors import ConfigError
-from .legacy import migrate
-from .schema import TrainConfig
-
 _KINDS = {int: "an integer", float: "a finite number", bool: "true or false", str: "a string", dict: "a mapping"}
 _RANGE_ERRORS = {"greater_than", "greater_than_equal", "less_than", "less_than_equal"}
 
 
-def from_dict(data: Any) -> TrainConfig:
-    """``data`` (grouped, or the old flat layout) as a config; any fault is a one-line :class:`ConfigError`."""
-    if not isinstance(data, dict):
-        raise ConfigError(f"a config must be a mapping of fields, got {_shown(data)}")
-    grouped, _ = migrate(data)
-    try:
-        return TrainConfig.model_validate(grouped)
-    except ValidationError as err:
-        raise ConfigError(error_line(err)) from None
-
-
-def field_at(path: tuple[str, ...], root: type[BaseModel] = TrainConfig) -> FieldInfo | None:
+def field_at(path: tuple[str, ...], root: type[BaseModel]) -> FieldInfo | None:
     """The declared field at the dotted ``path`` (``("optim", "lr")``), or None."""
     model: Any = root
     info = None
@@ -89,7 +75,7 @@ def allowed(info: FieldInfo) -> str:
     return f"{words}, or null" if optional else words
 
 
-def error_line(err: ValidationError) -> str:
+def error_line(err: ValidationError, root: type[BaseModel]) -> str:
     """The first of pydantic's errors as the one line a user sees."""
     e = err.errors(include_url=False)[0]
     loc = tuple(str(p) for p in e["loc"])
@@ -98,28 +84,28 @@ def error_line(err: ValidationError) -> str:
     if kind_ == "value_error" and e.get("ctx", {}).get("error") is not None:
         return str(e["ctx"]["error"])
     if kind_ == "extra_forbidden":
-        parent = field_at(loc[:-1])
-        group = parent.annotation if parent is not None else TrainConfig
+        parent = field_at(loc[:-1], root)
+        group = parent.annotation if parent is not None else root
         names = ", ".join(group.model_fields) if isinstance(group, type) and issubclass(group, BaseModel) else ""
         where = ".".join(loc[:-1]) or "a config"
         return f"unknown config field {path!r}; {where} has: {names}"
     if kind_ == "invalid_key" or loc[-1:] == ("[key]",):
         where = f" of {'.'.join(loc[:-2])!r}" if len(loc) > 2 else ""
-        return f"unknown config field {_shown(e['input'])}{where}: field names are text"
-    info = field_at(loc)
+        return f"unknown config field {shown(e['input'])}{where}: field names are text"
+    info = field_at(loc, root)
     if info is None:  # inside a field's value (a model.kwargs key), or a group given something else
-        return f"config field {path!r}: {e['msg'].lower()}, got {_shown(e['input'])}"
+        return f"config field {path!r}: {e['msg'].lower()}, got {shown(e['input'])}"
     finite = not (isinstance(e["input"], float) and not math.isfinite(e["input"]))  # nan fails a range check first
     want = value_range(info) if kind_ in _RANGE_ERRORS and finite else allowed(info)
-    return f"config field {path!r} must be {want}, got {_shown(e['input'])}"
+    return f"config field {path!r} must be {want}, got {shown(e['input'])}"
 
 
-def _shown(value: Any, limit: int = 80) -> str:
+def shown(value: Any, limit: int = 80) -> str:
     text = repr(value)
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
-def leaves(data: dict[str, Any], root: type[BaseModel] = TrainConfig) -> dict[str, Any]:
+def leaves(data: dict[str, Any], root: type[BaseModel]) -> dict[str, Any]:
     """A config's plain data as ``{"optim.lr": 0.1, "model.kwargs": {...}, ...}``: one entry per declared field."""
     out: dict[str, Any] = {}
     for name, info in root.model_fields.items():
