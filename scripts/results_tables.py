@@ -73,6 +73,7 @@ def record(run: Path, command: str, study: str | None = None, note: str | None =
         "date": dt.date.fromtimestamp((run / "metrics.csv").stat().st_mtime).isoformat(),
         "cpu": cpu_model(),
         "threads": config.get("threads"),
+        **({"amp": rows[-1]["amp"]} if rows[-1].get("amp") else {}),  # the precision it computed in
         "command": command,
         **({"study": study} if study else {}),
         **({"note": note} if note else {}),

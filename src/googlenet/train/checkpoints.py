@@ -42,6 +42,7 @@ class RunFiles:
     init: InitSource | None
     rank: int
     world: int
+    amp: str = "none"  # the precision the run computes in (resolved from precision.amp=auto)
 
     @property
     def out(self) -> Path:
@@ -53,6 +54,7 @@ class RunFiles:
         return {
             "format": 1,
             "config": self.cfg.to_dict(),
+            "amp": self.amp,
             "world_size": self.world,  # the global batch and each rank's shard depend on it
             "global_batch": self.cfg.data.batch_size * self.world,
             "model": parts.module.state_dict(),
@@ -110,7 +112,8 @@ class RunFiles:
         contract = run_contract(
             self.cfg, self.data.spec, self.parts.kwargs, self.data.size, epoch, kind, self.scale, self.init
         )
-        return {**contract.to_meta(), "epoch": epoch, "metrics": metrics, "config": self.cfg.to_dict()}
+        meta = {**contract.to_meta(), "epoch": epoch, "metrics": metrics, "config": self.cfg.to_dict()}
+        return {**meta, "amp": self.amp}
 
     def save_weights(self, p: Progress, metrics: dict[str, Any]) -> None:
         """``last`` (raw weights), ``ema`` and, when the val accuracy improved, ``best`` (raw or EMA)."""
