@@ -16,7 +16,7 @@ from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 from ..config import ConfigError, TrainConfig
 from ..errors import InputSizeError
 from ..factory import create_model
-from ..models.probe import check_input_size
+from ..probe import check_input_size
 from ..runtime.cpu import auto_amp, cpu_info
 from . import distributed
 from .finetune import (
