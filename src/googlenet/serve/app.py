@@ -129,7 +129,8 @@ class Api:
     @contextlib.asynccontextmanager
     async def lifespan(self, _app: Starlette) -> AsyncIterator[None]:
         opts = self.service.options
-        self.batcher = DynamicBatcher(self.service.probabilities, opts.max_batch, opts.max_wait_ms)
+        # logits through the batcher: /v1 takes their softmax, /v2 gives either (one view an image: the same)
+        self.batcher = DynamicBatcher(self.service.logits, opts.max_batch, opts.max_wait_ms)
         self.batcher.start()
         try:
             yield
@@ -158,7 +159,8 @@ class Api:
         data = await read_upload(request, self.service.options.max_upload_bytes)
         x = await self._decode(self.service.prepare, data)
         assert self.batcher is not None
-        probs, batch = await self.batcher.submit(x)
+        logits, batch = await self.batcher.submit(x)
+        probs = logits.softmax(dim=0)
         p, i = probs.topk(min(topk, len(probs)))
         names = self.service.names
         pairs = zip(p.tolist(), i.tolist(), strict=True)
@@ -199,5 +201,8 @@ def create_app(service: Service) -> Starlette:
         Route("/v1/predict", api.predict, methods=["POST"]),
         Route("/v1/cam", api.cam, methods=["POST"]),
     ]
-    handlers = {ApiError: _error, HTTPException: _error, Exception: _error}
+    from .v2 import V2, V2Error, v2_error  # the Open Inference Protocol (it imports this module)
+
+    routes += V2(api).routes()
+    handlers = {ApiError: _error, V2Error: v2_error, HTTPException: _error, Exception: _error}
     return Starlette(routes=routes, lifespan=api.lifespan, exception_handlers=handlers)

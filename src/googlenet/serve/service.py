@@ -44,6 +44,8 @@ class ServeOptions:
         max_batch: most images in one forward.
         max_wait_ms: longest the first request of a batch waits for others, ms.
         max_upload_bytes: largest request body accepted (413 above).
+        max_infer_bytes: largest Open Inference Protocol (``/v2``) request body accepted (413 above): FP32
+            tensors in JSON take about 10 bytes a value.
         max_pixels: largest image accepted, width x height from its header (422 above), before decoding.
         threads: torch / ONNX Runtime intra-op threads (default: torch's setting).
         decode_threads: uploads decoded at once, in worker threads off the event loop.
@@ -55,13 +57,14 @@ class ServeOptions:
     max_batch: int = 16
     max_wait_ms: float = 5.0
     max_upload_bytes: int = 10 * MiB
+    max_infer_bytes: int = 64 * MiB
     max_pixels: int = 25_000_000
     threads: int | None = None
     decode_threads: int = 4
     cam_layer: str | None = None
 
     def __post_init__(self) -> None:
-        for name in ("max_batch", "max_upload_bytes", "max_pixels", "decode_threads"):
+        for name in ("max_batch", "max_upload_bytes", "max_infer_bytes", "max_pixels", "decode_threads"):
             if getattr(self, name) < 1:
                 raise UserError(f"{name.replace('_', '-')} must be at least 1, got {getattr(self, name)}")
         if not self.max_wait_ms >= 0:
@@ -105,6 +108,10 @@ class Service:
     def prepare(self, data: bytes) -> Tensor:
         """An upload's bytes -> the network's input (:meth:`decode`, then :meth:`inputs`)."""
         return self.inputs(self.decode(data))
+
+    def logits(self, batch: Tensor) -> Tensor:
+        """The back end's float32 logits for a batch of prepared inputs (the batcher's worker calls it)."""
+        return self.forward(batch).float().cpu()
 
     def probabilities(self, batch: Tensor) -> Tensor:
         """Softmax of the back end's logits for a batch of prepared inputs (the batcher's worker calls it)."""
