@@ -27,6 +27,8 @@ OPTIONAL = {
     "python_multipart": "serve",
     "openvino": "openvino",
     "nncf": "openvino",
+    "prometheus_client": "serve",
+    "huggingface_hub": "hub",
 }
 
 

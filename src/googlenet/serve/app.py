@@ -8,6 +8,8 @@
                        ``application/octet-stream``), ``?topk=5`` -> the top classes (index, name,
                        probability), the size of the batch it ran in, the server-side latency
 ``POST /v1/cam``       an image, ``?index=`` (default: the top class) -> the Grad-CAM overlay as a PNG
+``/v2/...``            the Open Inference Protocol (KServe v2), on the same batcher: :mod:`.v2`
+``GET /metrics``       Prometheus metrics: :mod:`.metrics`
 =====================  ================================================================================
 
 Every mistake in a request is a 4xx JSON ``{"error": "<one line>"}``: no image, an empty body, an undecodable or
@@ -22,7 +24,7 @@ from __future__ import annotations
 import contextlib
 import re
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from importlib import resources
 
 import anyio
@@ -31,6 +33,7 @@ from starlette.applications import Starlette
 from starlette.datastructures import UploadFile
 from starlette.exceptions import HTTPException
 from starlette.formparsers import MultiPartException, MultiPartParser
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
@@ -123,6 +126,7 @@ class Api:
     def __init__(self, service: Service) -> None:
         self.service = service
         self.batcher: DynamicBatcher | None = None
+        self.on_batch: Callable[[int, float], None] | None = None  # the metrics' hook, set by create_app
         self.decoders = anyio.CapacityLimiter(service.options.decode_threads)
         self.page = resources.files(__package__).joinpath("page.html").read_text(encoding="utf-8")
 
@@ -130,7 +134,7 @@ class Api:
     async def lifespan(self, _app: Starlette) -> AsyncIterator[None]:
         opts = self.service.options
         # logits through the batcher: /v1 takes their softmax, /v2 gives either (one view an image: the same)
-        self.batcher = DynamicBatcher(self.service.logits, opts.max_batch, opts.max_wait_ms)
+        self.batcher = DynamicBatcher(self.service.logits, opts.max_batch, opts.max_wait_ms, self.on_batch)
         self.batcher.start()
         try:
             yield
@@ -201,8 +205,13 @@ def create_app(service: Service) -> Starlette:
         Route("/v1/predict", api.predict, methods=["POST"]),
         Route("/v1/cam", api.cam, methods=["POST"]),
     ]
+    from .metrics import Metrics, MetricsMiddleware
     from .v2 import V2, V2Error, v2_error  # the Open Inference Protocol (it imports this module)
 
     routes += V2(api).routes()
+    metrics = Metrics(service, lambda: api.batcher)
+    api.on_batch = metrics.observe_batch
+    routes.append(Route("/metrics", metrics.endpoint, methods=["GET"]))
     handlers = {ApiError: _error, V2Error: v2_error, HTTPException: _error, Exception: _error}
-    return Starlette(routes=routes, lifespan=api.lifespan, exception_handlers=handlers)
+    middleware = [Middleware(MetricsMiddleware, metrics=metrics)]
+    return Starlette(routes=routes, lifespan=api.lifespan, exception_handlers=handlers, middleware=middleware)

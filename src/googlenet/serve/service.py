@@ -11,6 +11,7 @@ from __future__ import annotations
 import io
 import os
 import threading
+import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -76,6 +77,7 @@ class Service:
 
     def __init__(self, checkpoint: str | os.PathLike, options: ServeOptions | None = None) -> None:
         self.options = options = options or ServeOptions()
+        start = time.perf_counter()
         model, contract, meta = load_model(checkpoint)
         check_scores_classes(contract, checkpoint)  # a features-only model cannot classify
         self.contract: ModelContract = contract
@@ -94,6 +96,7 @@ class Service:
         self._cam = GradCam(model, contract, options.cam_layer)  # the eager model, beside the back end
         self._cam_lock = threading.Lock()  # one CAM at a time: each holds a graph of the whole network
         self.card = model_card(model, contract, meta, Path(checkpoint).name, options, self._cam.layer)
+        self.load_seconds = time.perf_counter() - start  # checkpoint, back end and card (GET /metrics)
 
     # ---- requests (called in worker threads) -----------------------------------------------------------
     def decode(self, data: bytes) -> Image.Image:
