@@ -40,7 +40,9 @@ from starlette.routing import Route
 
 from ..errors import UserError
 from .batching import DynamicBatcher
+from .metrics import Metrics, MetricsMiddleware
 from .service import Service
+from .v2 import V2, V2Error, v2_error
 
 RAW_TYPES = ("application/octet-stream",)  # besides image/*; a request without a content type is read raw too
 INTEGER = re.compile(r"[0-9]{1,18}")
@@ -205,9 +207,6 @@ def create_app(service: Service) -> Starlette:
         Route("/v1/predict", api.predict, methods=["POST"]),
         Route("/v1/cam", api.cam, methods=["POST"]),
     ]
-    from .metrics import Metrics, MetricsMiddleware
-    from .v2 import V2, V2Error, v2_error  # the Open Inference Protocol (it imports this module)
-
     routes += V2(api).routes()
     metrics = Metrics(service, lambda: api.batcher)
     api.on_batch = metrics.observe_batch

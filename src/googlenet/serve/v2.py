@@ -26,8 +26,9 @@ malformed request (JSON, names, datatypes, shapes, data lengths).
 from __future__ import annotations
 
 import asyncio
-from typing import TYPE_CHECKING
+from typing import Protocol
 
+import anyio
 import numpy as np
 import torch
 from starlette.requests import Request
@@ -35,12 +36,11 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from .. import __version__
-from .app import ApiError, _limited
+from ..errors import UserError
+from .batching import DynamicBatcher
+from .service import Service
 from .v2_codec import InferRequest, OutputRequest, OutputTensor, V2Error, bytes_elements, encode_response, fp32_array
 from .v2_codec import parse_request as parse_v2
-
-if TYPE_CHECKING:
-    from .app import Api
 
 VERSION = "1"  # the one version of the one model this server holds
 OUTPUTS = ("logits", "probabilities")
@@ -48,10 +48,18 @@ DEFAULT_TOPK = 5
 HEADER = "Inference-Header-Content-Length"
 
 
+class SharedApi(Protocol):
+    """What the v2 routes share with the ``/v1`` API (:class:`googlenet.serve.app.Api`)."""
+
+    service: Service
+    batcher: DynamicBatcher | None  # set once the app has started
+    decoders: anyio.CapacityLimiter  # uploads decoded at once, in worker threads
+
+
 class V2:
     """The v2 handlers, sharing the ``/v1`` API's service, batcher and decoding limiter."""
 
-    def __init__(self, api: Api) -> None:
+    def __init__(self, api: SharedApi) -> None:
         self.api = api
         self.service = api.service
         self.model = api.service.contract.model
@@ -122,10 +130,7 @@ class V2:
         declared = request.headers.get("content-length", "")
         if declared.isdigit() and int(declared) > limit:
             raise V2Error(413, f"request too large: {int(declared)} bytes (the limit is {limit} bytes)")
-        try:
-            body = b"".join([chunk async for chunk in _limited(request, limit)])
-        except ApiError:
-            raise V2Error(413, f"request too large: more than the limit of {limit} bytes") from None
+        body = await _read_body(request, limit)
         req = parse_v2(body, request.headers.get(HEADER))
         x = await self._inputs(req)
         logits = await self._forward(x)
@@ -154,12 +159,15 @@ class V2:
             if not (len(t.shape) == 1 or (len(t.shape) == 2 and t.shape[1] == 1)) or t.shape[0] < 1:
                 raise V2Error(400, f"input 'image' must have shape [N] or [N, 1], got {t.shape}")
             images = bytes_elements(t)
-            try:
-                views = await asyncio.gather(*(self.api._decode(self.service.prepare, data) for data in images))
-            except ApiError as err:
-                raise V2Error(err.status, err.message) from None
-            return torch.cat(views)
+            return torch.cat(await asyncio.gather(*(self._prepare(data) for data in images)))
         raise V2Error(400, f"unknown input {t.name[:40]!r}: this model takes 'input' (FP32) or 'image' (BYTES)")
+
+    async def _prepare(self, data: bytes) -> torch.Tensor:
+        """An encoded image -> the network's input, decoded in a worker thread (422 when it is not an image)."""
+        try:
+            return await anyio.to_thread.run_sync(self.service.prepare, data, limiter=self.api.decoders)
+        except UserError as err:  # ImageDecodeError: not an image, truncated, too many pixels...
+            raise V2Error(422, str(err)) from None
 
     async def _forward(self, x: torch.Tensor) -> torch.Tensor:
         """Each image through the shared batcher (so they batch with every other request): ``N x classes``."""
@@ -192,6 +200,17 @@ class V2:
         rows = [f"{p:f}:{j}:{names[j]}".encode() for vs, js in zip(v.tolist(), i.tolist(), strict=True)
                 for p, j in zip(vs, js, strict=True)]  # fmt: skip
         return OutputTensor(o.name, "BYTES", [n, top], rows, o.binary)
+
+
+async def _read_body(request: Request, limit: int) -> bytes:
+    """The request body, refused with 413 as soon as it passes ``limit`` bytes."""
+    chunks, seen = [], 0
+    async for chunk in request.stream():
+        seen += len(chunk)
+        if seen > limit:
+            raise V2Error(413, f"request too large: more than the limit of {limit} bytes")
+        chunks.append(chunk)
+    return b"".join(chunks)
 
 
 def v2_error(request: Request, exc: Exception) -> Response:
