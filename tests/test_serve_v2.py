@@ -266,3 +266,15 @@ def test_binary_bytes_with_a_bad_length_prefix(client: TestClient) -> None:
         headers={"Inference-Header-Content-Length": str(len(head)), "content-type": "application/octet-stream"},
     )
     assert r.status_code == 400 and "runs past its data" in r.json()["error"]
+
+
+def test_cli_max_infer_mb_sets_the_limit(checkpoint: Path, monkeypatch) -> None:
+    import googlenet.cli.serve as cli_serve
+    from googlenet.cli import main
+
+    seen = {}
+    monkeypatch.setattr(cli_serve, "serve", lambda service, *a: seen.update(options=service.options) or 0)
+    assert main(["serve", "--checkpoint", str(checkpoint), "--max-infer-mb", "0.5"]) == 0
+    assert seen["options"].max_infer_bytes == 512 * KiB
+    assert main(["serve", "--checkpoint", str(checkpoint)]) == 0
+    assert seen["options"].max_infer_bytes == 64 * 1024 * KiB
