@@ -16,6 +16,7 @@ built (train mode), as torchvision's do.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import re
 from collections.abc import Callable
@@ -37,6 +38,7 @@ from .factory import classifier_keys, contract_of, create_model, list_models, lo
 
 __all__ = ["from_pretrained", "hub_entries", "hub_model", "save_pretrained"]
 
+log = logging.getLogger(__name__)
 CONFIG, WEIGHTS, CARD = "config.json", "model.safetensors", "README.md"
 REPO_ID = re.compile(r"[A-Za-z0-9][\w.-]{0,95}(/[A-Za-z0-9][\w.-]{0,95})?")
 
@@ -71,6 +73,7 @@ def save_model(model: nn.Module, contract: ModelContract, meta: dict[str, Any], 
     _write(out / CONFIG, json.dumps(config, indent=2, sort_keys=True) + "\n")
     params, aux = count_params(model)
     _write(out / CARD, _front_matter(contract) + model_card(contract, meta, params, WEIGHTS, aux) + _usage())
+    log.info("wrote %s, %s and %s in %s", CONFIG, WEIGHTS, CARD, out)
     return out
 
 
@@ -144,6 +147,7 @@ def _resolve(source: str | os.PathLike, revision: str | None, cache_dir: str | o
         raise UserError(
             "loading from the Hugging Face Hub needs huggingface_hub: pip install 'googlenet[hub]'"
         ) from None
+    log.info("fetching %s from the Hugging Face Hub", text)
     try:
         local = snapshot_download(
             text,
@@ -208,6 +212,7 @@ def _download(url: str, progress: bool) -> Path:
     target = Path(torch.hub.get_dir()) / "checkpoints" / name
     if not target.is_file():
         target.parent.mkdir(parents=True, exist_ok=True)
+        log.info("downloading %s to %s", url, target)
         try:
             torch.hub.download_url_to_file(url, str(target), progress=progress)
         except OSError as err:  # URLError and HTTPError are OSErrors

@@ -22,6 +22,7 @@ spooled to an anonymous temporary file), never saved under a name.
 from __future__ import annotations
 
 import contextlib
+import logging
 import re
 import time
 from collections.abc import AsyncIterator, Callable
@@ -39,11 +40,13 @@ from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
 
 from ..errors import UserError
+from .access import AccessLog
 from .batching import DynamicBatcher
 from .metrics import Metrics, MetricsMiddleware
 from .service import Service
 from .v2 import V2, V2Error, v2_error
 
+log = logging.getLogger(__name__)
 RAW_TYPES = ("application/octet-stream",)  # besides image/*; a request without a content type is read raw too
 INTEGER = re.compile(r"[0-9]{1,18}")
 
@@ -194,6 +197,7 @@ def _error(request: Request, exc: Exception) -> Response:
         return JSONResponse({"error": exc.message}, status_code=exc.status)
     if isinstance(exc, HTTPException):  # 404, 405
         return JSONResponse({"error": exc.detail}, status_code=exc.status_code, headers=exc.headers)
+    log.error("internal error on %s %s", request.method, request.url.path, exc_info=exc)
     return JSONResponse({"error": f"internal error ({type(exc).__name__})"}, status_code=500)
 
 
@@ -212,5 +216,5 @@ def create_app(service: Service) -> Starlette:
     api.on_batch = metrics.observe_batch
     routes.append(Route("/metrics", metrics.endpoint, methods=["GET"]))
     handlers = {ApiError: _error, V2Error: v2_error, HTTPException: _error, Exception: _error}
-    middleware = [Middleware(MetricsMiddleware, metrics=metrics)]
+    middleware = [Middleware(AccessLog), Middleware(MetricsMiddleware, metrics=metrics)]
     return Starlette(routes=routes, lifespan=api.lifespan, exception_handlers=handlers, middleware=middleware)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -17,6 +18,8 @@ from dataclasses import dataclass, field
 
 import torch
 from torch import Tensor
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -132,6 +135,7 @@ class DynamicBatcher:
             probs = await loop.run_in_executor(self._executor, self.probabilities, x)
             seconds = time.perf_counter() - start
         except Exception as err:  # the back end failed: every request of the batch hears why, the loop goes on
+            log.error("the forward of a batch of %d failed", len(batch), exc_info=err)
             for item in batch:
                 if not item.future.done():
                     item.future.set_exception(err)
