@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import base64
 import io
+import json
 import socket
 import struct
 import threading
@@ -154,6 +155,9 @@ def _image(datatype: str, data: list) -> dict:
     return {"inputs": [{"name": "image", "datatype": datatype, "shape": [1], "data": data}]}
 
 
+NAN = json.dumps(GOOD).replace("[0.5, ", "[NaN, ", 1).encode()  # Python's JSON reader takes NaN
+
+
 BAD = {
     "malformed JSON": (b"{not json", 400, "not JSON"),
     "a JSON list": (b"[1, 2]", 400, "a JSON object expected"),
@@ -163,6 +167,8 @@ BAD = {
     "FP64 datatype": (_one(datatype="FP64"), 400, "must be FP32, got 'FP64'"),
     "wrong size": (_one(shape=[1, 3, 16, 16], data=[0.0] * 768), 400, "must have shape [N, 3, 32, 32]"),
     "short data": (_one(data=[0.0] * 10), 400, "10 values of data"),
+    "NaN in the data": (NAN, 400, "NaN or infinite"),
+    "beyond float32": (_one(data=[1e39] * 3 * SIZE**2), 400, "NaN or infinite"),
     "strings as data": (_one(data=["a"] * 3 * SIZE**2), 400, "must be numbers"),
     "shape not ints": (_one(shape=[1, 3, "32", 32]), 400, "list of integers"),
     "image as FP32": (_image("FP32", [1.0]), 400, "must be BYTES"),

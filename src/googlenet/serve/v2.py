@@ -133,8 +133,9 @@ class V2:
         body = await _read_body(request, limit)
         req = parse_v2(body, request.headers.get(HEADER))
         x = await self._inputs(req)
+        wanted = self._wanted(req)  # checked before the forward
         logits = await self._forward(x)
-        outputs = [self._output(o, logits) for o in self._wanted(req)]
+        outputs = [self._output(o, logits) for o in wanted]
         payload, head = encode_response(self.model, VERSION, req.id, outputs)
         if head is None:
             return Response(payload, media_type="application/json")

@@ -141,19 +141,24 @@ def parse_request(body: bytes, header_length: str | None) -> InferRequest:
 
 
 def fp32_array(t: InputTensor) -> np.ndarray:
-    """An FP32 input as a float32 array of its shape."""
+    """An FP32 input as a float32 array of its shape (finite values only)."""
     count = math.prod(t.shape)
     if isinstance(t.data, bytes):
         if len(t.data) != 4 * count:
             got = len(t.data)
             raise V2Error(400, f"input {t.name!r}: {got} bytes of data for shape {t.shape} ({4 * count} needed)")
-        return np.frombuffer(t.data, dtype="<f4").astype(np.float32).reshape(t.shape)
-    values = list(_flat(t.data))
-    if not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values):
-        raise V2Error(400, f"input {t.name!r}: FP32 data must be numbers")
-    if len(values) != count:
-        raise V2Error(400, f"input {t.name!r}: {len(values)} values of data for shape {t.shape} ({count} needed)")
-    return np.asarray(values, dtype=np.float32).reshape(t.shape)
+        array = np.frombuffer(t.data, dtype="<f4").astype(np.float32).reshape(t.shape)
+    else:
+        values = list(_flat(t.data))
+        if not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values):
+            raise V2Error(400, f"input {t.name!r}: FP32 data must be numbers")
+        if len(values) != count:
+            raise V2Error(400, f"input {t.name!r}: {len(values)} values of data for shape {t.shape} ({count} needed)")
+        with np.errstate(over="ignore"):  # a number beyond float32 becomes inf, refused below
+            array = np.asarray(values, dtype=np.float32).reshape(t.shape)
+    if not np.isfinite(array).all():
+        raise V2Error(400, f"input {t.name!r}: NaN or infinite values (or beyond float32's range)")
+    return array
 
 
 def bytes_elements(t: InputTensor) -> list[bytes]:
