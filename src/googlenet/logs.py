@@ -17,7 +17,16 @@ LEVELS = ("critical", "error", "warning", "info", "debug")
 
 
 class _Handler(logging.StreamHandler):
-    """The handler :func:`configure` installs (so a second call replaces it instead of adding another)."""
+    """The handler :func:`configure` installs (so a second call replaces it instead of adding another); it writes
+    to whatever ``sys.stderr`` is when a record comes, never to a stream replaced since."""
+
+    @property
+    def stream(self):  # type: ignore[override]
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, value) -> None:
+        pass
 
 
 def level_of(log_level: str | None = None, verbose: int = 0, quiet: bool = False) -> int:
@@ -30,11 +39,11 @@ def level_of(log_level: str | None = None, verbose: int = 0, quiet: bool = False
 
 
 def configure(level: int | str = logging.WARNING) -> logging.Logger:
-    """Send the package's records at ``level`` and above to stderr (the current ``sys.stderr``), one line each."""
+    """Send the package's records at ``level`` and above to stderr, one line each."""
     logger = logging.getLogger(ROOT)
     for handler in [h for h in logger.handlers if isinstance(h, _Handler)]:
         logger.removeHandler(handler)
-    handler = _Handler(sys.stderr)
+    handler = _Handler()
     handler.setFormatter(logging.Formatter(FORMAT))
     logger.addHandler(handler)
     logger.setLevel(level if isinstance(level, int) else level.upper())
