@@ -1,0 +1,108 @@
+"""A layer's activations from a forward pass, by a forward hook on its module (as :mod:`googlenet.cam` and
+:mod:`googlenet.models.stages` capture theirs).
+
+:func:`activation` stops the pass at the layer: nothing after it runs (feature visualisation and DeepDream need
+no more). :func:`activation_and_output` runs it to the end and returns the logits too (attribution). The hook hands
+the rest of the network a copy of the output, so an in-place ReLU after a bare convolution cannot overwrite the
+tensor captured for gradients. :func:`check_size` finds, on the meta device, whether an input size reaches the
+layer, and the smallest that does.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+
+from ..errors import InputSizeError
+from ..models.probe import shapes_only_batchnorm
+from .layers import Layer
+
+
+class LayerSizeError(InputSizeError):
+    """An image too small for the layer: the forward pass cannot reach it."""
+
+
+class _Reached(Exception):
+    """Raised by the hook to stop the forward pass at the layer."""
+
+
+@contextmanager
+def _hooked(model: nn.Module, layer: Layer, stop: bool) -> Iterator[dict[str, Tensor]]:
+    kept: dict[str, Tensor] = {}
+
+    def hook(_m: nn.Module, _args: Any, output: Any) -> Any:
+        if not isinstance(output, Tensor):
+            raise TypeError(f"layer {layer.name!r} outputs {type(output).__name__}, not a tensor")
+        kept["out"] = output
+        if stop:
+            raise _Reached
+        return output.clone()  # later in-place ops change the copy, not the captured tensor
+
+    handle = model.get_submodule(layer.path).register_forward_hook(hook)
+    try:
+        yield kept
+    finally:
+        handle.remove()
+
+
+def _forward(model: nn.Module, x: Tensor, layer: Layer) -> Any:
+    return model(x, return_aux=True) if layer.aux else model(x)
+
+
+def activation(model: nn.Module, layer: Layer, x: Tensor) -> Tensor:
+    """``layer``'s output for input ``x`` (normalised as the model takes it), the pass stopped there."""
+    with _hooked(model, layer, stop=True) as kept, suppress(_Reached):
+        _forward(model, x, layer)
+    if "out" not in kept:
+        raise LayerSizeError(f"layer {layer.name!r} ({layer.path}) did not run in the forward pass")
+    return kept["out"]
+
+
+def activation_and_output(model: nn.Module, layer: Layer, x: Tensor) -> tuple[Tensor, Tensor]:
+    """``(layer's output, the model's logits)`` from one full forward pass."""
+    with _hooked(model, layer, stop=False) as kept:
+        out = _forward(model, x, layer)
+    if isinstance(out, tuple):
+        out = out[0]
+    if "out" not in kept:
+        raise LayerSizeError(f"layer {layer.name!r} ({layer.path}) did not run in the forward pass")
+    return kept["out"], out
+
+
+def _reaches(model: nn.Module, layer: Layer, size: int, in_chans: int) -> bool:
+    try:
+        activation(model, layer, torch.zeros(1, in_chans, size, size, device="meta"))
+    except (RuntimeError, ValueError, IndexError):
+        return False
+    return True
+
+
+def min_size(model: nn.Module, layer: Layer, in_chans: int = 3, largest: int = 1024) -> int:
+    """The smallest square input (px) whose forward pass reaches ``layer``, by bisection on a meta-device copy of
+    the model (no memory for activations, no arithmetic); assumes larger inputs keep reaching it."""
+    meta = copy.deepcopy(model).to("meta").eval()
+    with shapes_only_batchnorm(meta), torch.no_grad():
+        if not _reaches(meta, layer, largest, in_chans):
+            raise LayerSizeError(f"layer {layer.name!r} is not reached even by a {largest} px input")
+        lo, hi = 1, largest
+        while lo < hi:
+            mid = (lo + hi) // 2
+            if _reaches(meta, layer, mid, in_chans):
+                hi = mid
+            else:
+                lo = mid + 1
+    return lo
+
+
+def check_size(model: nn.Module, layer: Layer, size: int, in_chans: int = 3, what: str = "image") -> None:
+    """Raise :class:`LayerSizeError` (with the smallest size) when a ``size`` px input cannot reach ``layer``."""
+    smallest = min_size(model, layer, in_chans)
+    if size < smallest:
+        raise LayerSizeError(
+            f"{what} size {size} px is too small for layer {layer.name!r}: it needs at least {smallest} px"
+        )
