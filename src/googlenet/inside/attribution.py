@@ -49,13 +49,13 @@ def channel_attribution(
     device = next(model.parameters()).device
     x = model_input(image[None].float().to(device), contract)
     with frozen(model), torch.enable_grad():
-        acts, logits = activation_and_output(model, layer, x)
+        parts, logits = activation_and_output(model, layer, x)
         if logits.dim() != 2:
             raise UserError(f"the model returns {logits.dim()}-D output, not logits: no class to attribute")
         c = int(logits[0].argmax()) if class_index is None else class_index
         if not 0 <= c < logits.shape[1]:
             raise UserError(f"class {c} does not exist: the model has classes 0..{logits.shape[1] - 1}")
-        (grad,) = torch.autograd.grad(logits[0, c], acts)
-    per_position = (acts * grad).detach()[0]
+        grads = torch.autograd.grad(logits[0, c], parts)
+    per_position = torch.cat([(a * g).detach()[0] for a, g in zip(parts, grads, strict=True)])
     scores = per_position if per_position.dim() == 1 else per_position.flatten(1).sum(dim=1)
     return Attribution(scores.cpu(), float(logits[0, c]), c, layer.name)

@@ -25,6 +25,8 @@ from torch import nn
 
 from ..caffe.nets import GOOGLENET, INCEPTIONS
 from ..errors import UserError
+from ..models.inception import Inception, InceptionNaive
+from ..models.layers import ConvBlock
 
 # Caffe's non-convolution layers -> module paths
 _CAFFE_OTHER = {
@@ -98,17 +100,43 @@ class MissingLayerError(UserError):
     """A GoogLeNet layer name whose module this model does not have."""
 
 
+PRE_RELU = "_pre_relu"  # Lucid's suffix: the layer before its ReLU
+
+
 @dataclass(frozen=True)
 class Layer:
-    """A resolved layer: the name asked for, the module path, and whether it is in an auxiliary head (those run
-    only when the forward pass asks for the auxiliary logits)."""
+    """A resolved layer: the name asked for, its module path, and the modules whose outputs make up its
+    activations (``parts``, concatenated on channels: the module itself, or before the ReLU the convolution (and
+    batch norm) of a ConvBlock, or of each branch of an Inception module). ``aux``: in an auxiliary head, which
+    runs only when the forward pass asks for the auxiliary logits."""
 
     name: str
     path: str
+    parts: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        if not self.parts:
+            object.__setattr__(self, "parts", (self.path,))
 
     @property
     def aux(self) -> bool:
         return self.path.startswith(("aux1.", "aux2."))
+
+    @property
+    def pre_relu(self) -> bool:
+        return self.parts != (self.path,)
+
+
+def _before_relu(model: nn.Module, path: str) -> tuple[str, ...]:
+    """The modules whose outputs are ``path``'s output before its last ReLU (``path`` itself if none)."""
+    module = model.get_submodule(path)
+    if isinstance(module, ConvBlock):
+        return (f"{path}.bn",)  # batch norm, or the Identity passing the convolution's output on
+    if isinstance(module, nn.Sequential) and len(module) and isinstance(module[-1], ConvBlock):
+        return (f"{path}.{len(module) - 1}.bn",)
+    if isinstance(module, (Inception, InceptionNaive)):
+        return tuple(p for b in ("branch1", "branch2", "branch3", "branch4") for p in _before_relu(model, f"{path}.{b}"))
+    return (path,)
 
 
 def _present(model: nn.Module, path: str) -> bool:
@@ -131,8 +159,16 @@ def _listing(model: nn.Module) -> str:
     return "modules: " + ", ".join(n for n, _ in model.named_children())
 
 
-def resolve(model: nn.Module, name: str) -> Layer:
-    """The module ``name`` means in ``model``: a Caffe, Table 1 or Lucid name, or a module path."""
+def resolve(model: nn.Module, name: str, pre_relu: bool = False) -> Layer:
+    """The module ``name`` means in ``model``: a Caffe, Table 1 or Lucid name, or a module path; with
+    ``pre_relu`` (or a name ending in ``_pre_relu``, as Lucid's ``mixed4c_pre_relu``), its activations before
+    the ReLU where it ends in one (a channel's objective then has a gradient even where the ReLU is off)."""
+    if name.endswith(PRE_RELU) and name != PRE_RELU:
+        layer = resolve(model, name.removesuffix(PRE_RELU), pre_relu=True)
+        return Layer(name, layer.path, layer.parts)
+    if pre_relu:
+        layer = resolve(model, name)
+        return Layer(name, layer.path, _before_relu(model, layer.path))
     if name in NAMES:
         path = NAMES[name]
         if not _present(model, path):

@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
+import torch
 from torch import nn
 
 from ..contract import ModelContract
@@ -20,7 +21,12 @@ def from_checkpoint(path: str | os.PathLike) -> tuple[nn.Module, ModelContract]:
     return model.eval(), contract
 
 
-def from_registry(name: str, num_classes: int = 1000, **kwargs: Any) -> tuple[nn.Module, ModelContract]:
-    """A registered model with fresh (random) weights, in eval mode, and its default contract."""
-    model = create_model(name, num_classes=num_classes, **kwargs)
+def from_registry(
+    name: str, num_classes: int = 1000, seed: int = 0, **kwargs: Any
+) -> tuple[nn.Module, ModelContract]:
+    """A registered model with fresh random weights (drawn from ``seed``: the same model every time), in eval
+    mode, and its default contract."""
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        model = create_model(name, num_classes=num_classes, **kwargs)
     return model.eval(), default_contract(name, num_classes, **kwargs)

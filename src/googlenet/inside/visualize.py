@@ -31,11 +31,11 @@ MIN_SIZE = 8  # px: below this the transformations have nothing to work with
 
 @dataclass
 class Visualization:
-    """Result of :func:`visualize`: ``images`` (N x 3 x S x S, 0..1), the batch-mean objective at each step
-    (under the random transformations), and each image's final objective without them."""
+    """Result of :func:`visualize`: ``images`` (N x 3 x S x S, 0..1), each image's objective at each step
+    (``history[step][image]``, under the random transformations), and each image's final objective without them."""
 
     images: Tensor
-    history: list[float]
+    history: list[list[float]]
     final: list[float]
     layer: str
     objective: str
@@ -113,25 +113,24 @@ def visualize(
         raise UserError(f"--size must be at least {MIN_SIZE} px, got {size}")
     if steps < 1 or lr <= 0 or n < 1:
         raise UserError(f"steps, lr and n must be positive (got {steps}, {lr}, {n})")
-    check_size(model, layer, size, contract.in_chans)
+    shape = check_size(model, layer, size, contract.in_chans)
+    objective.check(torch.empty((n, *shape[1:]), device="meta"))
     gen = torch.Generator().manual_seed(seed)
     device = _device(model)
     image = FourierImage(n, size, size, decorrelated=decorrelated, decay_power=decay_power, generator=gen).to(device)
     transform = standard(size, gen) if robust else (lambda x: x)
     optimizer = torch.optim.Adam(image.parameters(), lr=lr)
-    history: list[float] = []
+    history: list[list[float]] = []
     with frozen(model), torch.enable_grad():
         for step in range(steps):
             img = image()
             acts = activation(model, layer, model_input(transform(img), contract))
-            if step == 0:
-                objective.check(acts)
             value = objective(acts)
             loss = -value.sum() + (tv * total_variation(img).sum() if tv else 0.0)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
-            history.append(float(value.detach().mean()))
+            history.append(value.detach().float().cpu().tolist())
     with torch.no_grad():
         images = image().detach().cpu()
     final = score(model, contract, layer, objective, images).tolist()
