@@ -9,7 +9,8 @@ Three vocabularies name GoogLeNet's layers:
   its top blob.
 - **Table 1** of the paper: a row name such as ``inception_4c`` (the module's concatenated output).
 - **Lucid** (Distill's *Feature Visualization*, *Building Blocks*, *Circuits*): ``mixed4c``, ``mixed4c_3x3_bottleneck``,
-  ``conv2d2``, ``maxpool1``, ``softmax2_pre_activation``.
+  ``conv2d2``, ``softmax2_pre_activation`` (its pool names, ``maxpool1`` for Caffe's ``pool2``, would clash with this
+  project's module paths and are left out).
 
 Every name resolves to a module of the model or raises a one-line :class:`UnknownLayerError` (listing the names)
 or :class:`MissingLayerError` (a name of GoogLeNet this checkpoint's model lacks: an auxiliary head trained away, a
@@ -51,13 +52,6 @@ _LUCID_STEM = {
     "conv2d0": "conv1/7x7_s2",
     "conv2d1": "conv2/3x3_reduce",
     "conv2d2": "conv2/3x3",
-    "maxpool0": "pool1/3x3_s2",
-    "localresponsenorm0": "pool1/norm1",
-    "localresponsenorm1": "conv2/norm2",
-    "maxpool1": "pool2/3x3_s2",
-    "maxpool4": "pool3/3x3_s2",
-    "maxpool10": "pool4/3x3_s2",
-    "avgpool0": "pool5/7x7_s1",
     "softmax2_pre_activation": "loss3/classifier",
 }
 
@@ -135,7 +129,9 @@ def _before_relu(model: nn.Module, path: str) -> tuple[str, ...]:
     if isinstance(module, nn.Sequential) and len(module) and isinstance(module[-1], ConvBlock):
         return (f"{path}.{len(module) - 1}.bn",)
     if isinstance(module, (Inception, InceptionNaive)):
-        return tuple(p for b in ("branch1", "branch2", "branch3", "branch4") for p in _before_relu(model, f"{path}.{b}"))
+        return tuple(
+            p for b in ("branch1", "branch2", "branch3", "branch4") for p in _before_relu(model, f"{path}.{b}")
+        )
     return (path,)
 
 
@@ -147,8 +143,16 @@ def _present(model: nn.Module, path: str) -> bool:
     return not isinstance(module, nn.Identity)  # a features-only model's fc, a model without LRN
 
 
+def is_googlenet(model: nn.Module) -> bool:
+    """Is ``model`` a GoogLeNet of this project (the papers' names apply only to it)?"""
+    return isinstance(getattr(model, "inception3a", None), (Inception, InceptionNaive))
+
+
 def available(model: nn.Module) -> list[str]:
-    """The GoogLeNet names (Caffe and Table 1 first, then Lucid's) that resolve to a module of ``model``."""
+    """The GoogLeNet names (Caffe and Table 1 first, then Lucid's) that resolve to a module of ``model`` (none
+    for another family)."""
+    if not is_googlenet(model):
+        return []
     return [name for name, path in NAMES.items() if _present(model, path)]
 
 
@@ -169,13 +173,15 @@ def resolve(model: nn.Module, name: str, pre_relu: bool = False) -> Layer:
     if pre_relu:
         layer = resolve(model, name)
         return Layer(name, layer.path, _before_relu(model, layer.path))
-    if name in NAMES:
+    if is_googlenet(model) and name in NAMES:
         path = NAMES[name]
         if not _present(model, path):
             raise MissingLayerError(
                 f"this {type(model).__name__} has no layer {name!r} (module {path}); it has {_listing(model)}"
             )
         return Layer(name, path)
-    if name and _present(model, name):
+    if name and _present(model, name):  # a module path, of any model
         return Layer(name, name)
+    if name in NAMES:
+        raise MissingLayerError(f"{name!r} names a GoogLeNet layer; this {type(model).__name__} has {_listing(model)}")
     raise UnknownLayerError(f"unknown layer {name!r}; valid {_listing(model)}")

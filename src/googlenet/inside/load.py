@@ -21,9 +21,7 @@ def from_checkpoint(path: str | os.PathLike) -> tuple[nn.Module, ModelContract]:
     return model.eval(), contract
 
 
-def from_registry(
-    name: str, num_classes: int = 1000, seed: int = 0, **kwargs: Any
-) -> tuple[nn.Module, ModelContract]:
+def from_registry(name: str, num_classes: int = 1000, seed: int = 0, **kwargs: Any) -> tuple[nn.Module, ModelContract]:
     """A registered model with fresh random weights (drawn from ``seed``: the same model every time), in eval
     mode, and its default contract."""
     with torch.random.fork_rng(devices=[]):
