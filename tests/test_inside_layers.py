@@ -103,7 +103,7 @@ def test_unknown_layer_lists_the_names() -> None:
     with pytest.raises(UnknownLayerError, match=r"unknown layer 'inception_9z'.*inception_4c/5x5_reduce"):
         resolve(model, "inception_9z")
     resnet = meta_model("resnet18", num_classes=10)
-    with pytest.raises(MissingLayerError, match="'inception_4c' names a GoogLeNet layer.*modules: conv1"):
+    with pytest.raises(MissingLayerError, match=r"'inception_4c' names a GoogLeNet layer.*modules: conv1"):
         resolve(resnet, "inception_4c")
     assert resolve(resnet, "layer3").path == "layer3"  # module paths of any model are accepted
     assert resolve(resnet, "conv1").path == "conv1"

@@ -122,7 +122,7 @@ def visualize(
     optimizer = torch.optim.Adam(image.parameters(), lr=lr)
     history: list[list[float]] = []
     with frozen(model), torch.enable_grad():
-        for step in range(steps):
+        for _ in range(steps):
             img = image()
             acts = activation(model, layer, model_input(transform(img), contract))
             value = objective(acts)
