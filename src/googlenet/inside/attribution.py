@@ -49,6 +49,7 @@ def channel_attribution(
     device = next(model.parameters()).device
     x = model_input(image[None].float().to(device), contract)
     with frozen(model), torch.enable_grad():
+        x.requires_grad_(True)  # a graph to the layer even though the weights are frozen
         parts, logits = activation_and_output(model, layer, x)
         if logits.dim() != 2:
             raise UserError(f"the model returns {logits.dim()}-D output, not logits: no class to attribute")
@@ -58,4 +59,4 @@ def channel_attribution(
         grads = torch.autograd.grad(logits[0, c], parts)
     per_position = torch.cat([(a * g).detach()[0] for a, g in zip(parts, grads, strict=True)])
     scores = per_position if per_position.dim() == 1 else per_position.flatten(1).sum(dim=1)
-    return Attribution(scores.cpu(), float(logits[0, c]), c, layer.name)
+    return Attribution(scores.cpu(), float(logits[0, c].detach()), c, layer.name)

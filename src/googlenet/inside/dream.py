@@ -98,7 +98,7 @@ def dream(
                 (g,) = torch.autograd.grad(value, shifted)
                 g = roll(g, -dy, -dx)
                 img = (img + step_size / g.abs().mean().clamp(min=1e-12) * g).clamp(0, 1).detach()
-                values.append(float(value))
+                values.append(float(value.detach()))
             history.append(values)
             detail = img - octave_base
     result = img[0].cpu()
