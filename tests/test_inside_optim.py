@@ -92,7 +92,7 @@ def test_dream_raises_the_layers_norm_and_keeps_the_photo(tiny) -> None:
 def test_dream_refuses_octaves_too_small_for_the_layer(tiny) -> None:
     model, contract = tiny
     photo = torch.zeros(3, 40, 40, dtype=torch.uint8)
-    with pytest.raises(LayerSizeError, match="use --octaves [12] or fewer"):
+    with pytest.raises(LayerSizeError, match=r"use --octaves [12] or fewer"):
         dream(model, contract, resolve(model, "inception_5b"), photo, octaves=6, octave_scale=1.5)
 
 
