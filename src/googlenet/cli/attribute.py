@@ -12,6 +12,7 @@ from ..errors import UserError
 from ..inside.attribution import channel_attribution
 from ..inside.capture import check_size
 from ..inside.images import attribution_sheet, load_photo, save_png, to_pil
+from ..inside.layers import resolve
 from ..inside.objectives import channels
 from ..inside.visualize import visualize
 from ..preprocess import preprocess
@@ -60,10 +61,10 @@ def run(args: argparse.Namespace) -> int:
         attr = channel_attribution(model, contract, layer, image, class_index(args.cls, contract))
         top = attr.top(args.top)
         if args.thumb_steps:
-            vis = visualize(
+            vis = visualize(  # the channels' pictures before the ReLU, as Lucid draws them
                 model,
                 contract,
-                layer,
+                resolve(model, args.layer, pre_relu=True),
                 channels([k for k, _ in top], layer.name),
                 n=len(top),
                 size=args.thumb_size,

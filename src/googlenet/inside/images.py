@@ -58,17 +58,19 @@ def save_png(image: Image.Image, path: str | os.PathLike) -> Path:
 def attribution_sheet(
     photo: Image.Image, title: str, channels: Sequence[tuple[int, float]], thumbnails: Sequence[Image.Image]
 ) -> Image.Image:
-    """The photo (left, with ``title`` under it) and, in a column, each top channel's thumbnail with its number
+    """The photo (left, ``title`` along the bottom) and, in a column, each top channel's thumbnail with its number
     and attribution and a bar proportional to it."""
     side = thumbnails[0].height if thumbnails else 64
     photo = photo.copy()
     photo.thumbnail((max(side * 3, 128), max(side * 3, 128)))
     row_h, label_w, gap = side + 6, 150, 10
-    height = max(photo.height + 20, row_h * len(thumbnails)) + 2 * gap
-    sheet = Image.new("RGB", (gap * 3 + photo.width + side + label_w, height), BACKGROUND)
+    title_w = round(ImageDraw.Draw(Image.new("RGB", (1, 1))).textlength(title))
+    height = max(photo.height, row_h * len(thumbnails)) + 3 * gap + 12
+    width = max(gap * 3 + photo.width + side + label_w, title_w + 2 * gap)
+    sheet = Image.new("RGB", (width, height), BACKGROUND)
     draw = ImageDraw.Draw(sheet)
     sheet.paste(photo, (gap, gap))
-    draw.text((gap, gap + photo.height + 4), title, fill=(0, 0, 0))
+    draw.text((gap, height - gap - 12), title, fill=(0, 0, 0))  # the title along the bottom
     x0 = 2 * gap + photo.width
     peak = max((abs(a) for _, a in channels), default=1.0) or 1.0
     for i, ((k, a), thumb) in enumerate(zip(channels, thumbnails, strict=True)):
