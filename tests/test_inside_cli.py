@@ -65,6 +65,18 @@ def test_visualize_text(capsys, tmp_path: Path) -> None:
         assert img.size == (24, 24)
 
 
+def test_visualize_direction_and_layer_norm(capsys, tmp_path: Path) -> None:
+    out = str(tmp_path / "d.png")
+    base = ["visualize", *TINY, "--layer", "conv2/3x3_reduce", "--size", "16", "--steps", "2", "-o", out, "--json"]
+    record = _json(capsys, [*base, "--direction", ",".join(["1"] * 8)])  # conv2 has 64 * 0.125 = 8 channels
+    assert record["objective"].endswith(":direction") and record["channels"] is None
+    assert _json(capsys, [*base, "--layer-norm"])["objective"] == "L2"
+    err = _error(capsys, [*base, "--direction", "1,x"])
+    assert "--direction must be comma-separated numbers" in err
+    err = _error(capsys, [*base, "--direction", "1,2"])
+    assert "needs 8 values, got 2" in err
+
+
 def test_dream_json_keeps_the_photo_size(capsys, tmp_path: Path, checkpoint: Path, photo: Path) -> None:
     out = tmp_path / "dream.png"
     argv = ["dream", str(photo), "--checkpoint", str(checkpoint), "--layer", "inception_3b", "--octaves", "2"]

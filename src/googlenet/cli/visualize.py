@@ -117,12 +117,13 @@ def run(args: argparse.Namespace) -> int:
         )
         pictures = [to_pil(img) for img in result.images]
         path = save_png(pictures[0] if n == 1 else grid(pictures), args.output)
+    other = args.neuron is not None or args.direction or args.layer_norm  # not a channel objective
     record: dict[str, Any] = {
         "layer": layer.name,
         "module": layer.path,
         "pre_relu": layer.pre_relu,
         "objective": result.objective,
-        "channels": args.channels or ([args.channel or 0] if n == 1 and args.neuron is None else None),
+        "channels": args.channels or (None if other else [args.channel or 0]),
         **result.settings,
         "initial": result.history[0],
         "final": result.final,
