@@ -151,3 +151,22 @@ def test_attribution_sum_is_only_first_order_through_later_relus(tiny) -> None:
     image = _real_images(1, 48)[0]
     attr = channel_attribution(model, contract, resolve(model, "inception_4c"), image, 0)
     assert abs(float(attr.scores.sum()) - (attr.logit - float(model.fc.bias[0].detach()))) > 1e-3
+
+
+def test_model_input_follows_a_caffe_contract() -> None:
+    # BVLC's weights: BGR, pixels 0..255 minus the mean (104, 117, 123), std 1
+    from googlenet.inside.visualize import model_input
+
+    contract = ModelContract(
+        "googlenet", 1000, pixel_range=255.0, channel_order="BGR", mean=(104.0, 117.0, 123.0), std=(1.0, 1.0, 1.0)
+    )
+    rgb = torch.tensor([0.2, 0.4, 0.8]).view(1, 3, 1, 1).expand(1, 3, 2, 2)
+    expected = torch.tensor([0.8 * 255 - 104, 0.4 * 255 - 117, 0.2 * 255 - 123]).view(1, 3, 1, 1).expand(1, 3, 2, 2)
+    assert torch.allclose(model_input(rgb, contract), expected, atol=1e-4)
+
+
+def test_a_greyscale_model_is_visualised_through_the_channels_mean() -> None:
+    model, contract = from_registry("googlenet", num_classes=10, width=0.125, in_chans=1)
+    layer = resolve(model, "inception_3a")
+    result = visualize(model, contract, layer, channel(0), size=24, steps=2)
+    assert result.images.shape == (1, 3, 24, 24) and len(result.history) == 2
