@@ -9,7 +9,7 @@ import torch
 from torch import nn
 
 from googlenet.caffe.nets import GOOGLENET
-from googlenet.factory import list_models, model_info
+from googlenet.factory import create_model, list_models, model_info
 from googlenet.inside.capture import LayerSizeError, activation, activation_and_output, check_size, min_size
 from googlenet.inside.layers import CAFFE, LUCID, NAMES, MissingLayerError, UnknownLayerError, available, resolve
 from googlenet.models.probe import meta_model
@@ -120,8 +120,6 @@ def test_pre_relu_parts_by_hand() -> None:
 
 def test_pre_relu_is_the_relus_input() -> None:
     torch.manual_seed(0)
-    from googlenet.factory import create_model
-
     model = create_model("googlenet", num_classes=10, width=0.125).eval()
     x = torch.randn(2, 3, 40, 40)
     with torch.no_grad():

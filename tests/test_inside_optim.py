@@ -17,7 +17,7 @@ from googlenet.inside.dream import dream, octave_sizes
 from googlenet.inside.layers import resolve
 from googlenet.inside.load import from_registry
 from googlenet.inside.objectives import ObjectiveError, channel, channels, direction, layer_norm, neuron
-from googlenet.inside.visualize import score, visualize
+from googlenet.inside.visualize import model_input, score, visualize
 
 SIZE = 40
 
@@ -155,8 +155,6 @@ def test_attribution_sum_is_only_first_order_through_later_relus(tiny) -> None:
 
 def test_model_input_follows_a_caffe_contract() -> None:
     # BVLC's weights: BGR, pixels 0..255 minus the mean (104, 117, 123), std 1
-    from googlenet.inside.visualize import model_input
-
     contract = ModelContract(
         "googlenet", 1000, pixel_range=255.0, channel_order="BGR", mean=(104.0, 117.0, 123.0), std=(1.0, 1.0, 1.0)
     )
