@@ -95,6 +95,9 @@ def test_attribute_json(capsys, tmp_path: Path, checkpoint: Path, photo: Path) -
     assert len(record["top"]) == 3
     scores = [t["attribution"] for t in record["top"]]
     assert scores == sorted(scores, reverse=True)
+    everything = record["attributions"]  # inception_5b: 1024 * 0.125 = 128 channels
+    assert len(everything) == 128 and sorted(everything, reverse=True)[:3] == pytest.approx(scores)
+    assert [everything[t["channel"]] for t in record["top"]] == pytest.approx(scores)
     assert out.stat().st_size > 0
 
 

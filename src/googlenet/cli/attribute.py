@@ -85,6 +85,7 @@ def run(args: argparse.Namespace) -> int:
         "logit": attr.logit,
         "attribution_sum": float(attr.scores.sum()),
         "top": [{"channel": k, "attribution": a} for k, a in top],
+        "attributions": attr.scores.tolist(),  # every channel, in channel order
         "output": str(path),
     }
     if args.json:
