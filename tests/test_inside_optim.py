@@ -51,6 +51,18 @@ def test_visualisation_beats_noise_and_real_images_by_a_margin(tiny) -> None:
     assert float(result.images.min()) >= 0 and float(result.images.max()) <= 1
 
 
+def test_with_the_random_transformations_a_shallower_layer_climbs_too(tiny) -> None:
+    # the default path (jitter, scale, rotation each step) at inception_3a, whose 6 x 6 map a few pixels of
+    # jitter do not scramble; measured: 0.21 at step 0, 0.77 at the end, noise at most -0.17
+    model, contract = tiny
+    layer = resolve(model, "inception_3a", pre_relu=True)
+    objective = channel(2, layer.name)
+    result = visualize(model, contract, layer, objective, size=48, steps=20, lr=0.1)
+    noise = float(score(model, contract, layer, objective, torch.rand(8, 3, 48, 48)).max())
+    assert result.final[0] > result.history[0][0] + 0.3
+    assert result.final[0] > noise + 0.5
+
+
 def test_a_grid_optimises_each_channel_and_is_reproducible(tiny) -> None:
     model, contract = tiny
     layer = resolve(model, "mixed3b_pre_relu")
