@@ -141,6 +141,15 @@ def test_photo_too_small_for_the_octaves(capsys, checkpoint: Path, photo: Path) 
     assert "too small for layer 'inception_5b'" in err and "--octaves" in err
 
 
+def test_unwritable_output(capsys, tmp_path: Path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    err = _error(
+        capsys, ["visualize", *TINY, "--layer", "conv2/3x3", "--size", "16", "--steps", "1", "-o", f"{blocker}/x.png"]
+    )
+    assert "cannot write" in err
+
+
 def test_missing_model_source_is_a_usage_error(capsys) -> None:
     with pytest.raises(SystemExit) as exit_info:
         main(["visualize", "--layer", "inception_4c"])

@@ -13,6 +13,7 @@ from PIL import Image, ImageDraw
 from torch import Tensor
 
 from ..data.decode import open_image
+from ..errors import UserError
 
 BACKGROUND = (255, 255, 255)
 
@@ -48,10 +49,13 @@ def grid(images: Sequence[Image.Image], cols: int | None = None, gap: int = 4) -
 
 
 def save_png(image: Image.Image, path: str | os.PathLike) -> Path:
-    """Write ``image`` as PNG (creating the folder)."""
+    """Write ``image`` as PNG (creating the folder); a one-line :class:`~googlenet.errors.UserError` if it cannot."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    image.save(path, format="PNG", optimize=True)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        image.save(path, format="PNG", optimize=True)
+    except OSError as err:
+        raise UserError(f"cannot write {path}: {err.strerror or err}") from None
     return path
 
 
