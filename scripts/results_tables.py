@@ -29,6 +29,7 @@ import yaml
 
 from googlenet.analysis.accuracy import RESULTS_FILE
 from googlenet.analysis.compare import _counts
+from googlenet.config.legacy import saved_field
 from googlenet.device import cpu_model
 from googlenet.factory import load_model
 
@@ -37,6 +38,7 @@ BENCH_DIR = ROOT / "docs" / "results"
 README = ROOT / "README.md"
 RESULTS_PAGE = ROOT / "docs" / "results.md"
 TABLE_PAGES = (README, ROOT / "docs" / "training.md", RESULTS_PAGE)  # the pages holding <!-- results:NAME --> blocks
+SAVED = {"dataset": "data.dataset", "input_size": "data.input_size", "threads": "precision.threads"}
 
 
 def record(run: Path, command: str, study: str | None = None, note: str | None = None) -> dict:
@@ -45,7 +47,7 @@ def record(run: Path, command: str, study: str | None = None, note: str | None =
     with open(run / "metrics.csv") as f:
         rows = list(csv.DictReader(f))
     best = max(rows, key=lambda r: float(r["val_acc"]))
-    config = meta.get("config") or {}
+    config = {k: saved_field(meta.get("config"), path) for k, path in SAVED.items()}  # grouped or flat (older runs)
     macs, params = _counts(contract.model, contract.input_size, contract.num_classes, dict(contract.model_kwargs))
     seconds = sum(float(r["epoch_s"]) for r in rows)
     # runs since eval_s existed: the minutes their epochs' ends took on top (precise BN, evaluation)
@@ -56,7 +58,7 @@ def record(run: Path, command: str, study: str | None = None, note: str | None =
         "model": contract.model,
         "model_args": {k: v for k, v in contract.model_kwargs.items()},
         "num_classes": contract.num_classes,
-        "dataset": f"{config.get('dataset', '?')} {'test' if config.get('dataset') == 'cifar10' else 'val'}",
+        "dataset": f"{config['dataset'] or '?'} {'test' if config.get('dataset') == 'cifar10' else 'val'}",
         "input_size": contract.input_size,
         "train_size": config.get("input_size") or contract.input_size,
         "epochs": len(rows),
@@ -71,6 +73,7 @@ def record(run: Path, command: str, study: str | None = None, note: str | None =
         "date": dt.date.fromtimestamp((run / "metrics.csv").stat().st_mtime).isoformat(),
         "cpu": cpu_model(),
         "threads": config.get("threads"),
+        **({"amp": rows[-1]["amp"]} if rows[-1].get("amp") else {}),  # the precision it computed in
         "command": command,
         **({"study": study} if study else {}),
         **({"note": note} if note else {}),

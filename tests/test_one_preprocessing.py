@@ -24,8 +24,9 @@ from test_fmnist_idx import fmnist_dir  # noqa: F401 (the fixture)
 
 def test_folder_run_records_what_eval_measures(synthetic_root: Path, tmp_path: Path, capsys) -> None:
     out = tmp_path / "run"
-    over = [o for o in TINY if not o.startswith("input_size")]
-    args = [*over, f"dataset={synthetic_root}", "input_size=24", "crop_fraction=0.75", "epochs=1", "workers=0"]
+    over = [o for o in TINY if not o.startswith("data.input_size")]
+    args = [*over, f"data.dataset={synthetic_root}", "data.input_size=24", "data.crop_fraction=0.75"]
+    args += ["schedule.epochs=1", "data.workers=0"]
     assert main(["train", "--recipe", "cifar10", "--out", str(out), *args]) == 0
     recorded = read_csv(out / "metrics.csv")[0]
     report = tmp_path / "eval.json"
@@ -43,8 +44,9 @@ def test_in_memory_run_records_what_the_contract_measures(fmnist_dir: Path, tmp_
     """Fashion-MNIST (tensors in memory): the recorded accuracy equals the checkpoint scored image by image through
     the contract's own preprocessing (``preprocess``, what ``predict`` runs), crop fraction 0.75 included."""
     out = tmp_path / "demo"
-    args = ["--data", str(fmnist_dir), "--out", str(out), "batch_size=20", "epochs=1", "model_kwargs.width=0.125",
-            "progress=false", "crop_fraction=0.75", "input_size=56"]  # fmt: skip
+    args = ["--data", str(fmnist_dir), "--out", str(out), "data.batch_size=20", "schedule.epochs=1",
+            "model.kwargs.width=0.125", "log.progress=false", "data.crop_fraction=0.75",
+            "data.input_size=56", "precision.amp=none"]  # fmt: skip
     assert main(["train", "--recipe", "fashion-mnist-demo", *args]) == 0
     recorded = read_csv(out / "metrics.csv")[0]
     model, contract, _ = load_model(out / "best.safetensors")

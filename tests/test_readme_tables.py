@@ -62,7 +62,7 @@ def test_record_reads_a_finished_run(synthetic_root, tmp_path) -> None:
     from googlenet.factory import create_model
 
     out = tmp_path / "run"
-    args = [*TINY, f"dataset={synthetic_root}", "epochs=1", "train_subset=16", "workers=0"]
+    args = [*TINY, f"data.dataset={synthetic_root}", "schedule.epochs=1", "data.train_subset=16", "data.workers=0"]
     r = run_cli("train", "--recipe", "cifar10", "--out", str(out), *args)
     assert r.returncode == 0, r.stderr
     # the run's own metrics.csv replaced by one with figures chosen here: the entry must come from these

@@ -18,7 +18,7 @@ from googlenet.card import checkpoint_card
 from googlenet.cli import main
 from googlenet.train import rundir
 
-RUN = [*TINY, "epochs=1", "train_subset=16", "val_subset=8", "workers=0"]
+RUN = [*TINY, "schedule.epochs=1", "data.train_subset=16", "data.val_subset=8", "data.workers=0"]
 
 
 @pytest.fixture(scope="module")
@@ -94,7 +94,7 @@ def test_resume_on_other_classes_is_refused_naming_them(
     for split in ("train", "test"):
         (other / split / "cat").rename(other / split / "kitten")
     before = _snapshot(out)
-    line = _one_line_error(capsys, main(["train", "--resume", str(out), "--data", str(other), "epochs=2"]))
+    line = _one_line_error(capsys, main(["train", "--resume", str(out), "--data", str(other), "schedule.epochs=2"]))
     assert "'cat'" in line and "'kitten'" in line and f"--data {data}" in line
     assert _snapshot(out) == before
 
@@ -111,12 +111,12 @@ def test_a_recipe_option_the_swapped_model_lacks_is_one_correct_line(capsys: pyt
     code = main(["train", "--recipe", "imagenette-128", "--model", "resnet18", "--print-config"])
     err = capsys.readouterr().err.strip()
     assert code == 2 and len(err.splitlines()) == 1
-    assert "batch_norm=True" in err and "lrn=False" in err and "model_kwargs={}" in err
+    assert "batch_norm=True" in err and "lrn=False" in err and "model.kwargs={}" in err
     assert "num_classes" not in err  # it once named 1000 classes: the recipe's run has 10
     assert (
-        main(["train", "--recipe", "imagenette-128", "--model", "resnet18", "--print-config", "model_kwargs={}"]) == 0
+        main(["train", "--recipe", "imagenette-128", "--model", "resnet18", "--print-config", "model.kwargs={}"]) == 0
     )
-    assert "model_kwargs: {}" in capsys.readouterr().out
+    assert "kwargs: {}" in capsys.readouterr().out
 
 
 def test_an_out_path_through_a_file_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:

@@ -8,13 +8,15 @@ from typing import Any
 
 import torch
 
+from ..config import TrainConfig, dump_yaml, list_recipes, load_recipe, merge, parse_overrides
+from ..config.docs import schema_markdown
+from ..config.legacy import migrate
+from ..config.validate import leaves
 from ..data.datasets import build_data
 from ..errors import UserError
 from ..factory import create_model
 from ..train import rundir
-from ..train.config import TrainConfig, dump_yaml, list_recipes, load_recipe, merge, parse_overrides
 from ..train.distributed import is_main_process
-from ..train.finetune import check_options
 from ..train.loop import train
 from ..train.speed import loader_speed
 from ..train.state import load_state
@@ -22,14 +24,16 @@ from ._common import positive_int
 
 # fields a resumed run may change: where things are and how it runs, not what it computes (epochs extends it)
 RESUME_SAFE = frozenset(
-    {"out", "data", "download", "workers", "progress", "threads", "strict_data", "save_every_steps", "epochs"}
-    | {"device", "save_all_ranks"}
+    {"checkpoint.out", "checkpoint.save_every_steps", "checkpoint.save_all_ranks", "schedule.epochs"}
+    | {"data.root", "data.download", "data.workers", "data.strict_data", "log.progress"}
+    | {"precision.threads", "precision.device"}
 )
 
-HELP_EPILOG = """overrides are FIELD=VALUE pairs (YAML values), e.g. lr=0.05 epochs=3 model_kwargs.width=0.5 amp=bf16.
+HELP_EPILOG = """overrides are FIELD=VALUE pairs, the field's dotted path and a YAML value, e.g. optim.lr=0.05
+schedule.epochs=3 model.kwargs.width=0.5 precision.amp=bf16 (every field: --print-schema or docs/config.md).
 examples:
   googlenet train --recipe cifar10 --out runs/cifar10
-  googlenet train --recipe imagenette-128 --model googlenet_bn epochs=20
+  googlenet train --recipe imagenette-128 --model googlenet_bn schedule.epochs=20
   googlenet train --resume runs/cifar10          # continue exactly where it stopped
   googlenet train --recipe cifar10 --out runs/cifar10 --overwrite   # replace the run there with a new one
   torchrun --nproc_per_node 2 -m googlenet train --recipe cifar10   # DDP"""
@@ -58,7 +62,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--compile", action="store_true", default=None, help="torch.compile the model")
     p.add_argument("--loader-only", action="store_true", help="measure the training loader's images/s and exit")
     p.add_argument(
-        "--print-config", action="store_true", help="print the run's whole config (YAML) and exit without training"
+        "--print-config",
+        action="store_true",
+        help="print the run's whole config (YAML), every value checked, and exit without training",
+    )
+    p.add_argument(
+        "--print-schema", action="store_true", help="list every config field with its type, default and help, and exit"
     )
     p.add_argument("overrides", nargs="*", metavar="FIELD=VALUE")
     p.set_defaults(func=run)
@@ -67,49 +76,49 @@ def register(sub: argparse._SubParsersAction) -> None:
 def config_from_args(args: argparse.Namespace) -> TrainConfig:
     """Recipe (or the resumed run's saved config), then explicit flags, then FIELD=VALUE overrides."""
     flags: dict[str, Any] = {
-        "model": args.model,
-        "out": args.out,
-        "data": args.data,
-        "epochs": args.epochs,
-        "download": args.download,
-        "strict_data": args.strict_data,
-        "compile": args.compile,
+        "model": {"name": args.model},
+        "checkpoint": {"out": args.out},
+        "data": {"root": args.data, "download": args.download, "strict_data": args.strict_data},
+        "schedule": {"epochs": args.epochs},
+        "precision": {"compile": args.compile},
     }
-    over = merge({k: v for k, v in flags.items() if v is not None}, parse_overrides(args.overrides))
+    flags = {g: {k: v for k, v in f.items() if v is not None} for g, f in flags.items()}
+    over = merge({g: f for g, f in flags.items() if f}, parse_overrides(args.overrides))
     if args.resume:
         if args.recipe:
             raise UserError("--resume continues the saved run with its own config; give --recipe or --resume")
         if args.overwrite:
             raise UserError("--resume continues the run in its folder; --overwrite starts a new one: give one")
         rundir.check_resume_dir(args.resume)
-        base = load_state(args.resume).get("config")
-        if not isinstance(base, dict):
+        state_config = load_state(args.resume).get("config")
+        if not isinstance(state_config, dict):
             raise UserError(f"--resume {args.resume}: {rundir.STATE} holds no run config, so it cannot be resumed")
-        cfg = TrainConfig.from_dict(merge(base, {"out": args.resume, **over}))
-        asked = cfg.to_dict()
-        for k, v in asked.items():
-            if k not in RESUME_SAFE and v != base.get(k, v):
+        base, _ = migrate(state_config)  # a run saved before the groups: its flat config
+        cfg = TrainConfig.from_dict(merge(base, merge({"checkpoint": {"out": args.resume}}, over)))
+        saved = leaves(TrainConfig.from_dict(base).to_dict(), TrainConfig)
+        for k, v in leaves(cfg.to_dict(), TrainConfig).items():
+            if k not in RESUME_SAFE and v != saved[k]:
                 raise UserError(
-                    f"--resume continues the run exactly, so {k!r} cannot change (saved {base[k]!r}, asked "
+                    f"--resume continues the run exactly, so {k!r} cannot change (saved {saved[k]!r}, asked "
                     f"{v!r}); what may change: {', '.join(sorted(RESUME_SAFE))}"
                 )
-        if cfg.epochs != base.get("epochs", cfg.epochs):
+        if cfg.schedule.epochs != saved["schedule.epochs"]:
             print(
-                f"epochs {base['epochs']} -> {cfg.epochs}: the learning-rate schedule now spans the new total; "
-                "the steps already taken keep the rates they had",
+                f"schedule.epochs {saved['schedule.epochs']} -> {cfg.schedule.epochs}: the learning-rate schedule "
+                "now spans the new total; the steps already taken keep the rates they had",
                 file=sys.stderr,
             )
         return cfg
     if not args.recipe:
         raise UserError("give --recipe NAME (one of " + ", ".join(list_recipes()) + ") or --resume DIR")
     cfg = load_recipe(args.recipe, over)
-    if args.model and "model_kwargs" not in parse_overrides(args.overrides):
-        check_recipe_options(cfg.model, dict(cfg.model_kwargs), args.recipe)
+    if args.model and "kwargs" not in parse_overrides(args.overrides).get("model", {}):
+        check_recipe_options(cfg.model.name, dict(cfg.model.kwargs), args.recipe)
     return cfg
 
 
 def check_recipe_options(model: str, kwargs: dict[str, Any], recipe: str) -> None:
-    """``--model`` swapped into a recipe written for another model: its ``model_kwargs`` must be options of
+    """``--model`` swapped into a recipe written for another model: its ``model.kwargs`` must be options of
     ``model`` (built on the meta device: nothing allocated), else one line naming the ones that are not."""
     if not kwargs:
         return
@@ -126,19 +135,22 @@ def check_recipe_options(model: str, kwargs: dict[str, Any], recipe: str) -> Non
         return
     bad = [k for k in kwargs if not builds({k: kwargs[k]})] or sorted(kwargs)
     raise UserError(
-        f"--model {model}: recipe {recipe!r} sets model_kwargs {', '.join(f'{k}={kwargs[k]!r}' for k in bad)}, "
-        f"which {model} does not take; add model_kwargs={{}} (or options {model} takes, e.g. model_kwargs.KEY=VALUE)"
+        f"--model {model}: recipe {recipe!r} sets model.kwargs {', '.join(f'{k}={kwargs[k]!r}' for k in bad)}, "
+        f"which {model} does not take; add model.kwargs={{}} (or options {model} takes: model.kwargs.KEY=VALUE)"
     )
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.print_schema:
+        print(schema_markdown(), end="")
+        return 0
     cfg = config_from_args(args)
     if args.print_config:
-        check_options(cfg)
         print(dump_yaml(cfg.to_dict()), end="")
         return 0
     if args.loader_only:
-        print(f"{cfg.dataset} ({cfg.augment}, {cfg.workers} workers): {loader_speed(cfg):.0f} images/s (loader only)")
+        d = cfg.data.root
+        print(f"{d.dataset} ({d.augment}, {d.workers} workers): {loader_speed(cfg):.0f} images/s (loader only)")
         return 0
     prepare_run_dir(args, cfg)
     summary = train(cfg, resume=args.resume)
@@ -152,12 +164,14 @@ def run(args: argparse.Namespace) -> int:
 
 def prepare_run_dir(args: argparse.Namespace, cfg: TrainConfig) -> None:
     """A new run never replaces one by accident (:mod:`googlenet.train.rundir`); a resume reads the run's data."""
+    out = cfg.checkpoint.out
     if not args.resume:
-        rundir.check_writable_folder(cfg.out)
+        rundir.check_writable_folder(out)
         if is_main_process() or not args.overwrite:  # one process of a launch clears the folder
-            rundir.check_new_run(cfg.out, args.overwrite)
+            rundir.check_new_run(out, args.overwrite)
         return
-    saved = load_state(args.resume)["config"]
-    asked = cfg.to_dict()
-    read = build_data(asked["dataset"], asked["data"], download=bool(asked.get("download")))
+    base, _ = migrate(load_state(args.resume)["config"])
+    saved = {"dataset": base.get("data", {}).get("dataset"), "data": base.get("data", {}).get("root")}
+    asked = {"dataset": cfg.data.dataset, "data": cfg.data.root}
+    read = build_data(cfg.data.dataset, cfg.data.root, download=cfg.data.download)
     rundir.check_provenance(args.resume, saved, asked, rundir.saved_class_names(args.resume), read.classes)

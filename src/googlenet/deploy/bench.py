@@ -25,6 +25,7 @@ from ..device import cpu_model
 from ..errors import UserError
 from ..runtime.backends import Forward, check_backend, make_backend
 from ..runtime.cpu import cpu_info
+from ..runtime.images import image_root
 from .parity import relative_diff
 
 # registered name -> torchvision builder name, for models whose topology and keys equal torchvision's
@@ -113,8 +114,6 @@ def default_paths(ours: bool) -> list[str]:
     int8 ones where real calibration images are found (``runtime.images.DEFAULT_DATA``); a note says what is left
     out. Ours add ``channels_last`` and ``bf16``; the peers are torchvision's graph on ONNX Runtime and OpenVINO."""
     import importlib.util
-
-    from ..runtime.images import image_root
 
     paths = ["eager", "channels_last", "bf16", "onnxruntime"] if ours else ["eager", "onnxruntime"]
     openvino = all(importlib.util.find_spec(m) is not None for m in ("openvino", "nncf"))

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from ..checkpoint import CheckpointError, save_weights
-from .config import TrainConfig
+from ..config import TrainConfig
 from .finetune import InitSource, InputScale
 from .inputs import Inputs
 from .provenance import run_contract
@@ -42,10 +42,11 @@ class RunFiles:
     init: InitSource | None
     rank: int
     world: int
+    amp: str = "none"  # the precision the run computes in (resolved from precision.amp=auto)
 
     @property
     def out(self) -> Path:
-        return Path(self.cfg.out)
+        return Path(self.cfg.checkpoint.out)
 
     def state(self, p: Progress) -> dict[str, Any]:
         """The resume state: config, model, optimiser, schedule, scaler, EMA, random generators, progress."""
@@ -53,8 +54,9 @@ class RunFiles:
         return {
             "format": 1,
             "config": self.cfg.to_dict(),
+            "amp": self.amp,
             "world_size": self.world,  # the global batch and each rank's shard depend on it
-            "global_batch": self.cfg.batch_size * self.world,
+            "global_batch": self.cfg.data.batch_size * self.world,
             "model": parts.module.state_dict(),
             "optimizer": parts.optimizer.state_dict(),
             "scheduler": parts.scheduler.state_dict(),
@@ -82,7 +84,7 @@ class RunFiles:
         if world != self.world:
             raise CheckpointError(
                 f"{self.out}: this run was trained with {world} process(es) (global batch "
-                f"{state.get('global_batch', self.cfg.batch_size * world)}) and is resumed with {self.world}; "
+                f"{state.get('global_batch', self.cfg.data.batch_size * world)}) and is resumed with {self.world}; "
                 f"an exact resume needs the same number: "
                 + (
                     f"torchrun --nproc_per_node {world} -m googlenet train --resume {self.out}"
@@ -110,12 +112,13 @@ class RunFiles:
         contract = run_contract(
             self.cfg, self.data.spec, self.parts.kwargs, self.data.size, epoch, kind, self.scale, self.init
         )
-        return {**contract.to_meta(), "epoch": epoch, "metrics": metrics, "config": self.cfg.to_dict()}
+        meta = {**contract.to_meta(), "epoch": epoch, "metrics": metrics, "config": self.cfg.to_dict()}
+        return {**meta, "amp": self.amp}
 
     def save_weights(self, p: Progress, metrics: dict[str, Any]) -> None:
         """``last`` (raw weights), ``ema`` and, when the val accuracy improved, ``best`` (raw or EMA)."""
         parts = self.parts
-        if self.cfg.save_all_ranks and self.world > 1:
+        if self.cfg.checkpoint.save_all_ranks and self.world > 1:
             save_weights(self.out / f"last_rank{self.rank}.safetensors", parts.module, self._meta(p, metrics, "raw"))
         if self.rank != 0:
             return

@@ -11,13 +11,13 @@ import sys
 from dataclasses import dataclass
 from typing import Any
 
+from ..config import TrainConfig
 from ..data.datasets import DatasetError, DataSpec, TensorImages, build_data, seeded_subset
 from ..data.decode import ImageDecodeError
 from ..data.loader import ResumableSampler, build_loader
 from ..data.transforms import BatchAugment, train_transform
 from ..preprocess import CentreCrop, CentreCropBatch
 from . import distributed
-from .config import TrainConfig
 from .finetune import InitSource, input_scale
 from .provenance import model_kwargs, run_contract
 
@@ -25,24 +25,25 @@ from .provenance import model_kwargs, run_contract
 def prepare_data(cfg: TrainConfig, init: InitSource | None = None) -> tuple[DataSpec, int]:
     """Datasets with their transforms and subsets applied; returns (spec, evaluation input size).
 
-    Inputs are scaled per :func:`~googlenet.train.finetune.input_scale` (``cfg.input_contract``, the init weights').
+    Inputs are scaled per :func:`~googlenet.train.finetune.input_scale` (``model.input_contract``, the init weights').
     """
     # unreadable files come back as records, never as exceptions out of a worker: the loop reports or stops
-    spec = build_data(cfg.dataset, cfg.data, strict=False, download=cfg.download)
-    size = cfg.input_size or spec.native_size
-    eval_size = cfg.eval_size or size
-    spec.train = seeded_subset(spec.train, cfg.train_subset, cfg.seed)
-    spec.val = seeded_subset(spec.val, cfg.val_subset, cfg.seed + 1)
+    d = cfg.data
+    spec = build_data(cfg.data.dataset, cfg.data.root, strict=False, download=cfg.data.download)
+    size = cfg.data.input_size or spec.native_size
+    eval_size = cfg.data.eval_size or size
+    spec.train = seeded_subset(spec.train, cfg.data.train_subset, cfg.seed)
+    spec.val = seeded_subset(spec.val, cfg.data.val_subset, cfg.seed + 1)
     for name, ds in (("train", spec.train), ("val", spec.val)):
         if len(ds) == 0:
-            raise DatasetError(f"the {name} split of {cfg.dataset} is empty")
+            raise DatasetError(f"the {name} split of {cfg.data.dataset} is empty")
     scale = input_scale(cfg, spec.in_chans, tuple(spec.mean), tuple(spec.std), init)
     mean, std = scale.unit_mean_std()
     bgr = scale.channel_order == "BGR"
-    if isinstance(spec.train, TensorImages) and cfg.augment in ("cifar", "none") and cfg.auto_augment == "none":
-        spec.train.batch_transform = BatchAugment(cfg.augment, size, mean, std, cfg.padding, bgr)
+    if isinstance(spec.train, TensorImages) and d.augment in ("cifar", "none") and d.auto_augment == "none":
+        spec.train.batch_transform = BatchAugment(d.augment, size, mean, std, d.padding, bgr)
     else:
-        spec.train.transform = train_transform(cfg.augment, size, mean, std, cfg.padding, bgr, cfg.auto_augment)
+        spec.train.transform = train_transform(d.augment, size, mean, std, d.padding, bgr, d.auto_augment)
     # the same preprocessing `googlenet eval` applies to the checkpoints this run writes
     contract = run_contract(cfg, spec, model_kwargs(cfg, spec, init), eval_size, 0, "raw", scale=scale)
     if isinstance(spec.val, TensorImages):
@@ -72,18 +73,18 @@ def build_inputs(cfg: TrainConfig, dist: distributed.Dist, device_type: str, ini
     train_sampler = ResumableSampler(len(spec.train), cfg.seed, True, dist.rank, dist.world)
     val_sampler = ResumableSampler(len(spec.val), cfg.seed, False, dist.rank, dist.world, with_seeds=False)
     train_loader = build_loader(
-        spec.train, cfg.batch_size, train_sampler, cfg.workers, True, device_type, seed=cfg.seed
+        spec.train, cfg.data.batch_size, train_sampler, cfg.data.workers, True, device_type, seed=cfg.seed
     )
-    val_loader = build_loader(spec.val, cfg.batch_size, val_sampler, cfg.workers, False, device_type)
-    steps_per_epoch = len(train_sampler.positions()) // cfg.batch_size
+    val_loader = build_loader(spec.val, cfg.data.batch_size, val_sampler, cfg.data.workers, False, device_type)
+    steps_per_epoch = len(train_sampler.positions()) // cfg.data.batch_size
     if steps_per_epoch == 0:
         raise DatasetError(
-            f"the train split has {len(spec.train)} images: fewer than one batch of {cfg.batch_size} "
+            f"the train split has {len(spec.train)} images: fewer than one batch of {cfg.data.batch_size} "
             f"per process; lower batch_size"
         )
-    total_steps = cfg.epochs * steps_per_epoch
-    if cfg.max_steps:
-        total_steps = min(total_steps, cfg.max_steps)
+    total_steps = cfg.schedule.epochs * steps_per_epoch
+    if cfg.schedule.max_steps:
+        total_steps = min(total_steps, cfg.schedule.max_steps)
     return Inputs(spec, size, train_sampler, val_sampler, train_loader, val_loader, steps_per_epoch, total_steps)
 
 

@@ -1,6 +1,6 @@
 """The training loop: ``train(cfg)`` builds a run once (:mod:`~googlenet.train.setup`) and runs it.
 
-Outputs in ``cfg.out``: ``best.safetensors`` / ``last.safetensors`` (+ ``ema.safetensors``), each with the
+Outputs in ``cfg.checkpoint.out``: ``best.safetensors`` / ``last.safetensors`` (+ ``ema.safetensors``), each with the
 :class:`~googlenet.contract.ModelContract` of the run plus epoch, metrics and config as JSON metadata, and
 ``state.pt`` (resume state), written by :class:`~googlenet.train.checkpoints.RunFiles`; the
 :class:`~googlenet.train.logger.RunLogger` writes ``metrics.csv``, ``steps.csv``, ``curves.png``, ``config.yaml``
@@ -20,16 +20,16 @@ import torch
 from torch import nn
 from tqdm import tqdm
 
+from ..config import TrainConfig
 from ..device import peak_memory_mib
 from ..errors import UserError
 from . import distributed
 from .checkpoints import Progress, RunFiles
-from .config import TrainConfig
 from .finetune import input_scale
 from .inputs import build_inputs, report_unreadable
 from .levers import precise_bn, progressive_size, resize_batch
 from .logger import RunLogger
-from .setup import autocast, build_parts, init_source, setup_process
+from .setup import autocast, build_parts, describe_amp, init_source, resolve_amp, setup_process
 from .state import load_state
 from .task import Classify
 
@@ -43,21 +43,26 @@ class Trainer:
 
     def __init__(self, cfg: TrainConfig, resume: str | Path | None = None) -> None:
         self.cfg = cfg
-        self.out = Path(cfg.out)
+        self.out = Path(cfg.checkpoint.out)
         self.dist, self.device = setup_process(cfg)
         state = load_state(resume) if resume is not None else None
+        self.amp = resolve_amp(cfg, self.device, state)
+        if self.dist.main:
+            print(describe_amp(self.amp, cfg.precision.amp, self.device), file=sys.stderr, flush=True)
         self.init = init_source(cfg, state)  # a resumed run reads it from its own state and loads nothing
         self.data = build_inputs(cfg, self.dist, self.device.type, self.init)
         spec = self.data.spec
         self.scale = input_scale(cfg, spec.in_chans, tuple(spec.mean), tuple(spec.std), self.init)
-        self.parts = build_parts(cfg, self.data, self.dist, self.device, self.init, fresh=state is None)
+        self.parts = build_parts(cfg, self.data, self.dist, self.device, self.init, state is None, self.amp)
         self.task = Classify(cfg, self.parts.module)
-        self.files = RunFiles(cfg, self.data, self.parts, self.scale, self.init, self.dist.rank, self.dist.world)
+        self.files = RunFiles(
+            cfg, self.data, self.parts, self.scale, self.init, self.dist.rank, self.dist.world, self.amp
+        )
         self.progress = self.files.restore(state) if state is not None else Progress()
         self.logger: RunLogger | None = None  # the main rank's, while fit() runs
 
     def autocast(self) -> Any:
-        return autocast(self.device, self.cfg.amp)
+        return autocast(self.device, self.amp)
 
     def train_step(self, x: torch.Tensor, y: torch.Tensor) -> float:
         cfg, p, parts = self.cfg, self.progress, self.parts
@@ -65,7 +70,7 @@ class Trainer:
         x = resize_batch(x, progressive_size(cfg, p.epoch, x.shape[-1]))
         if parts.mix is not None:
             x, y = parts.mix(x, y)
-        if cfg.channels_last:
+        if cfg.precision.channels_last:
             x = x.contiguous(memory_format=torch.channels_last)
         with self.autocast():
             loss, correct = self.task.loss(parts.net, x, y)
@@ -73,13 +78,13 @@ class Trainer:
         if not math.isfinite(value):
             raise TrainingDiverged(
                 f"loss is {value} at step {p.global_step + 1} (epoch {p.epoch + 1}, batch {p.step_in_epoch + 1}); "
-                f"lower the learning rate (lr={cfg.lr}) or enable grad_clip"
+                f"lower the learning rate (lr={cfg.optim.lr}) or enable grad_clip"
             )
         parts.optimizer.zero_grad(set_to_none=True)
         parts.scaler.scale(loss).backward()
-        if cfg.grad_clip > 0:
+        if cfg.optim.grad_clip > 0:
             parts.scaler.unscale_(parts.optimizer)
-            nn.utils.clip_grad_norm_(parts.module.parameters(), cfg.grad_clip)
+            nn.utils.clip_grad_norm_(parts.module.parameters(), cfg.optim.grad_clip)
         parts.scaler.step(parts.optimizer)
         parts.scaler.update()
         parts.scheduler.step()
@@ -96,8 +101,8 @@ class Trainer:
         return tqdm(
             total=self.data.steps_per_epoch,
             initial=p.step_in_epoch,
-            desc=f"epoch {p.epoch + 1}/{self.cfg.epochs}",
-            disable=not (self.cfg.progress and self.dist.main),
+            desc=f"epoch {p.epoch + 1}/{self.cfg.schedule.epochs}",
+            disable=not (self.cfg.log.progress and self.dist.main),
             mininterval=0.5 if tty else 30,
             dynamic_ncols=True,
             leave=tty,
@@ -109,11 +114,11 @@ class Trainer:
         self.parts.net.train()
         for m in self.parts.frozen_norms:  # freeze=features: their running statistics stay as loaded
             m.eval()
-        data.train_sampler.set_epoch(p.epoch, start=p.step_in_epoch * cfg.batch_size)
+        data.train_sampler.set_epoch(p.epoch, start=p.step_in_epoch * cfg.data.batch_size)
         t0, seen0, seconds0 = time.perf_counter(), p.sums["seen"], p.sums.get("seconds", 0.0)
         with self._bar() as bar:
             for x, y, bad in data.train_loader:
-                report_unreadable(bad, cfg.strict_data)
+                report_unreadable(bad, cfg.data.strict_data)
                 p.sums["bad"] += len(bad)
                 if len(x) == 0:
                     continue
@@ -127,7 +132,7 @@ class Trainer:
                 rate = (p.sums["seen"] - seen0) * self.dist.world / max(time.perf_counter() - t0, 1e-9)
                 bar.set_postfix(loss=f"{loss:.4f}", lr=f"{lr:.3g}", img_s=f"{rate:.0f}", refresh=False)
                 bar.update()
-                if cfg.save_every_steps and p.global_step % cfg.save_every_steps == 0:
+                if cfg.checkpoint.save_every_steps and p.global_step % cfg.checkpoint.save_every_steps == 0:
                     self.files.save_state(p)
                 if p.global_step >= data.total_steps:
                     return p.step_in_epoch >= data.steps_per_epoch
@@ -140,10 +145,10 @@ class Trainer:
 
         def inputs() -> Any:
             self.data.train_sampler.set_epoch(p.epoch, start=0)
-            for x, _, _ in itertools.islice(self.data.train_loader, cfg.precise_bn_batches):
+            for x, _, _ in itertools.islice(self.data.train_loader, cfg.optim.precise_bn_batches):
                 if len(x):
                     x = resize_batch(x.to(self.device), progressive_size(cfg, p.epoch, x.shape[-1]))
-                    yield x.contiguous(memory_format=torch.channels_last) if cfg.channels_last else x
+                    yield x.contiguous(memory_format=torch.channels_last) if cfg.precision.channels_last else x
 
         # dropout draws random numbers in these forward passes: fork the generators, so that precise BN changes
         # what evaluation sees and never the training that follows
@@ -158,7 +163,7 @@ class Trainer:
         p, s, parts = self.progress, self.progress.sums, self.parts
         seconds = s.get("seconds", 0.0)  # training time of the epoch, across resumes
         t_end = time.perf_counter()  # eval_s: what the epoch's end costs on top (precise BN, evaluation)
-        if self.cfg.precise_bn_batches:
+        if self.cfg.optim.precise_bn_batches:
             self.recompute_bn()
         distributed.average_buffers(parts.module)
         if parts.ema is not None:
@@ -176,8 +181,9 @@ class Trainer:
             "epoch_s": round(seconds, 1),
             "bad_images": bad,
             "peak_mem_mib": peak_memory_mib(self.device),  # this process's high-water mark so far
+            "amp": self.amp,  # the precision it computed in (precision.amp=auto's choice)
         }
-        strict, loader = self.cfg.strict_data, self.data.val_loader
+        strict, loader = self.cfg.data.strict_data, self.data.val_loader
         row.update(self.task.validate(parts.module, loader, self.device, self.autocast, self.dist, strict))
         if parts.ema is not None:
             ema = self.task.validate(parts.ema, loader, self.device, self.autocast, self.dist, strict, report=False)
@@ -200,7 +206,7 @@ class Trainer:
             resume_step = p.global_step if p.global_step else None
             self.logger = RunLogger(self.out, cfg, self.data.steps_per_epoch, p.history, resume_step)
         try:
-            while p.epoch < cfg.epochs and p.global_step < self.data.total_steps:
+            while p.epoch < cfg.schedule.epochs and p.global_step < self.data.total_steps:
                 self.run_epoch()
                 self.end_epoch()
         except KeyboardInterrupt:

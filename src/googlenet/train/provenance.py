@@ -5,15 +5,15 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..config import TrainConfig
 from ..contract import ModelContract
 from ..data.datasets import DataSpec
-from .config import TrainConfig
 from .finetune import InitSource, InputScale, source_kwargs
 
 
 def model_kwargs(cfg: TrainConfig, spec: DataSpec, init: InitSource | None = None) -> dict[str, Any]:
     """The builder options of the run's model: the init weights' (if any), the config's on top, ``in_chans``."""
-    kwargs = source_kwargs(init, dict(cfg.model_kwargs))
+    kwargs = source_kwargs(init, dict(cfg.model.kwargs))
     if spec.in_chans != 3:
         kwargs.setdefault("in_chans", spec.in_chans)
     return kwargs
@@ -43,12 +43,12 @@ def run_contract(
     """
     scale = scale or InputScale(1.0, "RGB", tuple(spec.mean), tuple(spec.std))
     # the dataset actually read (``--data`` may point a recipe at another dataset's folder), not the recipe's name
-    dataset = spec.source or cfg.dataset
+    dataset = spec.source or cfg.data.dataset
     weights: dict[str, Any] = {"source": "trained", "dataset": dataset, "epoch": epoch, "kind": kind}
     if init is not None:
         weights["init"] = init.record()
     return ModelContract(
-        model=cfg.model,
+        model=cfg.model.name,
         num_classes=len(spec.classes),
         model_kwargs=kwargs,
         class_names=tuple(spec.classes),
@@ -59,7 +59,7 @@ def run_contract(
         mean=scale.mean,
         std=scale.std,
         resize="shorter",
-        crop_fraction=cfg.crop_fraction,
+        crop_fraction=cfg.data.crop_fraction,
         interpolation="bilinear",
         weights=weights,
     )

@@ -13,10 +13,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..config import TrainConfig
 from ..eval.metrics import topk_correct
-from ..models.probe import accepts_return_aux
+from ..probe import accepts_return_aux
 from . import distributed
-from .config import TrainConfig
 from .inputs import report_unreadable
 from .levers import hard_labels
 
@@ -31,9 +31,9 @@ def compute_loss(
         logits, aux_logits = model(x, return_aux=True)
     else:
         logits, aux_logits = model(x), ()
-    loss = F.cross_entropy(logits, y, label_smoothing=cfg.label_smoothing)
+    loss = F.cross_entropy(logits, y, label_smoothing=cfg.optim.label_smoothing)
     for a in aux_logits:
-        loss = loss + cfg.aux_weight * F.cross_entropy(a, y, label_smoothing=cfg.label_smoothing)
+        loss = loss + cfg.optim.aux_weight * F.cross_entropy(a, y, label_smoothing=cfg.optim.label_smoothing)
     return loss, logits
 
 
