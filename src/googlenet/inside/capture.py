@@ -19,7 +19,7 @@ import torch
 from torch import Tensor, nn
 
 from ..errors import InputSizeError
-from ..models.probe import shapes_only_batchnorm
+from ..probe import shapes_only_batchnorm
 from .layers import Layer
 
 
