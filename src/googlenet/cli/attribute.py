@@ -16,7 +16,7 @@ from ..inside.layers import resolve
 from ..inside.objectives import channels
 from ..inside.visualize import visualize
 from ..preprocess import preprocess
-from ._common import non_negative_int, positive_int, print_json, stdout_to_stderr
+from ._common import non_negative_int, output_file, positive_int, print_json, stdout_to_stderr
 from .visualize import add_source_args, model_and_layer
 
 
@@ -32,7 +32,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--thumb-steps", type=non_negative_int, default=64, help="visualisation steps (default 64; 0: no thumbnails)"
     )
-    p.add_argument("-o", "--output", default="attribution.png", help="PNG to write (default attribution.png)")
+    p.add_argument(
+        "-o", "--output", default="attribution.png", type=output_file, help="PNG to write (default attribution.png)"
+    )
     p.add_argument("--json", action="store_true", help="print the numbers as JSON")
     p.set_defaults(func=run)
 

@@ -10,7 +10,7 @@ from typing import Any
 from ..errors import UserError
 from ..inside.dream import dream
 from ..inside.images import load_photo, save_png, to_pil
-from ._common import non_negative_int, positive_int, print_json, stdout_to_stderr
+from ._common import non_negative_int, output_file, positive_float, positive_int, print_json, stdout_to_stderr
 from .visualize import add_source_args, model_and_layer
 
 
@@ -21,14 +21,17 @@ def register(sub: argparse._SubParsersAction) -> None:
     add_source_args(p)
     p.add_argument("--layer", default="inception_4c", help="layer to amplify (default inception_4c, the notebook's)")
     p.add_argument("--octaves", type=positive_int, default=4, help="scales, each --octave-scale smaller (default 4)")
-    p.add_argument("--octave-scale", type=float, default=1.4, help="ratio between octaves (default 1.4)")
+    p.add_argument("--octave-scale", type=positive_float, default=1.4, help="ratio between octaves (default 1.4)")
     p.add_argument("--steps", type=positive_int, default=10, help="ascent steps per octave (default 10)")
     p.add_argument(
-        "--step-size", type=float, default=1.5, help="step in 0..255 pixel units, as the notebook (default 1.5)"
+        "--step-size",
+        type=positive_float,
+        default=1.5,
+        help="step in 0..255 pixel units, as the notebook (default 1.5)",
     )
     p.add_argument("--jitter", type=non_negative_int, default=32, help="random shift, px (default 32)")
     p.add_argument("--max-side", type=positive_int, default=512, help="shrink larger photos to this side first")
-    p.add_argument("-o", "--output", default="dream.png", help="PNG to write (default dream.png)")
+    p.add_argument("-o", "--output", default="dream.png", type=output_file, help="PNG to write (default dream.png)")
     p.add_argument("--json", action="store_true", help="print the numbers as JSON")
     p.set_defaults(func=run)
 

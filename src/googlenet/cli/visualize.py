@@ -18,7 +18,17 @@ from ..inside.layers import Layer, resolve
 from ..inside.load import from_checkpoint, from_registry
 from ..inside.objectives import Objective, channel, channels, direction, layer_norm, neuron
 from ..inside.visualize import visualize
-from ._common import add_model_args, non_negative_int, parse_model_args, positive_int, print_json, stdout_to_stderr
+from ._common import (
+    add_model_args,
+    non_negative_float,
+    non_negative_int,
+    output_file,
+    parse_model_args,
+    positive_float,
+    positive_int,
+    print_json,
+    stdout_to_stderr,
+)
 
 
 def add_source_args(p: argparse.ArgumentParser) -> None:
@@ -57,8 +67,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     what.add_argument("--layer-norm", action="store_true", help="the whole layer's L2 (DeepDream's objective)")
     p.add_argument("--size", type=positive_int, default=128, help="image side, px (default 128)")
     p.add_argument("--steps", type=positive_int, default=256, help="optimisation steps (default 256)")
-    p.add_argument("--lr", type=float, default=0.05, help="Adam learning rate (default 0.05, Lucid's)")
-    p.add_argument("--tv", type=float, default=0.0, help="total-variation penalty weight (default 0)")
+    p.add_argument("--lr", type=positive_float, default=0.05, help="Adam learning rate (default 0.05, Lucid's)")
+    p.add_argument("--tv", type=non_negative_float, default=0.0, help="total-variation penalty weight (default 0)")
     p.add_argument(
         "--post-relu",
         action="store_true",
@@ -66,7 +76,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--no-transforms", action="store_true", help="no random jitter, scale and rotation")
     p.add_argument("--no-decorrelate", action="store_true", help="optimise RGB directly, not decorrelated colour")
-    p.add_argument("-o", "--output", default="visualize.png", help="PNG to write (default visualize.png)")
+    p.add_argument(
+        "-o", "--output", default="visualize.png", type=output_file, help="PNG to write (default visualize.png)"
+    )
     p.add_argument("--json", action="store_true", help="print the numbers as JSON")
     p.set_defaults(func=run)
 
