@@ -123,3 +123,11 @@ def test_an_out_path_through_a_file_is_one_line(tmp_path: Path, capsys: pytest.C
     (tmp_path / "afile").write_text("x")
     code = main(["train", "--recipe", "cifar10", "--out", str(tmp_path / "afile" / "run"), *RUN])
     assert "is a file" in _one_line_error(capsys, code)
+
+
+def test_loader_only_measures_and_writes_nothing(run: tuple[Path, Path], tmp_path: Path, capsys) -> None:
+    """``--loader-only`` (it once ended in an AttributeError on the grouped config) prints a rate, writes no run."""
+    _, data = run
+    args = ["--data", str(data), "--out", str(tmp_path / "r"), "data.workers=0", "data.batch_size=8"]
+    assert main(["train", "--recipe", "cifar10", "--loader-only", *args]) == 0
+    assert "images/s (loader only)" in capsys.readouterr().out and not (tmp_path / "r").exists()
