@@ -23,9 +23,9 @@ from safetensors.torch import load_file
 
 from googlenet.data.loader import ResumableSampler, build_loader
 from googlenet.device import cpu_model
-from googlenet.factory import load_model
 from googlenet.train.config import load_recipe, parse_overrides
 from googlenet.train.engine import Trainer, evaluate, prepare_data
+from googlenet.weights import load_checkpoint
 
 
 def main() -> int:
@@ -44,7 +44,7 @@ def main() -> int:
         t = Trainer(cfg)
         print(f"{cpu_model()}, {torch.get_num_threads()} thread(s); {cfg.model} on {cfg.dataset}", file=sys.stderr)
         if args.checkpoint:
-            saved = (load_model(args.checkpoint)[2].get("config") or {}).get("precise_bn_batches") or 0
+            saved = (load_checkpoint(args.checkpoint)[2].get("config") or {}).get("precise_bn_batches") or 0
             if saved:
                 print(
                     f"note: this run recomputed its statistics ({saved} batches) before saving these weights, so "

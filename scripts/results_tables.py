@@ -30,7 +30,7 @@ import yaml
 from googlenet.analysis.accuracy import RESULTS_FILE
 from googlenet.analysis.compare import _counts
 from googlenet.device import cpu_model
-from googlenet.factory import load_model
+from googlenet.weights import load_checkpoint
 
 ROOT = Path(__file__).resolve().parents[1]
 BENCH_DIR = ROOT / "docs" / "results"
@@ -40,7 +40,7 @@ TABLE_PAGES = (README, ROOT / "docs" / "training.md")  # the pages holding <!-- 
 
 def record(run: Path, command: str, study: str | None = None, note: str | None = None) -> dict:
     """One results entry for the run folder ``run`` (its best checkpoint and metrics.csv)."""
-    _, contract, meta = load_model(run / "best.safetensors")
+    _, contract, meta = load_checkpoint(run / "best.safetensors")
     with open(run / "metrics.csv") as f:
         rows = list(csv.DictReader(f))
     best = max(rows, key=lambda r: float(r["val_acc"]))

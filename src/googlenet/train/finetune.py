@@ -1,7 +1,7 @@
 """Fine-tuning: a run that starts from other weights (``init_weights=PATH|torchvision``), and the input scale of a run.
 
 Everything of the source that fits is loaded; the classifier (and the auxiliary heads' classifiers) is left freshly
-initialised when its class count differs (:func:`googlenet.factory.load_pretrained`). The source's builder options
+initialised when its class count differs (:func:`googlenet.weights.load_into`). The source's builder options
 (``aux_logits``, ``transform_input``...) are the run's unless its ``model_kwargs`` say otherwise, and with
 ``input_contract=auto`` its input scale (pixel range, channel order, mean/std) is the run's, so the features see
 what they were trained on. ``freeze=features`` trains the classifiers only (batch-norm statistics of the frozen part
@@ -17,10 +17,8 @@ from typing import Any
 import torch
 from torch import nn
 
-from ..checkpoint import read_checkpoint
 from ..contract import CAFFE_MEAN_BGR, ModelContract
-from ..factory import classifier_keys, contract_of, load_pretrained
-from ..pretrained import TORCHVISION_KWARGS, torchvision_contract, torchvision_state, torchvision_weights
+from ..weights import classifier_keys, load_into, resolve
 from .config import ConfigError, TrainConfig
 
 CHOICES = {
@@ -91,12 +89,7 @@ def resolve_init(cfg: TrainConfig) -> InitSource | None:
     check_options(cfg)
     if cfg.init_weights is None:
         return None
-    if cfg.init_weights == "torchvision":
-        fields = torchvision_contract(torchvision_weights(cfg.model))
-        contract = ModelContract(model=cfg.model, model_kwargs=TORCHVISION_KWARGS.get(cfg.model, {}), **fields)
-        return InitSource("torchvision", contract)
-    _, meta = read_checkpoint(cfg.init_weights)
-    contract = contract_of(meta, cfg.init_weights)
+    contract = resolve(cfg.init_weights, cfg.model).contract()
     if contract.model != cfg.model:
         raise ConfigError(
             f"init_weights {cfg.init_weights} holds a {contract.model}, this run trains {cfg.model} "
@@ -128,13 +121,7 @@ def input_scale(cfg: TrainConfig, in_chans: int, mean: tuple, std: tuple, init: 
 
 def load_init(model: nn.Module, init: InitSource, name: str, kwargs: dict[str, Any]) -> None:
     """Load the source's weights into ``model`` (built for the run's classes); records the reset classifier keys."""
-    if init.spec == "torchvision":
-        state, weights = torchvision_state(name)
-        source = weights.url
-    else:
-        state, _ = read_checkpoint(init.spec)
-        source = init.spec
-    init.reset = load_pretrained(model, state, source, classifier_keys(name, **kwargs))
+    init.reset = load_into(model, resolve(init.spec, name), name, kwargs)
 
 
 def classifier_parameters(model: nn.Module, name: str, kwargs: dict[str, Any]) -> set[str]:

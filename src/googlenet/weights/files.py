@@ -1,0 +1,49 @@
+"""One loader for every model file the project writes: :func:`open_model` picks the format by content (magic
+bytes) and suffix, and returns a :class:`~googlenet.weights.formats.ModelFile` that runs batches and carries the
+file's contract. ``predict``, ``eval``, ``serve``, ``bench`` and ``card`` all read their ``--checkpoint`` here.
+
+Formats are tried in registration order: safetensors checkpoints (and run folders), TorchScript archives, ONNX.
+Adding one (OpenVINO IR, a Hugging Face Hub folder) is one module that calls
+:func:`~googlenet.weights.formats.register_format`, imported below.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from ..fileio import shown
+from . import checkpoint, onnx_file, torchscript_file  # noqa: F401  (each registers its format)
+from .errors import ModelFileError
+from .formats import FORMATS, ModelFile
+
+HEAD_BYTES = 64
+
+
+def _head(path: Path) -> bytes:
+    try:
+        if path.is_dir():
+            return b""
+        with open(path, "rb") as f:
+            return f.read(HEAD_BYTES)
+    except OSError as err:  # a folder without permission, a name too long
+        raise ModelFileError(f"cannot read {shown(path)} ({err.strerror or err})") from None
+
+
+def model_format(path: str | os.PathLike) -> str:
+    """The registered format of the file (or run folder) at ``path``; :class:`ModelFileError` when none fits."""
+    path = Path(path)
+    if not path.exists():
+        raise ModelFileError(f"model file not found: {shown(path)}")
+    head = _head(path)
+    for fmt in FORMATS.values():
+        if fmt.sniff(path, head):
+            return fmt.name
+    known = ", ".join(f"{f.name} ({' '.join(f.suffixes)})" for f in FORMATS.values())
+    raise ModelFileError(f"{shown(path)} is not a model file this project reads; it reads {known}")
+
+
+def open_model(path: str | os.PathLike) -> ModelFile:
+    """The model file (or run folder) at ``path``, opened by its format; one :class:`~googlenet.errors.UserError`
+    line for a missing, unknown or damaged file."""
+    return FORMATS[model_format(path)].open(Path(path))
