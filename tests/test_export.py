@@ -154,7 +154,7 @@ def test_bad_format_and_missing_checkpoint_are_one_line_errors(tmp_path, capsys)
     assert err.startswith("googlenet export: error:") and "pdf" in err and "\n" not in err
     assert main(["export", "--checkpoint", str(tmp_path / "none.safetensors"), "-o", str(tmp_path / "x")]) == 2
     assert "checkpoint not found" in capsys.readouterr().err
-    with pytest.raises(ModelFileError, match="not found"):
+    with pytest.raises(ModelFileError, match="checkpoint not found"):
         open_model(tmp_path / "absent.onnx")
 
 

@@ -34,7 +34,7 @@ def model_format(path: str | os.PathLike) -> str:
     """The registered format of the file (or run folder) at ``path``; :class:`ModelFileError` when none fits."""
     path = Path(path)
     if not path.exists():
-        raise ModelFileError(f"model file not found: {shown(path)}")
+        raise ModelFileError(f"checkpoint not found: {shown(path)}")
     head = _head(path)
     for fmt in FORMATS.values():
         if fmt.sniff(path, head):
