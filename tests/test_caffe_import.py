@@ -35,7 +35,7 @@ except ImportError:
 needs_opencv = pytest.mark.skipif(not OPENCV, reason="needs OpenCV 4.x with its Caffe reader: opencv-python-headless<5")
 
 # The test's own reading of BVLC's layer names (train_val.prototxt) onto the paper model's modules; the import's
-# mapping is src/googlenet/caffe/nets.py. A wrong pairing in either shows as a mismatch with OpenCV.
+# mapping is src/googlenet/weights/caffe/nets.py. A wrong pairing in either shows as a mismatch with OpenCV.
 BRANCHES = {"1x1": "branch1", "3x3_reduce": "branch2.0", "3x3": "branch2.1", "5x5_reduce": "branch3.0",
             "5x5": "branch3.1", "pool_proj": "branch4.1"}  # fmt: skip
 GOOGLENET_LAYERS = {
