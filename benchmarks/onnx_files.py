@@ -31,7 +31,7 @@ def main() -> None:
     runs = {}
     for path in args.files:
         mf = open_model(path)
-        c = mf.input_contract
+        c = mf.feed_contract
         runs[path] = (mf.forward(threads=args.threads), (args.batch, c.in_chans, c.input_size, c.input_size))
     rng = np.random.default_rng(0)
     inputs = {p: torch.from_numpy(rng.standard_normal(shape, dtype=np.float32)) for p, (_, shape) in runs.items()}

@@ -260,7 +260,7 @@ def test_baked_caffe_contract_takes_rgb_and_does_the_arithmetic(images, tmp_path
     export_model(model, out, "onnx", images=images, contract=caffe, dynamic_batch=True, bake_normalization=True)
     meta = open_model(out).meta
     assert meta["normalization"] == "baked" and open_model(out).contract == caffe
-    fed = open_model(out).input_contract  # what the file itself takes: 0..1 RGB, nothing subtracted
+    fed = open_model(out).feed_contract  # what the file itself takes: 0..1 RGB, nothing subtracted
     assert (fed.pixel_range, fed.channel_order, fed.mean, fed.std) == (1.0, "RGB", (0.0,) * 3, (1.0,) * 3)
     by_hand = images[:3].flip(1) * 255 - torch.tensor(CAFFE_MEAN_BGR).view(1, 3, 1, 1)  # RGB 0..1 -> BGR 0..255
     with torch.no_grad():

@@ -66,7 +66,7 @@ def test_the_format_is_read_from_the_content(files: dict[str, Path], tmp_path: P
     assert model_format(files["safetensors"].parent) == "safetensors"  # a run folder
     baked = open_model(files["onnx-baked"])
     assert baked.contract.mean == (0.485, 0.456, 0.406)  # the model's contract travels in the file
-    assert baked.input_contract.mean == (0.0, 0.0, 0.0) and baked.input_contract.std == (1.0, 1.0, 1.0)
+    assert baked.feed_contract.mean == (0.0, 0.0, 0.0) and baked.feed_contract.std == (1.0, 1.0, 1.0)
 
 
 @pytest.mark.parametrize("fmt", list(EXPORTS))

@@ -85,7 +85,7 @@ def _bench(args: argparse.Namespace) -> BenchReport:
     if exported is not None and args.profile:
         raise UserError(f"--profile times PyTorch operators: {args.checkpoint} is an exported graph")
     if exported is not None:
-        contract = exported.input_contract
+        contract = exported.feed_contract
         model = create_model(contract.model, contract.num_classes, **dict(contract.model_kwargs))  # for MACs only
     else:
         model, contract = resolve_model(args.checkpoint, args.model, model_args)

@@ -76,7 +76,7 @@ def member_of(
     mf: ModelFile, path: str, backend: str = "eager", device: str = "cpu", input_size: int | None = None
 ) -> Member:
     """An opened model file as a member, fed as the file takes its input (0..1 RGB for baked normalisation)."""
-    contract = mf.input_contract
+    contract = mf.feed_contract
     check_scores_classes(contract, path)
     if input_size:
         contract = contract.replace(input_size=input_size)

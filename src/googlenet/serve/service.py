@@ -80,7 +80,7 @@ class Service:
     def __init__(self, checkpoint: str | os.PathLike, options: ServeOptions | None = None) -> None:
         self.options = options = options or ServeOptions()
         mf = open_model(checkpoint)
-        contract = mf.input_contract  # what the file takes (0..1 RGB for an export with baked normalisation)
+        contract = mf.feed_contract  # what the file takes (0..1 RGB for an export with baked normalisation)
         check_scores_classes(contract, checkpoint)  # a features-only model cannot classify
         self.contract: ModelContract = contract
         self.names = contract.names

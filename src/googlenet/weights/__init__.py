@@ -9,7 +9,7 @@ The API::
     reset = load_into(model, source, "resnet50", {})    # fine-tuning: into a model built for the run's classes
     save("out.safetensors", model, contract)            # safetensors + its contract, atomically
     mf = open_model("exp/model.onnx")                   # any model file: .safetensors, .onnx, TorchScript
-    logits = mf.forward()(batch)                        # batches prepared per mf.input_contract
+    logits = mf.forward()(batch)                        # batches prepared per mf.feed_contract
 
 One module per format: :mod:`.checkpoint` (this project's safetensors checkpoints), :mod:`.torchvision`
 (torchvision's published weights by name), :mod:`.caffe` (BVLC's ``.caffemodel``), :mod:`.pth` (PyTorch state

@@ -55,9 +55,9 @@ class ModelFile:
     notes: list[str] = field(default_factory=list)
 
     @property
-    def input_contract(self) -> ModelContract:
+    def feed_contract(self) -> ModelContract:
         """What the file itself takes: the contract, or for baked normalisation 0..1 RGB and no mean/std."""
-        return file_input_contract(self.contract, self.meta)
+        return file_feed_contract(self.contract, self.meta)
 
     def forward(
         self,
@@ -67,7 +67,7 @@ class ModelFile:
         threads: int | None = None,
         contract: ModelContract | None = None,
     ) -> Forward:
-        """``forward(batch) -> logits`` for batches prepared per :attr:`input_contract`; ``contract`` (the model's,
+        """``forward(batch) -> logits`` for batches prepared per :attr:`feed_contract`; ``contract`` (the model's,
         e.g. at another input size) is what a back end builds its graph for, where it builds one."""
         return self.runner(backend, device, batch_size, threads, contract or self.contract)
 
@@ -122,7 +122,7 @@ def exported_contract(meta: dict[str, Any], path: Path) -> ModelContract:
         raise ModelFileError(f"{shown(path)}: {err}") from None
 
 
-def file_input_contract(contract: ModelContract, meta: dict[str, Any]) -> ModelContract:
+def file_feed_contract(contract: ModelContract, meta: dict[str, Any]) -> ModelContract:
     """What a file takes: ``contract``, or for baked normalisation 0..1 RGB and no mean/std."""
     if meta.get("normalization") != BAKED:
         return contract
