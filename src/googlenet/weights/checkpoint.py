@@ -128,7 +128,9 @@ def load_checkpoint(path: str | os.PathLike, **overrides: Any) -> tuple[nn.Modul
 
 def sniff(path: Path, head: bytes) -> bool:
     """A ``.safetensors`` name, a safetensors header, or a run folder (it holds best/last/model.safetensors)."""
-    return path.is_dir() or path.suffix.lower() == ".safetensors" or is_safetensors(head)
+    if path.is_dir():
+        return any((path / name).is_file() for name in RUN_FILES)
+    return path.suffix.lower() == ".safetensors" or is_safetensors(head)
 
 
 def open_checkpoint(path: Path) -> ModelFile:
@@ -144,4 +146,4 @@ def open_checkpoint(path: Path) -> ModelFile:
     return ModelFile(found, "safetensors", contract, meta, runner, model)
 
 
-register_format(ModelFormat("safetensors", sniff, open_checkpoint, (".safetensors",)))
+register_format(ModelFormat("safetensors", sniff, open_checkpoint, (".safetensors",), order=10))

@@ -2,7 +2,8 @@
 bytes) and suffix, and returns a :class:`~googlenet.weights.formats.ModelFile` that runs batches and carries the
 file's contract. ``predict``, ``eval``, ``serve``, ``bench`` and ``card`` all read their ``--checkpoint`` here.
 
-Formats are tried in registration order: safetensors checkpoints (and run folders), TorchScript archives, ONNX.
+Formats are tried by their ``order``: safetensors checkpoints (and run folders), TorchScript archives, then ONNX
+(its magic is weak, so its suffix counts too).
 Adding one (OpenVINO IR, a Hugging Face Hub folder) is one module that calls
 :func:`~googlenet.weights.formats.register_format`, imported below.
 """
@@ -13,9 +14,10 @@ import os
 from pathlib import Path
 
 from ..fileio import shown
-from . import checkpoint, onnx_file, torchscript_file  # noqa: F401  (each registers its format)
+from . import onnx_file, torchscript_file  # noqa: F401  (each registers its format)
+from .checkpoint import find_checkpoint  # (and registers the checkpoint format)
 from .errors import ModelFileError
-from .formats import FORMATS, ModelFile
+from .formats import FORMATS, ModelFile, sniffing_order
 
 HEAD_BYTES = 64
 
@@ -36,9 +38,11 @@ def model_format(path: str | os.PathLike) -> str:
     if not path.exists():
         raise ModelFileError(f"checkpoint not found: {shown(path)}")
     head = _head(path)
-    for fmt in FORMATS.values():
+    for fmt in sniffing_order():
         if fmt.sniff(path, head):
             return fmt.name
+    if path.is_dir():  # a folder no format claims: say what a run folder should hold
+        find_checkpoint(path)
     known = ", ".join(f"{f.name} ({' '.join(f.suffixes)})" for f in FORMATS.values())
     raise ModelFileError(f"{shown(path)} is not a model file this project reads; it reads {known}")
 

@@ -84,21 +84,28 @@ class ModelFile:
 @dataclass(frozen=True)
 class ModelFormat:
     """A readable model file format: ``sniff(path, head) -> bool`` (``head``: its first 64 bytes; a folder gives
-    ``b""``), ``open(path) -> ModelFile``, and the suffixes it is known by (for messages)."""
+    ``b""``), ``open(path) -> ModelFile``, the suffixes it is known by (for messages), and its ``order`` among the
+    sniffers (lowest first: formats with an unmistakable magic before those that also go by suffix)."""
 
     name: str
     sniff: Callable[[Path, bytes], bool]
     open: Callable[[Path], ModelFile]
     suffixes: tuple[str, ...]
+    order: int = 50
 
 
 FORMATS: dict[str, ModelFormat] = {}
 
 
 def register_format(fmt: ModelFormat) -> ModelFormat:
-    """Add ``fmt`` to the formats :func:`googlenet.weights.open_model` tries, in registration order."""
+    """Add ``fmt`` to the formats :func:`googlenet.weights.open_model` tries (by ``order``)."""
     FORMATS[fmt.name] = fmt
     return fmt
+
+
+def sniffing_order() -> list[ModelFormat]:
+    """The registered formats in the order their sniffers are asked."""
+    return sorted(FORMATS.values(), key=lambda f: f.order)
 
 
 def exported_meta(text: str, path: Path) -> dict[str, Any]:

@@ -94,4 +94,4 @@ def open_onnx(path: Path) -> ModelFile:
     return ModelFile(path, "onnx", contract, meta, runner)
 
 
-register_format(ModelFormat("onnx", sniff, open_onnx, SUFFIXES))
+register_format(ModelFormat("onnx", sniff, open_onnx, SUFFIXES, order=30))

@@ -98,4 +98,4 @@ def open_torchscript(path: Path) -> ModelFile:
     return ModelFile(path, "torchscript", contract, meta, runner)
 
 
-register_format(ModelFormat("torchscript", sniff, open_torchscript, SUFFIXES))
+register_format(ModelFormat("torchscript", sniff, open_torchscript, SUFFIXES, order=20))
