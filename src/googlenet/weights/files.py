@@ -35,7 +35,11 @@ def _head(path: Path) -> bytes:
 def model_format(path: str | os.PathLike) -> str:
     """The registered format of the file (or run folder) at ``path``; :class:`ModelFileError` when none fits."""
     path = Path(path)
-    if not path.exists():
+    try:
+        found = path.exists()
+    except OSError as err:  # a name too long
+        raise ModelFileError(f"cannot look for a model file at {shown(path)} ({err.strerror or err})") from None
+    if not found:
         raise ModelFileError(f"checkpoint not found: {shown(path)}")
     head = _head(path)
     for fmt in sniffing_order():

@@ -94,6 +94,13 @@ def _file_kind(path: Path) -> str:
     return "checkpoint"  # read as one, to say why it is not
 
 
+def _exists(path: Path) -> bool:
+    try:
+        return path.exists()
+    except OSError:  # a name too long: find_checkpoint says so in one line
+        return False
+
+
 def resolve(name_or_path: str | os.PathLike, model: str | None = None) -> Source:
     """Locate weights: a published tag of ``model`` (``"torchvision"``, ``"bvlc"``), or a file / run folder.
 
@@ -104,7 +111,7 @@ def resolve(name_or_path: str | os.PathLike, model: str | None = None) -> Source
             a checkpoint names its own.
     """
     spec = str(name_or_path)
-    if model is not None and not Path(spec).exists():
+    if model is not None and not _exists(Path(spec)):
         info = model_info(model)
         entry = info.published(spec)
         if spec == TORCHVISION and entry is None:
@@ -117,7 +124,7 @@ def resolve(name_or_path: str | os.PathLike, model: str | None = None) -> Source
                 f"and give its path"
             )
     path = Path(spec)
-    if not path.exists():
+    if not _exists(path):
         if spec == TORCHVISION:
             raise PretrainedError("torchvision's weights are picked by model: name the model")
         find_checkpoint(path)  # the one-line "not found" (or why it cannot be looked for)
