@@ -16,6 +16,7 @@ from torch import nn
 
 from .checkpoint import CheckpointError, load_state_strict, read_checkpoint
 from .contract import ContractError, ModelContract
+from .detect import fasterrcnn as _detectors  # noqa: F401  (registers the detectors, task="detection")
 from .errors import UserError
 from .models import FAMILIES
 from .pretrained import TORCHVISION_KWARGS, torchvision_contract, torchvision_state
@@ -39,9 +40,10 @@ __all__ = [
 ]
 
 
-def list_models(pattern: str | None = None) -> list[str]:
-    """Sorted names of all registered models, optionally filtered by an fnmatch pattern."""
-    return _registered(pattern)
+def list_models(pattern: str | None = None, task: str | None = "classification") -> list[str]:
+    """Sorted names of the registered models of ``task`` (``"detection"``; None: all), optionally filtered by an
+    fnmatch pattern."""
+    return _registered(pattern, task)
 
 
 def model_info(name: str) -> ModelInfo:

@@ -33,6 +33,7 @@ class ModelInfo:
     default_input_size: int = 224
     min_input_size: int | None = None  # None: found by probing shapes on the meta device
     tags: tuple[str, ...] = field(default_factory=tuple)
+    task: str = "classification"  # or "detection": listed only by list_models(task="detection") or task=None
 
     @property
     def doc(self) -> str:
@@ -56,23 +57,29 @@ def register_model(
     default_input_size: int = 224,
     min_input_size: int | None = None,
     tags: tuple[str, ...] = (),
+    task: str = "classification",
 ) -> ModelBuilder | Callable[[ModelBuilder], ModelBuilder]:
-    """Register a model builder under its function name. Usable bare or with keyword options."""
+    """Register a model builder under its function name. Usable bare or with keyword options.
+
+    ``task="detection"`` registers a detector (:mod:`googlenet.detect`): buildable by name like any model, but
+    left out of :func:`list_models`'s default listing, which the classification commands and tests iterate.
+    """
 
     def wrap(builder: ModelBuilder) -> ModelBuilder:
         name = builder.__name__
         if name in _REGISTRY:
             raise ValueError(f"model {name!r} is registered twice")
         fam = family or builder.__module__.rsplit(".", 1)[-1]
-        _REGISTRY[name] = ModelInfo(name, builder, fam, default_input_size, min_input_size, tuple(tags))
+        _REGISTRY[name] = ModelInfo(name, builder, fam, default_input_size, min_input_size, tuple(tags), task)
         return builder
 
     return wrap(fn) if fn is not None else wrap
 
 
-def list_models(pattern: str | None = None) -> list[str]:
-    """Sorted names of the registered models, optionally filtered by an fnmatch pattern."""
-    names = sorted(_REGISTRY)
+def list_models(pattern: str | None = None, task: str | None = "classification") -> list[str]:
+    """Sorted names of the registered models of ``task`` (None: every task), optionally filtered by an fnmatch
+    pattern."""
+    names = sorted(n for n, info in _REGISTRY.items() if task is None or info.task == task)
     return [n for n in names if fnmatch.fnmatch(n, pattern)] if pattern else names
 
 
