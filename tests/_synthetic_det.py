@@ -13,6 +13,8 @@ import random
 from dataclasses import dataclass
 from pathlib import Path
 
+import pytest
+import torch
 from PIL import Image, ImageDraw
 
 CLASSES = ("rect", "ellipse")
@@ -127,3 +129,27 @@ def write_voc(root: Path, scenes: list[Scene]) -> Path:
         )
         (root / "Annotations" / f"{s.name}.xml").write_text(xml)
     return root
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    """One intra-op thread for detection's tests: its many small convolutions and RoI ops run several times faster
+    than on two threads when the CPU is shared (the suite's 2-thread default is restored after)."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+# tiny detectors for the tests: a quarter-width backbone, small images, few proposals and RoIs
+SMALL_DETECTOR = {
+    "min_size": 64,
+    "max_size": 96,
+    "backbone_kwargs": {"width": 0.25},
+    "representation_size": 128,
+    "rpn_pre_nms_top_n_train": 200,
+    "rpn_post_nms_top_n_train": 100,
+    "rpn_pre_nms_top_n_test": 200,
+    "rpn_post_nms_top_n_test": 100,
+    "box_batch_size_per_image": 64,
+}

@@ -6,13 +6,15 @@ from __future__ import annotations
 import pytest
 import torch
 
+from _synthetic_det import SMALL_DETECTOR, one_thread
 from googlenet import create_model, list_models, model_info
 from googlenet.checkpoint import save_weights
 from googlenet.detect.fasterrcnn import load_classification_backbone
 from googlenet.errors import UserError
 from googlenet.factory import default_contract
 
-SMALL = {"min_size": 64, "max_size": 96, "backbone_kwargs": {"width": 0.25}}
+SMALL = SMALL_DETECTOR
+_ = one_thread  # autouse
 
 
 def test_detectors_are_registered_apart_from_the_classifiers():

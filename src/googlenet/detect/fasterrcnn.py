@@ -31,6 +31,7 @@ from torch import nn
 from torchvision.models.detection import FasterRCNN
 from torchvision.models.detection.anchor_utils import AnchorGenerator
 from torchvision.models.detection.backbone_utils import BackboneWithFPN
+from torchvision.models.detection.faster_rcnn import FastRCNNPredictor, TwoMLPHead
 from torchvision.ops import MultiScaleRoIAlign
 from torchvision.ops.feature_pyramid_network import LastLevelMaxPool
 from torchvision.ops.misc import FrozenBatchNorm2d
@@ -131,6 +132,7 @@ def googlenet_detector(
     aspect_ratios: tuple[float, ...] = ASPECT_RATIOS,
     image_mean: tuple[float, ...] | None = None,
     image_std: tuple[float, ...] | None = None,
+    representation_size: int = 1024,
     **detector_kwargs: Any,
 ) -> FasterRCNN:
     """A Faster R-CNN whose backbone is the registered classifier ``arch`` with an FPN on :data:`STAGES`.
@@ -143,6 +145,7 @@ def googlenet_detector(
         min_size, max_size: the resize inside the model (shorter side, cap on the longer side).
         anchor_sizes, aspect_ratios: per pyramid level (4 levels), and per anchor (height / width).
         image_mean, image_std: the normalisation (default: the checkpoint's, else ImageNet's).
+        representation_size: width of the box head's two fully connected layers (torchvision: 1024).
         **detector_kwargs: ``FasterRCNN`` options (``box_score_thresh``, ``rpn_batch_size_per_image``...); a
             ``backbone_kwargs`` dict goes to the backbone's builder (``width=0.25``, ``lrn=False``).
     """
@@ -173,13 +176,15 @@ def googlenet_detector(
     roi_pool = MultiScaleRoIAlign(featmap_names=[str(i) for i in range(len(stages))], output_size=7, sampling_ratio=2)
     model = FasterRCNN(
         backbone,
-        num_classes=num_classes,
+        num_classes=None,  # the box predictor below has the classes
         min_size=min_size,
         max_size=max_size,
         image_mean=list(image_mean or meta.get("mean") or (0.485, 0.456, 0.406)),
         image_std=list(image_std or meta.get("std") or (0.229, 0.224, 0.225)),
         rpn_anchor_generator=anchors,
         box_roi_pool=roi_pool,
+        box_head=TwoMLPHead(FPN_CHANNELS * 7 * 7, representation_size),
+        box_predictor=FastRCNNPredictor(representation_size, num_classes),
         **detector_kwargs,
     )
     model.num_classes = num_classes  # type: ignore[assignment]  # the project's interface
