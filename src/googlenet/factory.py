@@ -174,6 +174,11 @@ def contract_of(meta: dict[str, Any], source: str | os.PathLike = "checkpoint") 
             f"{source} has no googlenet metadata naming its model; load it with create_model(weights=)"
         )
     info = model_info(meta["model"])
+    if info.task != "classification":
+        raise CheckpointError(
+            f"{source} is a {info.name} {info.task} checkpoint, not a classifier: use `googlenet detect eval` or "
+            "`googlenet detect predict`"
+        )
     try:
         return ModelContract.from_meta(meta, input_size=info.default_input_size)
     except ContractError as err:
