@@ -60,9 +60,22 @@ def train_from_recipe(
     log: Callable[[str], None] | None = None,
 ) -> dict[str, Any]:
     """Train the recipe's detector; returns what ``out/metrics.json`` holds."""
-    out = Path(out)
+    threads = torch.get_num_threads()
     if recipe.threads:
         torch.set_num_threads(int(recipe.threads))
+    try:
+        return _train(recipe, Path(out), data, max_steps, log)
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _train(
+    recipe: DetectionRecipe,
+    out: Path,
+    data: str | os.PathLike | None,
+    max_steps: int | None,
+    log: Callable[[str], None] | None,
+) -> dict[str, Any]:
     ds = open_recipe_data(recipe, data)
     if recipe.num_classes != len(ds.class_names):
         raise UserError(f"the recipe says num_classes {recipe.num_classes}, the data has {len(ds.class_names)}")
