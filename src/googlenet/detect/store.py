@@ -17,6 +17,7 @@ from ..checkpoint import CheckpointError, load_state_strict, read_checkpoint, sa
 from ..errors import UserError
 from ..registry import UnknownModelError, model_info
 from . import fasterrcnn as _detectors  # noqa: F401  (registers the detectors)
+from .rcnn_train import rcnn_from_checkpoint
 
 TASK = "detection"
 
@@ -42,8 +43,9 @@ def save_detector(path: str | os.PathLike, model: nn.Module, meta: dict[str, Any
 
 
 def load_detector(path: str | os.PathLike, **overrides: Any) -> tuple[nn.Module, dict[str, Any]]:
-    """Build the detector a checkpoint names and load its weights strictly; a classification checkpoint is refused
-    in one line. ``overrides`` are builder options on top of the saved ones (``box_score_thresh=0.3``)."""
+    """Build the detector a checkpoint names and load its weights strictly: a Faster R-CNN, or the paper's R-CNN
+    (a region classifier whose metadata has an ``rcnn`` entry); another classification checkpoint is refused in
+    one line. ``overrides`` are builder options on top of the saved ones (``box_score_thresh=0.3``)."""
     tensors, meta = read_checkpoint(path)
     name = meta.get("model")
     if not isinstance(name, str):
@@ -52,6 +54,8 @@ def load_detector(path: str | os.PathLike, **overrides: Any) -> tuple[nn.Module,
         info = model_info(name)
     except UnknownModelError as err:
         raise CheckpointError(f"{path}: {err}") from None
+    if info.task != TASK and isinstance(meta.get("rcnn"), dict):  # the paper's R-CNN: a region classifier
+        return rcnn_from_checkpoint(tensors, meta, str(path)), meta
     if info.task != TASK:
         raise UserError(
             f"{path} is a {name} classification checkpoint, not a detector: detection needs a checkpoint trained "
