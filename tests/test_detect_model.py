@@ -10,6 +10,7 @@ from _synthetic_det import SMALL_DETECTOR, one_thread
 from googlenet import create_model, list_models, model_info
 from googlenet.checkpoint import save_weights
 from googlenet.detect.fasterrcnn import load_classification_backbone
+from googlenet.detect.store import detector_meta, load_detector, save_detector
 from googlenet.errors import UserError
 from googlenet.factory import default_contract
 
@@ -98,3 +99,20 @@ def test_a_detection_checkpoint_is_not_a_backbone(tmp_path):
 def test_a_detector_needs_a_background_and_a_class():
     with pytest.raises(UserError, match="num_classes >= 2"):
         create_model("fasterrcnn_googlenet", num_classes=1)
+
+
+def test_a_detector_checkpoint_round_trips_through_its_json_metadata(tmp_path):
+    kwargs = {**SMALL, "aspect_ratios": (0.5, 1.0, 2.5), "box_score_thresh": 0.0}
+    torch.manual_seed(0)
+    model = create_model("fasterrcnn_googlenet", num_classes=2, **kwargs).eval()
+    path = save_detector(
+        tmp_path / "d.safetensors", model, detector_meta("fasterrcnn_googlenet", 2, kwargs, ["bg", "p"])
+    )
+    loaded, meta = load_detector(path)  # the options come back from JSON (tuples as lists)
+    assert meta["class_names"] == ["bg", "p"] and meta["task"] == "detection"
+    x = [torch.rand(3, 70, 90)]
+    with torch.no_grad():
+        a, b = model(x)[0], loaded(x)[0]
+    assert len(a["boxes"]) > 0
+    torch.testing.assert_close(a["boxes"], b["boxes"])
+    torch.testing.assert_close(a["scores"], b["scores"])

@@ -17,7 +17,6 @@ Annotations are read and checked when the dataset is built, so a bad file stops 
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import sys
 from dataclasses import dataclass
@@ -231,11 +230,3 @@ def open_detection_data(path: str | os.PathLike, transforms: Any = None) -> Data
         f"--data {p}: not a detection dataset (expected PNGImages/ + Annotation/, JPEGImages/ + Annotations/, "
         "or one COCO *.json)"
     )
-
-
-def coco_json_of(path: str | os.PathLike) -> dict[str, Any]:
-    """A COCO JSON file as a dict (one-line error if it does not parse)."""
-    try:
-        return json.loads(Path(path).read_text())
-    except (OSError, ValueError) as err:
-        raise DetectionDataError(f"{path}: not a readable COCO JSON ({' '.join(str(err).split())})") from None

@@ -172,6 +172,8 @@ def googlenet_detector(
         out_channels=FPN_CHANNELS,
         extra_blocks=LastLevelMaxPool(),
     )
+    anchor_sizes = tuple(tuple(int(v) for v in level) for level in anchor_sizes)  # JSON metadata gives lists
+    aspect_ratios = tuple(float(v) for v in aspect_ratios)
     anchors = AnchorGenerator(anchor_sizes, (aspect_ratios,) * len(anchor_sizes))
     roi_pool = MultiScaleRoIAlign(featmap_names=[str(i) for i in range(len(stages))], output_size=7, sampling_ratio=2)
     model = FasterRCNN(

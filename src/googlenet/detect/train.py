@@ -120,6 +120,7 @@ def train_detector(
     schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
     run, start, step = DetectionRun(), time.perf_counter(), 0
     for epoch in range(epochs):
+        first = len(run.losses)
         for images, targets in loader:
             if step >= total:
                 break
@@ -129,7 +130,8 @@ def train_detector(
             if log and (step % 10 == 0 or step == total):
                 parts = " ".join(f"{k}={v:.3f}" for k, v in model.last_losses.items())
                 log(f"epoch {epoch + 1} step {step}/{total} loss {run.losses[-1]:.4f} ({parts})")
-        record: dict[str, Any] = {"epoch": epoch + 1, "loss": sum(run.losses[-len(loader) :]) / max(1, len(loader))}
+        epoch_losses = run.losses[first:]
+        record: dict[str, Any] = {"epoch": epoch + 1, "loss": sum(epoch_losses) / max(1, len(epoch_losses))}
         if val_data is not None:
             record.update(evaluate_detector(model, val_data, class_names))
             if log:
