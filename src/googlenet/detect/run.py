@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -21,6 +22,9 @@ from ..checkpoint import atomic_write
 from ..errors import UserError
 from ..registry import model_info
 from .datasets import DetectionDataset, open_detection_data, split_indices
+from .fasterrcnn import load_classification_backbone
+from .rcnn import RCNN, SelectiveSearch
+from .rcnn_train import RegionCrops, finetune_region_classifier, save_rcnn
 from .recipe import DetectionRecipe
 from .sources import locate_pennfudan
 from .store import detector_meta, save_detector
@@ -79,6 +83,8 @@ def _train(
     ds = open_recipe_data(recipe, data)
     if recipe.num_classes != len(ds.class_names):
         raise UserError(f"the recipe says num_classes {recipe.num_classes}, the data has {len(ds.class_names)}")
+    if recipe.model == "rcnn":
+        return _train_rcnn(recipe, out, ds, max_steps, log)
     train_ds, val_ds = split_data(recipe, ds)
     kwargs = dict(recipe.model_kwargs)
     if "aspect_ratios" in kwargs:
@@ -115,5 +121,61 @@ def _train(
     out.mkdir(parents=True, exist_ok=True)
     save_detector(out / "last.safetensors", model, meta)
     save_detector(out / "best.safetensors", model, meta)  # one evaluation at the end: last is best
+    atomic_write(out / "metrics.json", lambda tmp: Path(tmp).write_text(json.dumps(result, indent=2) + "\n"))
+    return result
+
+
+def _train_rcnn(
+    recipe: DetectionRecipe,
+    out: Path,
+    ds: DetectionDataset,
+    max_steps: int | None,
+    log: Callable[[str], None] | None,
+) -> dict[str, Any]:
+    """The paper's R-CNN: fine-tune the region classifier on R-CNN's windows of the train split, evaluate the
+    whole pipeline on the val split. ``model_kwargs``: ``classifier`` (a registered classifier), its
+    ``classifier_kwargs``, ``input_size``, ``max_side`` (Selective Search's), ``steps``, ``batch_size``."""
+    opts = dict(recipe.model_kwargs)
+    name, size = str(opts.get("classifier", "googlenet")), int(opts.get("input_size", 224))
+    clf_kwargs = dict(opts.get("classifier_kwargs", {}))
+    train_idx, val_idx = split_indices(len(ds), float(recipe.split["val_fraction"]), int(recipe.split["seed"]))
+    torch.manual_seed(recipe.seed)
+    if recipe.init_weights:  # a classification checkpoint: its trunk, a fresh K + 1 classifier
+        net, meta = load_classification_backbone(recipe.init_weights, **clf_kwargs)
+        name, clf_kwargs = meta["model"], {**meta.get("model_kwargs", {}), **clf_kwargs}
+        net.reset_classifier(recipe.num_classes)
+    else:
+        net = model_info(name).builder(num_classes=recipe.num_classes, **clf_kwargs)
+    proposals = SelectiveSearch(max_side=opts.get("max_side", 500))
+    crops = RegionCrops(ds.subset(train_idx), proposals, size=size)
+    steps = int(max_steps or opts.get("steps", 100))
+    start = time.perf_counter()
+    losses = finetune_region_classifier(
+        net, crops, steps=steps, batch_size=int(opts.get("batch_size", recipe.batch_size)), lr=recipe.lr, log=log
+    )
+    seconds = time.perf_counter() - start
+    if hasattr(net, "aux_logits"):  # rebuilt from the file with the heads it has (none after a backbone start)
+        clf_kwargs["aux_logits"] = bool(net.aux_logits)
+    rcnn = RCNN(net.eval(), input_size=size, proposals=proposals, context_pad=crops.context_pad)
+    start = time.perf_counter()
+    metrics = evaluate_detector(rcnn, ds.subset(val_idx), ds.class_names)
+    per_image = (time.perf_counter() - start) / max(1, len(val_idx))
+    result = {
+        "recipe": dataclasses.asdict(recipe),
+        "train_images": len(train_idx),
+        "val_images": len(val_idx),
+        "windows": len(crops),
+        "positive_windows": int((crops.labels > 0).sum()),
+        "steps": len(losses),
+        "first_loss": losses[0] if losses else None,
+        "last_loss": losses[-1] if losses else None,
+        "seconds": round(seconds, 1),
+        "seconds_per_val_image": round(per_image, 2),
+        "val": metrics,
+    }
+    out.mkdir(parents=True, exist_ok=True)
+    for file in ("last.safetensors", "best.safetensors"):
+        save_rcnn(out / file, net, name, clf_kwargs, ds.class_names, crops, metrics=metrics,
+                  config=dataclasses.asdict(recipe))  # fmt: skip
     atomic_write(out / "metrics.json", lambda tmp: Path(tmp).write_text(json.dumps(result, indent=2) + "\n"))
     return result
