@@ -16,11 +16,12 @@ from pycocotools.coco import COCO
 from pycocotools.cocoeval import COCOeval
 from safetensors.torch import load_file
 
-from _synthetic_det import SMALL_DETECTOR, make_scenes, one_thread, write_pennfudan
+from _synthetic_det import SMALL_DETECTOR, make_scenes, one_thread, write_coco, write_pennfudan
 from googlenet import create_model
 from googlenet.checkpoint import save_weights
 from googlenet.cli import main
 from googlenet.detect.datasets import split_indices
+from googlenet.detect.store import detector_meta, save_detector
 from googlenet.factory import default_contract
 
 _ = one_thread  # autouse
@@ -151,3 +152,32 @@ def test_bad_input_is_one_line(run, tmp_path, capsys, argv, message):
     assert main(argv) == 2
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and message in err, err
+
+
+def test_eval_on_a_coco_json_equals_pycocotools_on_that_file(tmp_path, capsys):
+    scenes = make_scenes(3, size=64, seed=21)
+    ann = write_coco(tmp_path / "coco", scenes)
+    kwargs = {**SMALL_DETECTOR, "box_score_thresh": 0.0}
+    torch.manual_seed(0)
+    model = create_model("fasterrcnn_googlenet", num_classes=3, **kwargs).eval()
+    names = ["background", "rect", "ellipse"]
+    ckpt = save_detector(tmp_path / "d.safetensors", model, detector_meta("fasterrcnn_googlenet", 3, kwargs, names))
+    assert main(["detect", "eval", "--checkpoint", str(ckpt), "--data", str(ann), "--json", "-"]) == 0
+    ours = json.loads(capsys.readouterr().out)
+    results = []
+    with contextlib.redirect_stdout(io.StringIO()):
+        gt = COCO(str(ann))
+        for img in gt.dataset["images"]:
+            x = torch.from_numpy(np.asarray(Image.open(tmp_path / "coco" / "images" / img["file_name"])).copy())
+            with torch.no_grad():
+                o = model([x.permute(2, 0, 1).float() / 255])[0]
+            for b, sc, lab in zip(o["boxes"].tolist(), o["scores"].tolist(), o["labels"].tolist(), strict=True):
+                xywh = [b[0], b[1], b[2] - b[0], b[3] - b[1]]
+                results.append({"image_id": img["id"], "category_id": lab, "bbox": xywh, "score": sc})
+        ev = COCOeval(gt, gt.loadRes(results), "bbox")
+        ev.evaluate()
+        ev.accumulate()
+        ev.summarize()
+    assert ours["images"] == 3
+    for key, i in (("ap", 0), ("ap50", 1), ("ap75", 2), ("ar100", 8)):
+        assert ours[key] == pytest.approx(max(ev.stats[i], 0), abs=1e-6), key

@@ -101,11 +101,12 @@ def _eval_data(args: argparse.Namespace, meta: dict[str, Any]):
         data = locate_pennfudan(data)
     ds = open_detection_data(data)
     split = (meta.get("config") or {}).get("split")
-    use_val = args.split == "val" or (args.split is None and split is not None)
+    own_split = isinstance(ds, DetectionDataset)  # a COCO file is its own split
+    use_val = args.split == "val" or (args.split is None and split is not None and own_split)
     if use_val:
         if split is None:
             raise UserError(f"{args.checkpoint} records no split; use --split all")
-        if not isinstance(ds, DetectionDataset):
+        if not own_split:
             raise UserError(
                 "--split val applies to Penn-Fudan / VOC folders; a COCO file is its own split (--split all)"
             )

@@ -144,9 +144,10 @@ def train_detector(
 
 
 @torch.no_grad()
-def detect_dataset(model: nn.Module, data: Dataset, batch_size: int = 2) -> tuple[list[dict], list[dict]]:
+def detect_dataset(model: nn.Module, data: Dataset, batch_size: int = 1) -> tuple[list[dict], list[dict]]:
     """Run ``model`` (eval mode) over ``data``; returns (targets, detections), both with ``image_id``, in the
-    pixels of the images as the dataset yields them."""
+    pixels of the images as the dataset yields them. One image at a time by default: torchvision pads a batch to
+    its largest image, which changes the detections of the smaller ones (eval would then depend on batching)."""
     model.eval()
     targets_out, detections = [], []
     for images, targets in DataLoader(data, batch_size=batch_size, collate_fn=collate):
