@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import copy
-import dataclasses
 import sys
 import tempfile
 import time
@@ -21,11 +20,12 @@ import time
 import torch
 from safetensors.torch import load_file
 
+from googlenet.config import TrainConfig, load_recipe, merge, parse_overrides
 from googlenet.data.loader import ResumableSampler, build_loader
 from googlenet.device import cpu_model
 from googlenet.factory import load_model
-from googlenet.train.config import load_recipe, parse_overrides
-from googlenet.train.engine import Trainer, evaluate, prepare_data
+from googlenet.train.inputs import prepare_data
+from googlenet.train.loop import Trainer
 
 
 def main() -> int:
@@ -39,50 +39,56 @@ def main() -> int:
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory() as out:
-        over = {"out": out, "progress": False, "precise_bn_batches": args.batches, **parse_overrides(args.overrides)}
-        cfg = load_recipe(args.recipe, over)
+        flags = {"checkpoint": {"out": out}, "log": {"progress": False}, "optim": {"precise_bn_batches": args.batches}}
+        cfg = load_recipe(args.recipe, merge(flags, parse_overrides(args.overrides)))
         t = Trainer(cfg)
-        print(f"{cpu_model()}, {torch.get_num_threads()} thread(s); {cfg.model} on {cfg.dataset}", file=sys.stderr)
+        print(
+            f"{cpu_model()}, {torch.get_num_threads()} thread(s); {cfg.model.name} on {cfg.data.dataset}",
+            file=sys.stderr,
+        )
         if args.checkpoint:
-            saved = (load_model(args.checkpoint)[2].get("config") or {}).get("precise_bn_batches") or 0
+            saved = TrainConfig.from_dict(load_model(args.checkpoint)[2].get("config") or {}).optim.precise_bn_batches
             if saved:
                 print(
                     f"note: this run recomputed its statistics ({saved} batches) before saving these weights, so "
                     "'running statistics from training' are precise BN's already",
                     file=sys.stderr,
                 )
-            t.module.load_state_dict(load_file(args.checkpoint))
-            t.progress.epoch = cfg.epochs - 1
+            t.parts.module.load_state_dict(load_file(args.checkpoint))
+            t.progress.epoch = cfg.schedule.epochs - 1
             print(f"weights: {args.checkpoint}")
         else:
             for e in range(args.train_epochs):
                 t0 = time.perf_counter()
                 t.run_epoch()
-                print(f"epoch {e + 1} of {cfg.epochs} trained ({time.perf_counter() - t0:.0f} s)", flush=True)
+                print(f"epoch {e + 1} of {cfg.schedule.epochs} trained ({time.perf_counter() - t0:.0f} s)", flush=True)
                 if e + 1 < args.train_epochs:
                     t.progress.epoch, t.progress.step_in_epoch = t.progress.epoch + 1, 0
 
-        train_size = cfg.input_size or t.spec.native_size
-        small, _ = prepare_data(dataclasses.replace(cfg, eval_size=train_size))
+        train_size = cfg.data.input_size or t.data.spec.native_size
+        small, _ = prepare_data(cfg.model_copy(update={"data": cfg.data.model_copy(update={"eval_size": train_size})}))
         sampler = ResumableSampler(len(small.val), cfg.seed, False, 0, 1, with_seeds=False)
-        loaders = {t.size: t.val_loader, train_size: build_loader(small.val, cfg.batch_size, sampler, 0, False, "cpu")}
+        loaders = {
+            t.data.size: t.data.val_loader,
+            train_size: build_loader(small.val, cfg.data.batch_size, sampler, 0, False, "cpu"),
+        }
 
         def report(label: str, model: torch.nn.Module) -> None:
             for size, loader in loaders.items():
-                r = evaluate(model, loader, t.device, t.autocast, t.dist)
+                r = t.task.validate(model, loader, t.device, t.autocast, t.dist)
                 print(
                     f"{label}, eval {size} px: val loss {r['val_loss']:.3f}, top-1 {100 * r['val_acc']:.2f} %, "
                     f"top-5 {100 * r['val_top5']:.2f} % ({r['val_count']} images)",
                     flush=True,
                 )
 
-        collected = copy.deepcopy(t.module)
+        collected = copy.deepcopy(t.parts.module)
         report("running statistics from training", collected)
         t.recompute_bn()
-        report(f"statistics recomputed on {args.batches} training batches", t.module)
+        report(f"statistics recomputed on {args.batches} training batches", t.parts.module)
         gaps = [
             ((a - b).abs() / b.clamp_min(1e-5)).mean().item()
-            for (name, a), (_, b) in zip(collected.named_buffers(), t.module.named_buffers(), strict=True)
+            for (name, a), (_, b) in zip(collected.named_buffers(), t.parts.module.named_buffers(), strict=True)
             if name.endswith("running_var")
         ]
         gaps.sort()

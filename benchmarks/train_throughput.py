@@ -11,15 +11,16 @@ prints the recipe's loader images/s beside the step's, so a loader that cannot k
 
 With ``--variant "MODEL [FIELD=VALUE ...]"`` (repeatable) the recipe's step is timed once per variant instead, each
 with that model (``recipe``: the recipe's own) and those overrides, all against the same torchvision step: the
-classic CNNs under one recipe, or one lever such as ``compile=true``, ``optimizer=adamw`` or
-``model_kwargs.aux_logits=false``. Fields one timed step cannot show (batch size, mixing, resizing, EMA) are refused.
+classic CNNs under one recipe, or one lever such as ``precision.compile=true``, ``optim.name=adamw`` or
+``model.kwargs.aux_logits=false``. Fields one timed step cannot show (batch size, mixing, resizing, EMA) are refused.
 
 Steps alternate (A, B, A, B...) so a noisy, shared machine slows all alike; the median step time is reported.
 
     python benchmarks/train_throughput.py --batch 32 --size 224 --steps 10
     python benchmarks/train_throughput.py --recipe imagenette-128 --steps 10
     python benchmarks/train_throughput.py --recipe imagenette-compare --variant alexnet_tv --variant resnet18
-    python benchmarks/train_throughput.py --recipe imagenette-128 --variant recipe --variant "recipe compile=true"
+    python benchmarks/train_throughput.py --recipe imagenette-128 --variant recipe \
+        --variant "recipe precision.compile=true"
     python benchmarks/train_throughput.py --device cuda --batch 128 --amp bf16 --channels-last
 
 """
@@ -37,15 +38,17 @@ import torchvision
 from torch import nn
 
 from googlenet import __version__
+from googlenet.config import TrainConfig, load_recipe, merge, parse_overrides
+from googlenet.config.validate import leaves
 from googlenet.data.datasets import STATS
 from googlenet.device import cpu_model
 from googlenet.errors import UserError
 from googlenet.factory import create_model
-from googlenet.train.config import TrainConfig, load_recipe, merge, parse_overrides, read_recipe
-from googlenet.train.engine import compute_loss, has_aux
+from googlenet.probe import accepts_return_aux
 from googlenet.train.finetune import param_groups
 from googlenet.train.levers import build_optimizer
 from googlenet.train.speed import loader_speed
+from googlenet.train.task import compute_loss
 
 
 def ours(num_classes: int) -> tuple[str, nn.Module, Callable]:
@@ -116,13 +119,13 @@ def make_step(model: nn.Module, forward: Callable, args: argparse.Namespace, dev
 
 def recipe_step(cfg: TrainConfig, num_classes: int, batch: int, size: int, device: torch.device) -> Callable:
     """One optimiser step of the path ``cfg`` trains with (the engine's own loss and parameter groups)."""
-    model = create_model(cfg.model, num_classes=num_classes, **cfg.model_kwargs).to(device).train()
-    fmt = torch.channels_last if cfg.channels_last else torch.contiguous_format
+    model = create_model(cfg.model.name, num_classes=num_classes, **cfg.model.kwargs).to(device).train()
+    fmt = torch.channels_last if cfg.precision.channels_last else torch.contiguous_format
     model = model.to(memory_format=fmt)
     opt = build_optimizer(param_groups(model, cfg, set()), cfg)
-    net = torch.compile(model) if cfg.compile else model
-    aux = has_aux(model)
-    dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(cfg.amp)
+    net = torch.compile(model) if cfg.precision.compile else model
+    aux = accepts_return_aux(model)
+    dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(cfg.precision.amp)
     x = torch.randn(batch, 3, size, size, device=device).contiguous(memory_format=fmt)
     y = torch.randint(0, num_classes, (batch,), device=device)
 
@@ -131,8 +134,9 @@ def recipe_step(cfg: TrainConfig, num_classes: int, batch: int, size: int, devic
 
 # what one timed step models; other fields (batch size, mixing, resizing, EMA...) would be ignored, so refused
 STEP_FIELDS = {
-    "model", "model_kwargs", "input_size", "channels_last", "compile", "amp", "label_smoothing", "aux_weight",
-    "optimizer", "lr", "momentum", "nesterov", "weight_decay", "no_decay_bn_bias",
+    "model.name", "model.kwargs", "data.input_size", "precision.channels_last", "precision.compile", "precision.amp",
+    "optim.label_smoothing", "optim.aux_weight", "optim.name", "optim.lr", "optim.momentum", "optim.nesterov",
+    "optim.weight_decay", "optim.no_decay_bn_bias",
 }  # fmt: skip
 
 
@@ -140,36 +144,40 @@ def variant_config(recipe: str, spec: str) -> tuple[str, TrainConfig]:
     """``"MODEL [FIELD=VALUE ...]"``: the recipe with that model (its builder options only for its own model)
     and the overrides."""
     model, *overrides = spec.split()
-    ignored = sorted(set(parse_overrides(overrides)) - STEP_FIELDS)
+    over = parse_overrides(overrides)
+    ignored = sorted(set(leaves(over, TrainConfig)) - STEP_FIELDS)
     if ignored:
         raise UserError(
             f"--variant {spec!r}: the timed step does not model {', '.join(ignored)} (it times one optimiser step "
             f"at --batch); it models {', '.join(sorted(STEP_FIELDS))}"
         )
-    fields = read_recipe(recipe)
-    if model not in ("recipe", fields.get("model")):  # another model: the recipe's builder options are not its
-        fields = {**fields, "model": model, "model_kwargs": {}}
-    return spec, TrainConfig.from_dict(merge(fields, parse_overrides(overrides)))
+    fields = load_recipe(recipe).to_dict()
+    if model not in ("recipe", fields["model"]["name"]):  # another model: the recipe's builder options are not its
+        fields["model"] = {**fields["model"], "name": model, "kwargs": {}}
+    return spec, TrainConfig.from_dict(merge(fields, over))
 
 
 def compare_recipe(args: argparse.Namespace, device: torch.device) -> None:
     cfg = load_recipe(args.recipe)
-    if cfg.threads and not args.threads:
-        torch.set_num_threads(cfg.threads)
+    if cfg.precision.threads and not args.threads:
+        torch.set_num_threads(cfg.precision.threads)
     # the recipe's crop, else its dataset's own size (CIFAR-10: 32 px), else --size
-    native = STATS.get(cfg.dataset, (None, None, args.size))[2]
-    size, batch, classes = cfg.input_size or native, args.batch or cfg.batch_size, args.classes or 10
+    native = STATS.get(cfg.data.dataset, (None, None, args.size))[2]
+    size, batch, classes = cfg.data.input_size or native, args.batch or cfg.data.batch_size, args.classes or 10
     plain = argparse.Namespace(batch=batch, size=size, classes=classes, channels_last=False, amp="none")
     name, model, forward = theirs(classes)
-    variants = [variant_config(args.recipe, v) for v in args.variant] or [(f"recipe {args.recipe} ({cfg.model})", cfg)]
+    variants = [variant_config(args.recipe, v) for v in args.variant] or [
+        (f"recipe {args.recipe} ({cfg.model.name})", cfg)
+    ]
     labels = [label for label, _ in variants] + [f"{name}, plain eager"]
-    steps = [recipe_step(c, classes, batch, c.input_size or size, device) for _, c in variants]
+    steps = [recipe_step(c, classes, batch, c.data.input_size or size, device) for _, c in variants]
     steps.append(make_step(model, forward, plain, device))
     times = alternate(steps, args.warmup, args.steps)
     print(
         f"googlenet {__version__}, torch {torch.__version__}, {cpu_model()}, {torch.get_num_threads()} threads; "
-        f"batch {batch}, {size} px, {classes} classes; recipe: channels_last {cfg.channels_last}, compile "
-        f"{cfg.compile}, amp {cfg.amp}, label smoothing {cfg.label_smoothing}, aux weight {cfg.aux_weight}; "
+        f"batch {batch}, {size} px, {classes} classes; recipe: channels_last {cfg.precision.channels_last}, "
+        f"compile {cfg.precision.compile}, amp {cfg.precision.amp}, label smoothing {cfg.optim.label_smoothing}, "
+        f"aux weight {cfg.optim.aux_weight}; "
         f"{args.steps} timed steps each (median)"
     )
     rates = [batch / statistics.median(t) for t in times]
@@ -187,7 +195,8 @@ def compare_recipe(args: argparse.Namespace, device: torch.device) -> None:
         print(f"  loader: not measured ({err})")
         return
     print(
-        f"  loader ({cfg.augment}, {cfg.workers} worker(s)): {loader:.0f} images/s = {loader / rates[0]:.1f}x the step"
+        f"  loader ({cfg.data.augment}, {cfg.data.workers} worker(s)): {loader:.0f} images/s = "
+        f"{loader / rates[0]:.1f}x the step"
     )
 
 

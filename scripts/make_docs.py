@@ -21,13 +21,13 @@ sys.path.insert(0, str(ROOT / "src"))
 from googlenet.analysis.accuracy import project_results, torchvision_accuracy  # noqa: E402
 from googlenet.analysis.compare import ModelStats, model_stats  # noqa: E402
 from googlenet.analysis.explain import stacked_vs_single  # noqa: E402
-from googlenet.analysis.meta import meta_model  # noqa: E402
 from googlenet.analysis.naive import naive_vs_reduced  # noqa: E402
 from googlenet.analysis.plot import ChartPoint, family_chart  # noqa: E402
 from googlenet.analysis.profile import profile_model  # noqa: E402
 from googlenet.analysis.tables import NAIVE_LEGEND, naive_table, stages_table, table1_table  # noqa: E402
 from googlenet.cli.compare import LEGEND, stats_table  # noqa: E402
 from googlenet.cli.explain import receptive_field_table  # noqa: E402
+from googlenet.probe import meta_model  # noqa: E402
 
 DOCS = ROOT / "docs"
 # the family as registered names: the paper's own networks (googlenet, alexnet) and torchvision's, which carry

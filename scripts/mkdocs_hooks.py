@@ -7,10 +7,11 @@ Markers a page may hold, each on a line of its own:
 - ``<!-- googlenet:recipes -->``: every recipe in ``src/googlenet/recipes/`` with its opening comment (its command
   and its evidence).
 - ``<!-- googlenet:cli -->``: ``googlenet COMMAND --help`` for every subcommand, at 100 columns.
-- ``<!-- googlenet:train-config -->``: every field of ``TrainConfig`` with its default and its comment.
 
 Docstrings keep their Sphinx cross-reference roles (``:class:`~a.B```); after mkdocstrings renders them, the roles are
-shown as plain code (``B``). A marker whose source is missing stops the build with the reason.
+shown as plain code (``B``). A marker whose source is missing stops the build with the reason. The training config's
+page, ``docs/config.md``, is generated from the schema (``python -m googlenet.config.docs``) and kept current by
+``tests/test_config.py``.
 """
 
 from __future__ import annotations
@@ -23,7 +24,6 @@ import itertools
 import os
 import re
 import sys
-import tokenize
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -46,8 +46,6 @@ def _render(name: str) -> str:
         return recipes()
     if name == "cli":
         return cli_help()
-    if name == "train-config":
-        return train_config()
     raise HookError(f"unknown marker <!-- googlenet:{name} -->")
 
 
@@ -112,40 +110,6 @@ def recipes() -> str:
     if not parts:
         raise HookError(f"no recipes in {SRC / 'recipes'}")
     return "\n\n".join(parts)
-
-
-# ---------------------------------------------------------------- training settings
-def train_config() -> str:
-    """A table of ``TrainConfig``'s fields: name, default, the comment on its line (or the comment block above it).
-
-    A comment of one or two words on a line of its own (``# data``) names the group of the fields below it."""
-    path = SRC / "train" / "config.py"
-    text = path.read_text()
-    comments: dict[int, str] = {}
-    with open(path, "rb") as f:
-        for tok in tokenize.tokenize(f.readline):
-            if tok.type == tokenize.COMMENT:
-                comments[tok.start[0]] = tok.string.lstrip("#").strip()
-    lines = text.splitlines()
-    (cls,) = [n for n in ast.parse(text).body if isinstance(n, ast.ClassDef) and n.name == "TrainConfig"]
-    fields = [n for n in cls.body if isinstance(n, ast.AnnAssign) and isinstance(n.target, ast.Name)]
-    if not fields:
-        raise HookError(f"no fields in TrainConfig ({path})")
-    rows, group, previous = [], "", cls.lineno
-    for node in fields:
-        above = [n for n in range(previous + 1, node.lineno) if n in comments and lines[n - 1].lstrip().startswith("#")]
-        block = [comments[n] for n in above]
-        if block and len(block[0].split()) <= 2 and ":" not in block[0]:
-            group, block = block[0], block[1:]
-        own = comments.get(node.lineno) if not lines[node.lineno - 1].lstrip().startswith("#") else None
-        what = own or " ".join(block)
-        default = ast.unparse(node.value) if node.value is not None else ""
-        default = re.sub(
-            r"field\(default_factory=(dict|list)\)", lambda m: "{}" if m.group(1) == "dict" else "[]", default
-        )
-        rows.append([group, f"`{node.target.id}`", f"`{default}`", what])
-        previous = node.end_lineno or node.lineno
-    return markdown_table([["group", "setting", "default", "what"], *rows])
 
 
 # ---------------------------------------------------------------- the command line

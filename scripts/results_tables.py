@@ -29,13 +29,16 @@ import yaml
 
 from googlenet.analysis.accuracy import RESULTS_FILE
 from googlenet.analysis.compare import _counts
+from googlenet.config.legacy import saved_field
 from googlenet.device import cpu_model
 from googlenet.factory import load_model
 
 ROOT = Path(__file__).resolve().parents[1]
 BENCH_DIR = ROOT / "docs" / "results"
 README = ROOT / "README.md"
-TABLE_PAGES = (README, ROOT / "docs" / "training.md")  # the pages holding <!-- results:NAME --> blocks
+RESULTS_PAGE = ROOT / "docs" / "results.md"
+TABLE_PAGES = (README, ROOT / "docs" / "training.md", RESULTS_PAGE)  # the pages holding <!-- results:NAME --> blocks
+SAVED = {"dataset": "data.dataset", "input_size": "data.input_size", "threads": "precision.threads"}
 
 
 def record(run: Path, command: str, study: str | None = None, note: str | None = None) -> dict:
@@ -44,7 +47,7 @@ def record(run: Path, command: str, study: str | None = None, note: str | None =
     with open(run / "metrics.csv") as f:
         rows = list(csv.DictReader(f))
     best = max(rows, key=lambda r: float(r["val_acc"]))
-    config = meta.get("config") or {}
+    config = {k: saved_field(meta.get("config"), path) for k, path in SAVED.items()}  # grouped or flat (older runs)
     macs, params = _counts(contract.model, contract.input_size, contract.num_classes, dict(contract.model_kwargs))
     seconds = sum(float(r["epoch_s"]) for r in rows)
     # runs since eval_s existed: the minutes their epochs' ends took on top (precise BN, evaluation)
@@ -55,7 +58,7 @@ def record(run: Path, command: str, study: str | None = None, note: str | None =
         "model": contract.model,
         "model_args": {k: v for k, v in contract.model_kwargs.items()},
         "num_classes": contract.num_classes,
-        "dataset": f"{config.get('dataset', '?')} {'test' if config.get('dataset') == 'cifar10' else 'val'}",
+        "dataset": f"{config['dataset'] or '?'} {'test' if config.get('dataset') == 'cifar10' else 'val'}",
         "input_size": contract.input_size,
         "train_size": config.get("input_size") or contract.input_size,
         "epochs": len(rows),
@@ -70,6 +73,7 @@ def record(run: Path, command: str, study: str | None = None, note: str | None =
         "date": dt.date.fromtimestamp((run / "metrics.csv").stat().st_mtime).isoformat(),
         "cpu": cpu_model(),
         "threads": config.get("threads"),
+        **({"amp": rows[-1]["amp"]} if rows[-1].get("amp") else {}),  # the precision it computed in
         "command": command,
         **({"study": study} if study else {}),
         **({"note": note} if note else {}),
@@ -146,6 +150,18 @@ def compare_table(path: Path = RESULTS_FILE) -> str:
     return _markdown(columns, rows)
 
 
+def headline_table(path: Path = RESULTS_FILE) -> str:
+    """The README's one table: the ``compare`` study (one recipe, the paper's networks and those around it)."""
+    runs = sorted(entries("compare", path), key=lambda e: e.get("macs") or 0)
+    columns = "model|Imagenette top-1:|params:|MACs:|command"
+    rows = [
+        [_name(e), _pct(e["top1"]), _fmt_counts(e.get("params"), ""), _fmt_counts(e.get("macs"), ""),
+         f"`{e['command']}`"]
+        for e in runs
+    ]  # fmt: skip
+    return _markdown(columns, rows)
+
+
 def lever_table(path: Path = RESULTS_FILE) -> str:
     """The ``levers`` study in the order run, each against the first (the baseline): top-1 change, wall time."""
     runs = entries("levers", path)
@@ -214,6 +230,7 @@ def speed_table(files: list[Path]) -> str:
 def all_tables() -> dict[str, str]:
     """Every generated table by marker name."""
     return {
+        "headline": headline_table(),
         "accuracy": accuracy_table(),
         "compare": compare_table(),
         "levers": lever_table(),

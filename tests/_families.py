@@ -6,9 +6,9 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from googlenet.analysis.profile import min_input_size
 from googlenet.contract import ModelContract
 from googlenet.factory import create_model, default_contract, list_models, model_info
+from googlenet.probe import min_input_size
 
 NUM_CLASSES = 10
 

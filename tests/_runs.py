@@ -16,17 +16,18 @@ SRC = str(Path(googlenet.__file__).resolve().parents[1])
 # googlenet_small at width 1/8 on 16 px crops: a real GoogLeNet, about 0.1 s a step on one core.
 # Tests add dataset=<folder> (the generated one, or real CIFAR-10 where present).
 TINY = [
-    "model=googlenet_small",
-    "model_kwargs={width: 0.125, batch_norm: true, lrn: false}",
-    "input_size=16",
-    "augment=cifar",
-    "padding=2",
-    "batch_size=8",
-    "lr=0.05",
-    "schedule=cosine",
-    "warmup_epochs=0.5",
-    "threads=1",
-    "progress=false",
+    "model.name=googlenet_small",
+    "model.kwargs={width: 0.125, batch_norm: true, lrn: false}",
+    "data.input_size=16",
+    "data.augment=cifar",
+    "data.padding=2",
+    "data.batch_size=8",
+    "optim.lr=0.05",
+    "schedule.name=cosine",
+    "schedule.warmup_epochs=0.5",
+    "precision.threads=1",
+    "precision.amp=none",  # fp32 on every CI machine; precision.amp=auto (bf16 where the CPU has it) is tested apart
+    "log.progress=false",
 ]
 
 

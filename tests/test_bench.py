@@ -33,6 +33,8 @@ def test_bench_json_has_ratios_against_torchvision(capsys):
         "64",
         "--paths",
         "eager,channels_last,onnxruntime",
+        "--reference-paths",
+        "eager,onnxruntime",
         "--repeats",
         "2",
         "--warmup",
@@ -59,6 +61,11 @@ def test_bench_json_has_ratios_against_torchvision(capsys):
         # ratio is images/s over the reference's eager images/s at the same batch size
         base = rows[("torchvision googlenet", "eager")]["images_per_s"]
         assert r["ratio"] == pytest.approx(r["images_per_s"] / base)
+        assert r["precision"] == "fp32" and 0 < r["peak_share"] < 1
+    # the best peer of a float row: torchvision's graph on ONNX Runtime, the only non-eager peer here
+    peer = rows[("torchvision googlenet", "onnxruntime")]["images_per_s"]
+    ours = rows[("googlenet_bn", "onnxruntime")]
+    assert ours["peer_ratio"] == pytest.approx(ours["images_per_s"] / peer)
 
 
 def test_bench_table_for_paper_model_uses_its_own_eager(capsys):
@@ -81,7 +88,7 @@ def test_bench_table_for_paper_model_uses_its_own_eager(capsys):
     assert main(argv) == 0
     out = capsys.readouterr().out
     assert "threads: torch.set_num_threads(1)" in out and "x googlenet_small eager" in out
-    assert "| googlenet_small | onnxruntime | 2 |" in out and "torchvision" not in out.split("\n\n", 1)[1]
+    assert "| googlenet_small | onnxruntime | fp32 | 2 |" in out and "torchvision" not in out.split("\n\n", 1)[1]
 
 
 def test_macs_match_hand_count():

@@ -46,8 +46,20 @@ def n_params(model: torch.nn.Module) -> int:
 @pytest.fixture(scope="module")
 def trained_run(synthetic_root: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("card") / "run"
-    r = run_cli("train", "--recipe", "cifar10", "--out", str(out), *TINY, f"dataset={synthetic_root}", "epochs=1",
-                "train_subset=16", "val_subset=10", "workers=0", "ema_decay=0.9")  # fmt: skip
+    r = run_cli(
+        "train",
+        "--recipe",
+        "cifar10",
+        "--out",
+        str(out),
+        *TINY,
+        f"data.dataset={synthetic_root}",
+        "schedule.epochs=1",
+        "data.train_subset=16",
+        "data.val_subset=10",
+        "data.workers=0",
+        "optim.ema_decay=0.9",
+    )
     assert r.returncode == 0, r.stderr
     return out
 

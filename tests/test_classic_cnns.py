@@ -9,9 +9,9 @@ from torch import nn
 from torchvision import models as tvm
 
 from googlenet import create_model
-from googlenet.analysis.meta import meta_model, shapes_only_batchnorm
 from googlenet.analysis.profile import profile_model
 from googlenet.errors import UserError
+from googlenet.probe import meta_model, shapes_only_batchnorm
 
 
 def n_params(model: nn.Module) -> int:

@@ -54,7 +54,7 @@ def test_train_writes_checkpoints_and_metrics(run):
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["steps"] == 2 and metrics["train_images"] == 8 and metrics["val_images"] == 2
     meta = json.loads((out / "best.json").read_text())
-    assert meta["task"] == "detection" and meta["class_names"] == ["background", "person"]
+    assert meta["task"] == "detect" and meta["class_names"] == ["background", "person"]
     assert "backbone_weights" not in meta["model_kwargs"]
 
 

@@ -68,3 +68,13 @@ def test_bad_model_option_is_a_clear_error():
     res = run_cli("summary", "googlenet", "--set", "no_such_option=1")
     assert res.returncode == 2 and "Traceback" not in res.stderr and res.stderr.count("\n") == 1
     assert "cannot be built with" in res.stderr and "unexpected keyword argument 'no_such_option'" in res.stderr
+
+
+def test_set_reads_numbers_as_yaml_does_everywhere(capsys):
+    """``--set width=5e-1`` is the number 0.5 (the CLI's one KEY=VALUE parser), not the text '5e-1'."""
+    assert main(["summary", "googlenet", "--set", "width=5e-1", "--json"]) == 0
+    spelled = json.loads(capsys.readouterr().out)
+    assert main(["summary", "googlenet", "--set", "width=0.5", "--json"]) == 0
+    plain = json.loads(capsys.readouterr().out)
+    assert spelled["model_args"] == {"width": 0.5} and spelled["main_params"] == plain["main_params"]
+    assert spelled["main_params"] < 6_998_552 / 3  # half the channels: about a quarter of the weights

@@ -10,9 +10,9 @@ import torch
 from safetensors.torch import load_file
 
 from _runs import TINY, env, read_csv
+from googlenet.config import load_recipe, parse_overrides
 from googlenet.factory import load_checkpoint
-from googlenet.train.config import load_recipe, parse_overrides
-from googlenet.train.engine import prepare_data
+from googlenet.train.inputs import prepare_data
 
 VAL = 23  # odd: a padded sampler would count one sample twice
 
@@ -21,12 +21,12 @@ def test_two_process_run(train_root: Path, tmp_path: Path) -> None:
     out = tmp_path / "ddp"
     args = [
         *TINY,
-        f"dataset={train_root}",
-        "epochs=1",
-        "train_subset=48",
-        f"val_subset={VAL}",
-        "workers=0",
-        "save_all_ranks=true",
+        f"data.dataset={train_root}",
+        "schedule.epochs=1",
+        "data.train_subset=48",
+        f"data.val_subset={VAL}",
+        "data.workers=0",
+        "checkpoint.save_all_ranks=true",
     ]
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
            "-m", "googlenet", "train", "--recipe", "cifar10", "--out", str(out), *args]  # fmt: skip
@@ -50,8 +50,13 @@ def test_two_process_run(train_root: Path, tmp_path: Path) -> None:
 
     # resumed with one process instead of two: refused with one line before training (it once ran on and
     # ended in OneCycleLR's "Tried to step" traceback)
-    r = subprocess.run([sys.executable, "-m", "googlenet", "train", "--resume", str(out), "epochs=2"], env=env(),
-                       capture_output=True, text=True, timeout=240)  # fmt: skip
+    r = subprocess.run(
+        [sys.executable, "-m", "googlenet", "train", "--resume", str(out), "schedule.epochs=2"],
+        env=env(),
+        capture_output=True,
+        text=True,
+        timeout=240,
+    )
     assert r.returncode == 2, r.stderr[-3000:]
     assert "trained with 2 process(es)" in r.stderr and "--nproc_per_node 2" in r.stderr
     assert "Traceback" not in r.stderr and len(read_csv(out / "metrics.csv")) == 1

@@ -19,16 +19,16 @@ _ = one_thread  # autouse
 
 
 def test_detectors_are_registered_apart_from_the_classifiers():
-    assert list_models(task="detection") == ["fasterrcnn_googlenet", "fasterrcnn_resnet18"]
-    assert not set(list_models()) & set(list_models(task="detection"))  # classification listings unchanged
-    assert set(list_models(task=None)) == set(list_models()) | set(list_models(task="detection"))
-    assert model_info("fasterrcnn_googlenet").task == "detection" and model_info("googlenet").task == "classification"
+    assert list_models(task="detect") == ["fasterrcnn_googlenet", "fasterrcnn_resnet18"]
+    assert not set(list_models()) & set(list_models(task="detect"))  # classification listings unchanged
+    assert set(list_models(task=None)) == set(list_models()) | set(list_models(task="detect"))
+    assert model_info("fasterrcnn_googlenet").task == "detect" and model_info("googlenet").task == "classify"
 
 
 def test_pyramid_levels_are_the_inception_stages_of_the_classifier():
     torch.manual_seed(0)
     model = create_model("fasterrcnn_googlenet", num_classes=3, **SMALL).eval()
-    assert model.task == "detection" and model.num_classes == 3
+    assert model.task == "detect" and model.num_classes == 3
     assert list(model.stage_names) == ["inception3b", "inception4e", "inception5b"]
     # the body is the classification network itself: hook its stage outputs and compare
     body = model.backbone.body
@@ -109,7 +109,7 @@ def test_a_detector_checkpoint_round_trips_through_its_json_metadata(tmp_path):
         tmp_path / "d.safetensors", model, detector_meta("fasterrcnn_googlenet", 2, kwargs, ["bg", "p"])
     )
     loaded, meta = load_detector(path)  # the options come back from JSON (tuples as lists)
-    assert meta["class_names"] == ["bg", "p"] and meta["task"] == "detection"
+    assert meta["class_names"] == ["bg", "p"] and meta["task"] == "detect"
     x = [torch.rand(3, 70, 90)]
     with torch.no_grad():
         a, b = model(x)[0], loaded(x)[0]

@@ -16,8 +16,8 @@ from googlenet.registry import model_info
 def test_the_shipped_recipe_loads_and_names_a_registered_detector():
     assert "pennfudan-fasterrcnn" in recipe_names()
     r = load_recipe("pennfudan-fasterrcnn", epochs=3, init_weights=None)
-    assert r.epochs == 3 and r.task == "detection" and r.split == {"val_fraction": 0.2, "seed": 0}
-    assert model_info(r.model).task == "detection" and r.num_classes == 2
+    assert r.epochs == 3 and r.task == "detect" and r.split == {"val_fraction": 0.2, "seed": 0}
+    assert model_info(r.model).task == "detect" and r.num_classes == 2
     assert load_recipe("pennfudan-rcnn").model_kwargs["classifier"] == "googlenet"
 
 
@@ -26,7 +26,7 @@ def test_the_shipped_recipe_loads_and_names_a_registered_detector():
     [
         ("epochz: 3\n", "unknown field 'epochz'"),
         ("- 1\n", "a recipe is a mapping"),
-        ("task: classification\n", "not a detection recipe"),
+        ("task: classify\n", "not a detection recipe"),
     ],
 )
 def test_a_bad_recipe_is_one_line(tmp_path, capsys, text, message):

@@ -17,24 +17,25 @@ from torchvision import models as tvm
 
 from _runs import TINY
 from googlenet.checkpoint import read_checkpoint
+from googlenet.config import ConfigError, TrainConfig, load_recipe, parse_overrides
 from googlenet.factory import load_model
-from googlenet.train.config import ConfigError, TrainConfig, load_recipe, merge, parse_overrides
-from googlenet.train.engine import Trainer, train
-from googlenet.train.finetune import check_options
+from googlenet.train.loop import Trainer, train
 
 CLASSIFIERS = ("fc.", "aux1.fc2.", "aux2.fc2.")  # googlenet_small's main and auxiliary classifiers
 
 
 def tiny(data: Path, out: Path, *extra: str) -> TrainConfig:
-    over = parse_overrides([*TINY, f"dataset={data}", f"out={out}", "workers=0", "epochs=1", *extra])
-    return TrainConfig.from_dict(merge({k: v for k, v in TrainConfig().to_dict().items()}, over))
+    over = parse_overrides(
+        [*TINY, f"data.dataset={data}", f"checkpoint.out={out}", "data.workers=0", "schedule.epochs=1", *extra]
+    )
+    return TrainConfig.from_dict(over)
 
 
 @pytest.fixture(scope="module")
 def source(synthetic_root, tmp_path_factory) -> Path:
     """A 10-class googlenet_small (with aux heads) trained for 3 steps."""
     out = tmp_path_factory.mktemp("source")
-    train(tiny(synthetic_root, out, "max_steps=3"))
+    train(tiny(synthetic_root, out, "schedule.max_steps=3"))
     return out / "last.safetensors"
 
 
@@ -48,24 +49,24 @@ def two_classes(synthetic_root, tmp_path_factory) -> Path:
 
 
 def test_step_0_is_the_source_but_its_classifiers(source, two_classes, tmp_path):
-    trainer = Trainer(tiny(two_classes, tmp_path, f"init_weights={source}"))
+    trainer = Trainer(tiny(two_classes, tmp_path, f"model.init_weights={source}"))
     tensors, _ = read_checkpoint(source)
-    state = trainer.module.state_dict()
+    state = trainer.parts.module.state_dict()
     assert set(state) == set(tensors)
     for k, v in state.items():
         if k.startswith(CLASSIFIERS):
             assert v.shape[0] == 2 and tensors[k].shape[0] == 10, k
         else:
             assert torch.equal(v, tensors[k]), k
-    assert trainer.module.get_classifier().out_features == 2
+    assert trainer.parts.module.get_classifier().out_features == 2
     assert sorted(trainer.init.reset) == sorted(k for k in state if k.startswith(CLASSIFIERS))
 
 
 def test_freeze_features_trains_the_classifiers_only_and_records_the_source(
     source, two_classes, synthetic_root, tmp_path
 ):
-    trainer = Trainer(tiny(two_classes, tmp_path, f"init_weights={source}", "freeze=features"))
-    fc0 = trainer.module.fc.weight.detach().clone()
+    trainer = Trainer(tiny(two_classes, tmp_path, f"model.init_weights={source}", "model.freeze=features"))
+    fc0 = trainer.parts.module.fc.weight.detach().clone()
     assert trainer.fit()["steps"] == 2
     tensors, _ = read_checkpoint(source)
     tuned, meta = read_checkpoint(tmp_path / "last.safetensors")
@@ -82,9 +83,11 @@ def test_freeze_features_trains_the_classifiers_only_and_records_the_source(
 
 
 def test_classifier_lr_mult_scales_the_classifiers_rate(source, two_classes, tmp_path):
-    trainer = Trainer(tiny(two_classes, tmp_path, f"init_weights={source}", "classifier_lr_mult=10", "lr=0.05"))
-    classifier = {id(p) for n, p in trainer.module.named_parameters() if n.startswith(CLASSIFIERS)}
-    for group in trainer.optimizer.param_groups:
+    trainer = Trainer(
+        tiny(two_classes, tmp_path, f"model.init_weights={source}", "optim.classifier_lr_mult=10", "optim.lr=0.05")
+    )
+    classifier = {id(p) for n, p in trainer.parts.module.named_parameters() if n.startswith(CLASSIFIERS)}
+    for group in trainer.parts.optimizer.param_groups:
         is_classifier = {id(p) in classifier for p in group["params"]}
         assert len(is_classifier) == 1
         assert group["initial_lr"] == pytest.approx(0.5 if is_classifier.pop() else 0.05)
@@ -94,8 +97,8 @@ def test_resumed_fine_tuning_equals_an_uninterrupted_one(source, two_classes, tm
     """Stopped (Ctrl-C) after epoch 1 of 2 and resumed: the same weights as a run straight through. The init weights
     are read on the fresh start only: the resume needs neither the source file (deleted here) nor its record."""
     copy = shutil.copy(source, tmp_path / "source.safetensors")
-    init = f"init_weights={copy}"
-    train(tiny(two_classes, tmp_path / "straight", init, "epochs=2"))
+    init = f"model.init_weights={copy}"
+    train(tiny(two_classes, tmp_path / "straight", init, "schedule.epochs=2"))
     run_epoch, calls = Trainer.run_epoch, []
 
     def ctrl_c_at_epoch_2(self):
@@ -106,10 +109,10 @@ def test_resumed_fine_tuning_equals_an_uninterrupted_one(source, two_classes, tm
 
     monkeypatch.setattr(Trainer, "run_epoch", ctrl_c_at_epoch_2)
     with pytest.raises(KeyboardInterrupt):
-        train(tiny(two_classes, tmp_path / "resumed", init, "epochs=2"))
+        train(tiny(two_classes, tmp_path / "resumed", init, "schedule.epochs=2"))
     monkeypatch.undo()
     Path(copy).unlink()
-    train(tiny(two_classes, tmp_path / "resumed", init, "epochs=2"), resume=tmp_path / "resumed")
+    train(tiny(two_classes, tmp_path / "resumed", init, "schedule.epochs=2"), resume=tmp_path / "resumed")
     a, _ = read_checkpoint(tmp_path / "straight" / "last.safetensors")
     b, meta = read_checkpoint(tmp_path / "resumed" / "last.safetensors")
     assert [k for k in a if not torch.equal(a[k], b[k])] == []
@@ -129,10 +132,17 @@ def test_torchvision_init_takes_its_input_scale(two_classes, tmp_path, monkeypat
     torch.manual_seed(0)
     tv = tvm.resnet18(weights=None)
     torch.save(tv.state_dict(), cache)
-    cfg = tiny(two_classes, tmp_path / "run", "model=resnet18", "model_kwargs={}", "init_weights=torchvision",
-               "input_size=32", "max_steps=1")  # fmt: skip
+    cfg = tiny(
+        two_classes,
+        tmp_path / "run",
+        "model.name=resnet18",
+        "model.kwargs={}",
+        "model.init_weights=torchvision",
+        "data.input_size=32",
+        "schedule.max_steps=1",
+    )
     trainer = Trainer(cfg)
-    assert torch.equal(trainer.module.conv1.weight, tv.conv1.weight) and trainer.module.fc.out_features == 2
+    assert torch.equal(trainer.parts.module.conv1.weight, tv.conv1.weight) and trainer.parts.module.fc.out_features == 2
     trainer.fit()
     _, c, meta = load_model(tmp_path / "run" / "last.safetensors")
     t = weights.transforms()
@@ -142,34 +152,35 @@ def test_torchvision_init_takes_its_input_scale(two_classes, tmp_path, monkeypat
 
 
 def test_caffe_input_contract_in_training_and_checkpoints(synthetic_root, tmp_path):
-    cfg = tiny(synthetic_root, tmp_path, "input_contract=caffe", "augment=none", "max_steps=1")
+    cfg = tiny(synthetic_root, tmp_path, "model.input_contract=caffe", "data.augment=none", "schedule.max_steps=1")
     trainer = Trainer(cfg)
     rgb = np.random.default_rng(0).integers(0, 256, (16, 16, 3), dtype=np.uint8)
-    x = trainer.spec.train.transform(Image.fromarray(rgb))  # 16 px already: resize and crop keep every pixel
+    x = trainer.data.spec.train.transform(Image.fromarray(rgb))  # 16 px already: resize and crop keep every pixel
     by_hand = rgb[:, :, ::-1].astype(np.float32) - np.array([104.0, 117.0, 123.0], dtype=np.float32)
     np.testing.assert_allclose(x.numpy(), by_hand.transpose(2, 0, 1), rtol=0, atol=1e-3)
-    val = trainer.spec.val.transform(Image.fromarray(rgb))  # the contract's own preprocessing: exact
+    val = trainer.data.spec.val.transform(Image.fromarray(rgb))  # the contract's own preprocessing: exact
     np.testing.assert_array_equal(val.numpy(), by_hand.transpose(2, 0, 1))
     trainer.fit()
     _, c, _ = load_model(tmp_path / "last.safetensors")
     assert (c.channel_order, c.pixel_range, c.mean, c.std) == ("BGR", 255.0, (104.0, 117.0, 123.0), (1.0, 1.0, 1.0))
-    assert load_recipe("imagenet-paper").input_contract == "caffe"
+    assert load_recipe("imagenet-paper").model.input_contract == "caffe"
 
 
 @pytest.mark.parametrize(
     ("fields", "message"),
     [
-        ({"freeze": "features"}, "give init_weights"),
-        ({"freeze": "all"}, "'freeze' must be none or features"),
-        ({"input_contract": "bgr"}, "'input_contract' must be auto or default or caffe"),
-        ({"classifier_lr_mult": 0}, "'classifier_lr_mult' must be > 0"),
+        ({"model": {"freeze": "features"}}, "give model.init_weights"),
+        ({"model": {"freeze": "all"}}, "'model.freeze' must be one of none, features, got 'all'"),
+        ({"model": {"input_contract": "bgr"}}, "'model.input_contract' must be one of auto, default, caffe"),
+        ({"optim": {"classifier_lr_mult": 0}}, r"'optim.classifier_lr_mult' must be > 0, got 0.0"),
+        ({"model": {"init_weights": " "}}, "'model.init_weights' must be a checkpoint path or 'torchvision'"),
     ],
 )
 def test_fine_tuning_options_are_checked(fields, message):
     with pytest.raises(ConfigError, match=message):
-        check_options(TrainConfig(**fields))  # when a run starts (any text is a config value, as for amp)
+        TrainConfig.from_dict(fields)  # when the config is read: before any data, by --print-config too
 
 
 def test_init_weights_of_another_model_is_one_line(source, two_classes, tmp_path):
     with pytest.raises(ConfigError, match="holds a googlenet_small, this run trains resnet18"):
-        Trainer(tiny(two_classes, tmp_path, f"init_weights={source}", "model=resnet18", "model_kwargs={}"))
+        Trainer(tiny(two_classes, tmp_path, f"model.init_weights={source}", "model.name=resnet18", "model.kwargs={}"))

@@ -56,8 +56,19 @@ def test_truncated_idx_is_a_clear_error(fmnist_dir: Path, tmp_path: Path) -> Non
 def test_demo_recipe_trains_on_written_idx_files(fmnist_dir: Path, tmp_path: Path) -> None:
     """The `make demo` recipe, shortened, on the written files: greyscale in_chans=1, every test image counted."""
     out = tmp_path / "demo"
-    r = run_cli("train", "--recipe", "fashion-mnist-demo", "--data", str(fmnist_dir), "--out", str(out),
-                "batch_size=20", "epochs=2", "model_kwargs.width=0.125", "progress=false")  # fmt: skip
+    r = run_cli(
+        "train",
+        "--recipe",
+        "fashion-mnist-demo",
+        "--data",
+        str(fmnist_dir),
+        "--out",
+        str(out),
+        "data.batch_size=20",
+        "schedule.epochs=2",
+        "model.kwargs.width=0.125",
+        "log.progress=false",
+    )
     assert r.returncode == 0, r.stderr
     rows = read_csv(out / "metrics.csv")
     assert [row["val_count"] for row in rows] == ["20", "20"] and rows[-1]["step"] == "6"
@@ -73,7 +84,7 @@ def test_data_folder_without_idx_files_is_refused(tmp_path: Path) -> None:
 def test_a_crop_too_small_for_the_network_is_one_line_before_training(fmnist_dir: Path, tmp_path: Path) -> None:
     """The demo's GoogLeNet at 28 px (its recipe upsamples to 56) once died in a pooling layer with a traceback."""
     r = run_cli("train", "--recipe", "fashion-mnist-demo", "--data", str(fmnist_dir), "--out", str(tmp_path / "o"),
-                "input_size=28", "batch_size=20", "model_kwargs.width=0.125")  # fmt: skip
+                "data.input_size=28", "data.batch_size=20", "model.kwargs.width=0.125")  # fmt: skip
     assert r.returncode == 2 and "Traceback" not in r.stderr, r.stderr[-2000:]
     assert "input size 28 px is too small for googlenet" in r.stderr and r.stderr.strip().count("\n") == 0
     assert not (tmp_path / "o" / "steps.csv").exists()

@@ -6,10 +6,10 @@ import pytest
 import torch
 from torch import nn
 
+from googlenet.config import ConfigError, TrainConfig
 from googlenet.data.transforms import train_transform
 from googlenet.errors import UserError
 from googlenet.factory import create_model
-from googlenet.train.config import ConfigError, TrainConfig
 from googlenet.train.levers import (
     batch_mix,
     build_optimizer,
@@ -23,7 +23,7 @@ from googlenet.train.levers import (
 
 def test_adamw_first_step_is_sign_of_gradient_after_decoupled_decay() -> None:
     p = nn.Parameter(torch.tensor([1.0, -2.0, 3.0], dtype=torch.float64))
-    cfg = TrainConfig(optimizer="adamw", lr=0.01, momentum=0.9)
+    cfg = TrainConfig(optim={"name": "adamw", "lr": 0.01, "momentum": 0.9})
     opt = build_optimizer([{"params": [p], "weight_decay": 0.1}], cfg)
     assert isinstance(opt, torch.optim.AdamW)
     g = torch.tensor([0.5, -4.0, 1e-3], dtype=torch.float64)
@@ -37,13 +37,13 @@ def test_adamw_first_step_is_sign_of_gradient_after_decoupled_decay() -> None:
 def test_sgd_is_the_default_and_an_unknown_optimizer_is_refused() -> None:
     p = nn.Parameter(torch.zeros(2))
     assert isinstance(build_optimizer([{"params": [p]}], TrainConfig()), torch.optim.SGD)
-    with pytest.raises(ConfigError, match="optimizer"):
-        build_optimizer([{"params": [p]}], TrainConfig(optimizer="lamb"))
+    with pytest.raises(ConfigError, match=r"'optim.name' must be one of sgd, adamw, got 'lamb'"):
+        TrainConfig.from_dict({"optim": {"name": "lamb"}})
 
 
 def test_mixup_mixes_images_and_labels_with_the_same_weight() -> None:
     torch.manual_seed(0)
-    mix = batch_mix(TrainConfig(mixup=0.4), num_classes=5)
+    mix = batch_mix(TrainConfig(data={"mixup": 0.4}), num_classes=5)
     x, y = torch.rand(6, 3, 8, 8), torch.tensor([0, 1, 2, 3, 4, 0])
     xm, ym = mix(x, y)
     # find lambda from the images alone: xm = lam * x + (1 - lam) * x.roll(1)
@@ -57,7 +57,7 @@ def test_mixup_mixes_images_and_labels_with_the_same_weight() -> None:
 
 def test_no_mix_unless_asked() -> None:
     assert batch_mix(TrainConfig(), 10) is None
-    assert batch_mix(TrainConfig(mixup=0.2, cutmix=1.0), 10) is not None
+    assert batch_mix(TrainConfig(data={"mixup": 0.2, "cutmix": 1.0}), 10) is not None
 
 
 @pytest.mark.parametrize(("name", "count"), [("resnet18", 8), ("resnet50", 16)])
@@ -84,17 +84,21 @@ def test_zeroing_every_inception_branch_stops_all_learning_so_it_is_refused() ->
         zero_init_last_bn(create_model("googlenet_bn", num_classes=10))
     with pytest.raises(ConfigError, match="zero_init_bn"):
         zero_init_last_bn(create_model("vgg11", num_classes=10))
+    # refused from the config alone, before any data is read (and allowed for a residual network)
+    with pytest.raises(ConfigError, match=r"model.zero_init_bn: googlenet_bn's Inception modules .* no identity path"):
+        TrainConfig.from_dict({"model": {"name": "googlenet_bn", "zero_init_bn": True}})
+    assert TrainConfig.from_dict({"model": {"name": "resnet18", "zero_init_bn": True}}).model.zero_init_bn
 
 
 def test_progressive_sizes_by_hand() -> None:
-    cfg = TrainConfig(epochs=5, progressive_min_size=64)
+    cfg = TrainConfig(schedule={"epochs": 5}, data={"progressive_min_size": 64})
     assert [progressive_size(cfg, e, 96) for e in range(5)] == [64, 72, 80, 88, 96]
-    assert [progressive_size(TrainConfig(epochs=5), e, 96) for e in range(5)] == [96] * 5
-    odd = TrainConfig(epochs=3, progressive_min_size=60)
+    assert [progressive_size(TrainConfig(schedule={"epochs": 5}), e, 96) for e in range(5)] == [96] * 5
+    odd = TrainConfig(schedule={"epochs": 3}, data={"progressive_min_size": 60})
     assert [progressive_size(odd, e, 100) for e in range(3)] == [60, 80, 100]  # the start, 80, then the full size
-    odd = TrainConfig(epochs=4, progressive_min_size=60)  # 60, 73.3 (to 72), 86.7 (to 88), 100
+    odd = TrainConfig(schedule={"epochs": 4}, data={"progressive_min_size": 60})  # 60, 73.3 (to 72), 86.7 (to 88), 100
     assert [progressive_size(odd, e, 100) for e in range(4)] == [60, 72, 88, 100]
-    assert progressive_size(TrainConfig(epochs=1, progressive_min_size=64), 0, 96) == 96
+    assert progressive_size(TrainConfig(schedule={"epochs": 1}, data={"progressive_min_size": 64}), 0, 96) == 96
     x = torch.rand(2, 3, 96, 96)
     assert resize_batch(x, 96) is x and resize_batch(x, 64).shape == (2, 3, 64, 64)
 
@@ -153,33 +157,50 @@ def test_unknown_auto_augment_is_a_clear_error() -> None:
 
 
 def test_the_trainer_applies_each_lever(synthetic_root, tmp_path) -> None:
-    from googlenet.train.engine import Trainer
+    from googlenet.train.loop import Trainer
 
     cfg = TrainConfig(
-        dataset=str(synthetic_root), model="googlenet_small", model_kwargs={"width": 0.125, "batch_norm": True},
-        input_size=16, epochs=3, batch_size=8, workers=0, out=str(tmp_path), progress=False, optimizer="adamw",
-        lr=1e-3, mixup=0.4, progressive_min_size=8, precise_bn_batches=2,
-    )  # fmt: skip
+        data={
+            "dataset": str(synthetic_root),
+            "input_size": 16,
+            "batch_size": 8,
+            "workers": 0,
+            "mixup": 0.4,
+            "progressive_min_size": 8,
+        },
+        model={"name": "googlenet_small", "kwargs": {"width": 0.125, "batch_norm": True}},
+        schedule={"epochs": 3},
+        checkpoint={"out": str(tmp_path)},
+        log={"progress": False},
+        optim={"name": "adamw", "lr": 1e-3, "precise_bn_batches": 2},
+    )
     t = Trainer(cfg)
-    assert isinstance(t.optimizer, torch.optim.AdamW) and t.mix is not None
+    assert isinstance(t.parts.optimizer, torch.optim.AdamW) and t.parts.mix is not None
     sizes = []
-    t.module.register_forward_pre_hook(lambda m, args: sizes.append(args[0].shape[-1]))
-    x, y, _ = next(iter(t.train_loader))
+    t.parts.module.register_forward_pre_hook(lambda m, args: sizes.append(args[0].shape[-1]))
+    x, y, _ = next(iter(t.data.train_loader))
     t.train_step(x, y)  # epoch 0 of 3: 8 px, growing to 16
     assert sizes == [8] and x.shape[-1] == 16
     t.progress.epoch = 2
     t.train_step(x, y)
     assert sizes[-1] == 16
-    before = t.module.conv1.bn.running_mean.clone()
+    before = t.parts.module.conv1.bn.running_mean.clone()
     t.recompute_bn()
-    assert not torch.equal(before, t.module.conv1.bn.running_mean) and t.module.training
+    assert not torch.equal(before, t.parts.module.conv1.bn.running_mean) and t.parts.module.training
 
 
 def test_precise_bn_changes_what_evaluation_sees_never_the_training(synthetic_root, tmp_path) -> None:
     from _runs import TINY, read_csv, run_cli
 
-    run = [*TINY, f"dataset={synthetic_root}", "epochs=2", "train_subset=48", "workers=0", "model_kwargs.dropout=0.5"]
-    for name, extra in (("plain", []), ("precise", ["precise_bn_batches=3"])):
+    run = [
+        *TINY,
+        f"data.dataset={synthetic_root}",
+        "schedule.epochs=2",
+        "data.train_subset=48",
+        "data.workers=0",
+        "model.kwargs.dropout=0.5",
+    ]
+    for name, extra in (("plain", []), ("precise", ["optim.precise_bn_batches=3"])):
         r = run_cli("train", "--recipe", "cifar10", "--out", str(tmp_path / name), *run, *extra)
         assert r.returncode == 0, r.stderr
     plain, precise = (read_csv(tmp_path / n / "steps.csv") for n in ("plain", "precise"))
@@ -191,21 +212,21 @@ def test_precise_bn_changes_what_evaluation_sees_never_the_training(synthetic_ro
 def test_bad_lever_values_are_one_line_errors_before_training(synthetic_root, tmp_path) -> None:
     from _runs import TINY, run_cli
 
-    run = [*TINY, f"dataset={synthetic_root}", "epochs=2", "workers=0"]
+    run = [*TINY, f"data.dataset={synthetic_root}", "schedule.epochs=2", "data.workers=0"]
     cases = {
-        "optimizer=lamb": "optimizer",
-        "auto_augment=autoaugment": "auto_augment",
-        "zero_init_bn=true": "no identity path",
-        "progressive_min_size=2": "progressive_min_size=2",
-        "mixup=-1": "mixup",
+        "optim.name=lamb": "'optim.name' must be one of sgd, adamw",
+        "data.auto_augment=autoaugment": "'data.auto_augment' must be one of none, randaugment, trivialaugment",
+        "model.zero_init_bn=true": "no identity path",
+        "data.progressive_min_size=2": "data.progressive_min_size=2",
+        "data.mixup=-1": "'data.mixup' must be >= 0, got -1.0",
     }
     for override, message in cases.items():
         r = run_cli("train", "--recipe", "cifar10", "--out", str(tmp_path / "run"), *run, override)
         assert r.returncode != 0 and message in r.stderr and "Traceback" not in r.stderr, (override, r.stderr)
         assert not (tmp_path / "run" / "steps.csv").exists()
-    r = run_cli("train", "--recipe", "cifar10", "--out", str(tmp_path / "p"), "optimizer=lamb", "--print-config")
-    assert r.returncode != 0 and "optimizer" in r.stderr and r.stdout == ""
-    r = run_cli("train", "--recipe", "cifar10", "--out", str(tmp_path / "p"), "optimizer=adamw", "nesterov=true",
+    r = run_cli("train", "--recipe", "cifar10", "--out", str(tmp_path / "p"), "optim.name=lamb", "--print-config")
+    assert r.returncode == 2 and "'optim.name'" in r.stderr and r.stdout == ""
+    r = run_cli("train", "--recipe", "cifar10", "--out", str(tmp_path / "p"), "optim.name=adamw", "optim.nesterov=true",
                 "--print-config")  # fmt: skip
     assert r.returncode == 2 and "nesterov" in r.stderr and "Traceback" not in r.stderr and r.stdout == ""
 
@@ -214,21 +235,24 @@ def test_the_epochs_end_is_timed_apart_from_its_training(synthetic_root, tmp_pat
     """``eval_s`` holds precise BN and evaluation; ``epoch_s`` (and so images/s) holds only the training steps."""
     import time
 
-    from googlenet.train import engine
-    from googlenet.train.engine import Trainer
+    from googlenet.train import loop
+    from googlenet.train.loop import Trainer
 
-    slow = engine.precise_bn
+    slow = loop.precise_bn
 
     def precise_bn_taking_a_second(*args, **kwargs) -> None:
         time.sleep(1.0)
         slow(*args, **kwargs)
 
-    monkeypatch.setattr(engine, "precise_bn", precise_bn_taking_a_second)
+    monkeypatch.setattr(loop, "precise_bn", precise_bn_taking_a_second)
     cfg = TrainConfig(
-        dataset=str(synthetic_root), model="googlenet_small", model_kwargs={"width": 0.125, "batch_norm": True},
-        input_size=16, epochs=1, batch_size=8, train_subset=16, workers=0, out=str(tmp_path), progress=False,
-        precise_bn_batches=1,
-    )  # fmt: skip
+        data={"dataset": str(synthetic_root), "input_size": 16, "batch_size": 8, "train_subset": 16, "workers": 0},
+        model={"name": "googlenet_small", "kwargs": {"width": 0.125, "batch_norm": True}},
+        schedule={"epochs": 1},
+        checkpoint={"out": str(tmp_path)},
+        log={"progress": False},
+        optim={"precise_bn_batches": 1},
+    )
     t = Trainer(cfg)
     start = time.perf_counter()
     row = t.fit()["final"]

@@ -24,8 +24,16 @@ def test_readme_tables_are_generated_from_the_records() -> None:
         assert table.count("\n") >= 2, name  # header, rule and at least one row each
         block = f"<!-- results:{name} -->\n{table}\n<!-- /results:{name} -->"
         assert sum(block in text for text in pages.values()) == 1, f"the {name} table is stale or missing"
-    readme = pages[script.README]
-    assert all(f"<!-- results:{name} -->" in readme for name in ("accuracy", "compare", "speed"))
+    assert "<!-- results:headline -->" in pages[script.README]
+    assert all(f"<!-- results:{name} -->" in pages[script.RESULTS_PAGE] for name in ("accuracy", "compare", "speed"))
+
+
+def test_the_readme_is_a_front_page() -> None:
+    """Under 9.5 KB, opening with the two commands; detail lives in docs/."""
+    readme = _script().README.read_text()
+    assert len(readme.encode()) < 9.5 * 1024, len(readme.encode())
+    first_block = readme.split("```bash\n", 1)[1].split("```", 1)[0]
+    assert [line.split()[:2] for line in first_block.splitlines()] == [["make", "demo"], ["make", "test"]]
 
 
 def test_every_recorded_run_names_its_command_and_a_registered_model() -> None:
@@ -44,7 +52,7 @@ def test_record_reads_a_finished_run(synthetic_root, tmp_path) -> None:
     from googlenet.factory import create_model
 
     out = tmp_path / "run"
-    args = [*TINY, f"dataset={synthetic_root}", "epochs=1", "train_subset=16", "workers=0"]
+    args = [*TINY, f"data.dataset={synthetic_root}", "schedule.epochs=1", "data.train_subset=16", "data.workers=0"]
     r = run_cli("train", "--recipe", "cifar10", "--out", str(out), *args)
     assert r.returncode == 0, r.stderr
     # the run's own metrics.csv replaced by one with figures chosen here: the entry must come from these

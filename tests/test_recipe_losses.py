@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from googlenet.cli import main
-from googlenet.train.config import list_recipes, read_recipe
+from googlenet.config import list_recipes, load_recipe
 
 RECORD = Path(__file__).parent / "data" / "recipe_losses.json"
 STEPS = 3
@@ -24,26 +24,26 @@ STEPS = 3
 
 def shrink(recipe: str, dataset: Path, out: Path) -> list[str]:
     """``googlenet train`` arguments: the recipe, on ``dataset``, a narrow network, ``STEPS`` steps, one thread."""
-    small_stem = read_recipe(recipe).get("model") == "googlenet_small"
+    small_stem = load_recipe(recipe).model.name == "googlenet_small"
     return [
         "train",
         "--recipe",
         recipe,
         "--out",
         str(out),
-        f"dataset={dataset}",
-        "epochs=1",
-        f"max_steps={STEPS}",
-        "batch_size=8",
-        "workers=0",
-        "threads=1",
-        "progress=false",
-        "save_every_steps=0",
-        "val_subset=8",
-        "precise_bn_batches=0",
-        "model_kwargs.width=0.125",
-        f"input_size={32 if small_stem else 96}",
-        "amp=none",  # bf16 speed differs by CPU, not the arithmetic this test pins
+        f"data.dataset={dataset}",
+        "schedule.epochs=1",
+        f"schedule.max_steps={STEPS}",
+        "data.batch_size=8",
+        "data.workers=0",
+        "precision.threads=1",
+        "log.progress=false",
+        "checkpoint.save_every_steps=0",
+        "data.val_subset=8",
+        "optim.precise_bn_batches=0",
+        "model.kwargs.width=0.125",
+        f"data.input_size={32 if small_stem else 96}",
+        "precision.amp=none",  # bf16 speed differs by CPU, not the arithmetic this test pins
     ]
 
 

@@ -14,22 +14,35 @@ from safetensors.torch import load_file
 from _runs import TINY, cli, env, read_csv, run_cli, steps_logged, wait_for_steps
 
 # dropout (main 0.4, aux 0.7), EMA, a worker process and seeded augmentation all have to be restored
-RUN = [*TINY, "epochs=2", "train_subset=64", "val_subset=16", "workers=1", "ema_decay=0.8", "save_every_steps=3"]
+RUN = [
+    *TINY,
+    "schedule.epochs=2",
+    "data.train_subset=64",
+    "data.val_subset=16",
+    "data.workers=1",
+    "optim.ema_decay=0.8",
+    "checkpoint.save_every_steps=3",
+]
 
 
 # every training lever draws random numbers or changes state between steps: all must be restored too
 LEVERS = [
-    "mixup=0.4", "cutmix=1.0", "auto_augment=trivialaugment", "optimizer=adamw", "lr=1e-3",
-    "progressive_min_size=8", "precise_bn_batches=2",
+    "data.mixup=0.4", "data.cutmix=1.0", "data.auto_augment=trivialaugment", "optim.name=adamw", "optim.lr=1e-3",
+    "data.progressive_min_size=8", "optim.precise_bn_batches=2",
 ]  # fmt: skip
 
 
 def test_sigkill_mid_epoch_then_resume_gives_the_same_losses(train_root: Path, tmp_path: Path) -> None:
-    kill_and_resume([*RUN, f"dataset={train_root}"], tmp_path)
+    kill_and_resume([*RUN, f"data.dataset={train_root}"], tmp_path)
 
 
 def test_resume_is_exact_with_every_training_lever_on(synthetic_root: Path, tmp_path: Path) -> None:
-    kill_and_resume([*RUN, f"dataset={synthetic_root}", *LEVERS], tmp_path)
+    kill_and_resume([*RUN, f"data.dataset={synthetic_root}", *LEVERS], tmp_path)
+
+
+def test_resume_is_exact_under_bf16_autocast(synthetic_root: Path, tmp_path: Path) -> None:
+    """bf16 (what precision.amp=auto picks on CPUs with bf16 instructions; emulated elsewhere) resumes bit for bit."""
+    kill_and_resume([*RUN, f"data.dataset={synthetic_root}", "precision.amp=bf16"], tmp_path)
 
 
 def kill_and_resume(run: list[str], tmp_path: Path) -> None:

@@ -25,8 +25,10 @@ def test_representatives_are_the_smallest() -> None:
 
 
 def test_the_registry_holds_the_documented_back_ends() -> None:
-    assert available_backends() == ["eager", "channels_last", "compile", "onnxruntime", "onnxruntime_int8"]
-    assert {"onnxruntime", "onnxruntime_int8"} == CPU_ONLY
+    assert available_backends() == [
+        "eager", "channels_last", "compile", "onnxruntime", "onnxruntime_int8", "bf16", "openvino", "openvino_int8"
+    ]  # fmt: skip
+    assert {"onnxruntime", "onnxruntime_int8", "openvino", "openvino_int8"} == CPU_ONLY
     with pytest.raises(UnknownBackendError, match="'onnxruntime_merged'; available: eager, channels_last"):
         make_backend("onnxruntime_merged", *build("resnet18"))
 

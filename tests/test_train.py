@@ -7,7 +7,6 @@ import os
 import random
 import signal
 import subprocess
-from dataclasses import fields
 from pathlib import Path
 
 import pytest
@@ -19,14 +18,14 @@ from _runs import TINY, cli, env, read_csv, run_cli, wait_for_steps
 from googlenet.checkpoint import CheckpointError, atomic_write
 from googlenet.cli import build_parser
 from googlenet.cli.train import config_from_args
+from googlenet.config import ConfigError, TrainConfig, list_recipes, load_recipe, parse_overrides
 from googlenet.contract import ModelContract
 from googlenet.data.datasets import DataSpec
 from googlenet.errors import UserError
 from googlenet.factory import load_checkpoint, load_model
-from googlenet.train.config import ConfigError, TrainConfig, list_recipes, load_recipe, parse_overrides
 from googlenet.train.curves import plot_curves, step_curve
-from googlenet.train.engine import model_kwargs, run_contract
 from googlenet.train.logger import RunLogger
+from googlenet.train.provenance import model_kwargs, run_contract
 from googlenet.train.state import load_state, rng_state, save_state
 from test_data import make_folder
 
@@ -37,15 +36,22 @@ def test_recipes_ship_and_load() -> None:
         cfg = load_recipe(name)
         assert isinstance(cfg, TrainConfig)
     paper = load_recipe("imagenet-paper")
-    assert (paper.schedule, paper.step_gamma, paper.step_epochs, paper.momentum) == ("paper", 0.96, 8, 0.9)
-    assert paper.augment == "paper" and paper.aux_weight == 0.3 and paper.ema_decay > 0
+    assert (paper.schedule.name, paper.schedule.step_gamma, paper.schedule.step_epochs, paper.optim.momentum) == (
+        "paper",
+        0.96,
+        8,
+        0.9,
+    )
+    assert paper.data.augment == "paper" and paper.optim.aux_weight == 0.3 and paper.optim.ema_decay > 0
 
 
 def test_overrides_parse_yaml_values() -> None:
-    over = parse_overrides(["lr=0.05", "nesterov=true", "model_kwargs.width=0.5", "train_subset=null"])
-    assert over == {"lr": 0.05, "nesterov": True, "model_kwargs": {"width": 0.5}, "train_subset": None}
+    over = parse_overrides(["optim.lr=0.05", "optim.nesterov=true", "model.kwargs.width=0.5", "data.train_subset="])
+    assert over == {"optim": {"lr": 0.05, "nesterov": True}, "model": {"kwargs": {"width": 0.5}}} | {
+        "data": {"train_subset": None}
+    }
     cfg = load_recipe("cifar10", over)
-    assert cfg.model_kwargs["width"] == 0.5 and cfg.model_kwargs["batch_norm"] is True  # merged, not replaced
+    assert cfg.model.kwargs["width"] == 0.5 and cfg.model.kwargs["batch_norm"] is True  # merged, not replaced
 
 
 def test_atomic_write_never_leaves_a_partial_file(tmp_path: Path) -> None:
@@ -71,8 +77,21 @@ def test_resume_state_loads_with_weights_only(tmp_path: Path) -> None:
 
 def test_tiny_run_writes_checkpoints_metrics_and_plot(train_root: Path, tmp_path: Path) -> None:
     out = tmp_path / "run"
-    r = run_cli("train", "--recipe", "cifar10", "--out", str(out), *TINY, f"dataset={train_root}", "epochs=2",
-                "train_subset=48", "val_subset=21", "workers=0", "ema_decay=0.9", "label_smoothing=0.1")  # fmt: skip
+    r = run_cli(
+        "train",
+        "--recipe",
+        "cifar10",
+        "--out",
+        str(out),
+        *TINY,
+        f"data.dataset={train_root}",
+        "schedule.epochs=2",
+        "data.train_subset=48",
+        "data.val_subset=21",
+        "data.workers=0",
+        "optim.ema_decay=0.9",
+        "optim.label_smoothing=0.1",
+    )
     assert r.returncode == 0, r.stderr
     assert "final val accuracy" in r.stdout and "checkpoint:" in r.stdout
     rows = read_csv(out / "metrics.csv")
@@ -83,7 +102,7 @@ def test_tiny_run_writes_checkpoints_metrics_and_plot(train_root: Path, tmp_path
     model, contract, meta = load_model(out / "last.safetensors")
     assert meta["model"] == "googlenet_small" and meta["num_classes"] == 10 and meta["input_size"] == 16
     assert meta["class_names"][0] == "airplane" and len(meta["mean"]) == 3 and meta["epoch"] == 2
-    assert meta["config"]["ema_decay"] == 0.9 and meta["metrics"]["val_count"] == 21
+    assert meta["config"]["optim"]["ema_decay"] == 0.9 and meta["metrics"]["val_count"] == 21
     # the checkpoint carries the run's contract: the evaluation it used, where the weights came from
     assert (contract.input_size, contract.in_chans, contract.resize, contract.crop_fraction) == (16, 3, "shorter", 1.0)
     assert (contract.pixel_range, contract.channel_order, contract.interpolation) == (1.0, "RGB", "bilinear")
@@ -97,7 +116,7 @@ def test_tiny_run_writes_checkpoints_metrics_and_plot(train_root: Path, tmp_path
     assert model(torch.zeros(2, 3, 16, 16)).shape == (2, 10)
 
     # a finished run extended by one epoch continues (it once ended in OneCycleLR's "Tried to step" traceback)
-    r = run_cli("train", "--resume", str(out), "epochs=3")
+    r = run_cli("train", "--resume", str(out), "schedule.epochs=3")
     assert r.returncode == 0, r.stderr
     assert "schedule now spans" in r.stderr
     assert [row["epoch"] for row in read_csv(out / "metrics.csv")] == ["1", "2", "3"]
@@ -108,7 +127,7 @@ def test_bad_images_are_counted_per_epoch_and_strict_stops(synthetic_root: Path,
     root = make_folder(synthetic_root, tmp_path / "data", per_class=8)
     (root / "train" / "airplane" / "empty.jpg").write_bytes(b"")
     (root / "train" / "airplane" / "junk.jpg").write_bytes(b"\xff\xd8\xff not really a jpeg")
-    args = ["train", "--recipe", "cifar10", *TINY, f"dataset={root}", "epochs=1", "workers=1"]
+    args = ["train", "--recipe", "cifar10", *TINY, f"data.dataset={root}", "schedule.epochs=1", "data.workers=1"]
     r = run_cli(*args, "--out", str(tmp_path / "lenient"))
     assert r.returncode == 0, r.stderr
     assert "skipped 2 unreadable image(s)" in r.stderr
@@ -122,16 +141,28 @@ def test_bad_images_are_counted_per_epoch_and_strict_stops(synthetic_root: Path,
 
 def test_missing_split_fails_before_training(synthetic_root: Path, tmp_path: Path) -> None:
     root = make_folder(synthetic_root, tmp_path / "data", splits=("train",))
-    r = run_cli("train", "--recipe", "cifar10", *TINY, f"dataset={root}", "--out", str(tmp_path / "o"))
+    r = run_cli("train", "--recipe", "cifar10", *TINY, f"data.dataset={root}", "--out", str(tmp_path / "o"))
     assert r.returncode == 2
     assert r.stderr.strip().count("\n") == 0 and "no val/ or test/ split" in r.stderr  # one line, no traceback
     assert not (tmp_path / "o").exists()
 
 
 def test_nan_loss_stops_naming_the_step(synthetic_root: Path, tmp_path: Path) -> None:
-    r = run_cli("train", "--recipe", "cifar10", "--out", str(tmp_path / "o"), *TINY, f"dataset={synthetic_root}",
-                "lr=1.0e+30", "schedule=constant", "warmup_epochs=0", "train_subset=64", "val_subset=8",
-                "workers=0")  # fmt: skip
+    r = run_cli(
+        "train",
+        "--recipe",
+        "cifar10",
+        "--out",
+        str(tmp_path / "o"),
+        *TINY,
+        f"data.dataset={synthetic_root}",
+        "optim.lr=1.0e+30",
+        "schedule.name=constant",
+        "schedule.warmup_epochs=0",
+        "data.train_subset=64",
+        "data.val_subset=8",
+        "data.workers=0",
+    )
     assert r.returncode == 2, r.stderr
     assert "loss is nan at step" in r.stderr or "loss is inf at step" in r.stderr
     assert "Traceback" not in r.stderr
@@ -147,11 +178,11 @@ def test_ctrl_c_saves_and_exits_cleanly(synthetic_root: Path, tmp_path: Path) ->
             "--out",
             str(out),
             *TINY,
-            f"dataset={synthetic_root}",
-            "epochs=50",
-            "train_subset=64",
-            "val_subset=8",
-            "workers=0",
+            f"data.dataset={synthetic_root}",
+            "schedule.epochs=50",
+            "data.train_subset=64",
+            "data.val_subset=8",
+            "data.workers=0",
         ),
         env=env(),
         stdout=subprocess.PIPE,
@@ -171,36 +202,50 @@ def test_ctrl_c_saves_and_exits_cleanly(synthetic_root: Path, tmp_path: Path) ->
 @pytest.mark.parametrize(
     "fields, message",
     [
-        ({"batch_size": 0}, "'batch_size' must be >= 1, got 0"),
-        ({"epochs": "ten"}, "'epochs' must be an integer"),
-        ({"epochs": True}, "'epochs' must be an integer"),  # YAML true is not a count
-        ({"crop_fraction": 0}, "'crop_fraction' must be in (0, 1]"),
-        ({"momentum": 1.0}, "'momentum' must be in [0, 1)"),
-        ({"workers": -1}, "'workers' must be >= 0"),
-        ({"model_kwargs": 3}, "'model_kwargs' must be a mapping"),
+        ({"data": {"batch_size": 0}}, "config field 'data.batch_size' must be >= 1, got 0"),
+        ({"schedule": {"epochs": "ten"}}, "config field 'schedule.epochs' must be an integer >= 1, got 'ten'"),
+        ({"schedule": {"epochs": True}}, "'schedule.epochs' must be an integer >= 1, got True"),  # YAML true: no count
+        ({"data": {"crop_fraction": 0}}, "'data.crop_fraction' must be in (0, 1], got 0.0"),
+        ({"optim": {"momentum": 1.0}}, "'optim.momentum' must be in [0, 1), got 1.0"),
+        ({"data": {"workers": -1}}, "'data.workers' must be >= 0, got -1"),
+        ({"model": {"kwargs": 3}}, "'model.kwargs' must be a mapping, got 3"),
+        ({"optim": {"lr": "nan"}}, "'optim.lr' must be a finite number > 0, got nan"),
+        ({"optim": {"lr": 1, "bogus": 2}}, "unknown config field 'optim.bogus'; optim has: name, lr, momentum"),
+        ({"optim": 3}, "config field 'optim' must be a mapping of name, lr, momentum"),
+        ({"workers": -1}, "'data.workers' must be >= 0, got -1"),  # an old flat name: migrated, then checked
+        ({"optim": {"name": "adamw", "nesterov": True}}, "AdamW has none to make Nesterov"),
+        ({"precision": {"device": "cpu", "amp": "fp16"}}, "precision.amp=fp16 needs CUDA"),
+        ({"model": {"name": "googlenett"}}, "config field 'model.name': unknown model 'googlenett'"),
     ],
 )
 def test_config_values_are_checked(fields: dict, message: str) -> None:
     with pytest.raises(ConfigError) as err:
         TrainConfig.from_dict(fields)
-    assert message in str(err.value)
-    assert TrainConfig.from_dict({"lr": 1}).lr == 1.0 and isinstance(TrainConfig.from_dict({"lr": 1}).lr, float)
+    assert message in str(err.value) and "\n" not in str(err.value)
+    lr = TrainConfig.from_dict({"optim": {"lr": 1}}).optim.lr
+    assert lr == 1.0 and isinstance(lr, float)
+    assert TrainConfig.from_dict({"schedule": {"epochs": 1e3}}).schedule.epochs == 1000  # an integral float is a count
 
 
 def test_override_into_a_value_is_a_clear_error() -> None:
     with pytest.raises(ConfigError, match="not a mapping"):
-        parse_overrides(["model_kwargs=3", "model_kwargs.width=0.5"])
+        parse_overrides(["model.kwargs=3", "model.kwargs.width=0.5"])
 
 
 def test_resume_refuses_changes_that_break_exactness(tmp_path: Path) -> None:
-    save_state(tmp_path, {"config": TrainConfig(batch_size=8, epochs=2).to_dict()})
+    save_state(tmp_path, {"config": TrainConfig(data={"batch_size": 8}, schedule={"epochs": 2}).to_dict()})
     parse = build_parser().parse_args
-    with pytest.raises(UserError, match="'batch_size' cannot change"):
-        config_from_args(parse(["train", "--resume", str(tmp_path), "batch_size=4"]))
+    with pytest.raises(UserError, match=r"'data.batch_size' cannot change .saved 8, asked 4."):
+        config_from_args(parse(["train", "--resume", str(tmp_path), "data.batch_size=4"]))
     with pytest.raises(UserError, match="give --recipe or --resume"):
         config_from_args(parse(["train", "--resume", str(tmp_path), "--recipe", "cifar10"]))
-    cfg = config_from_args(parse(["train", "--resume", str(tmp_path), "--epochs", "5", "workers=0"]))
-    assert (cfg.batch_size, cfg.epochs, cfg.workers, cfg.out) == (8, 5, 0, str(tmp_path))  # run longer: allowed
+    cfg = config_from_args(parse(["train", "--resume", str(tmp_path), "--epochs", "5", "data.workers=0"]))
+    assert (cfg.data.batch_size, cfg.schedule.epochs, cfg.data.workers, cfg.checkpoint.out) == (
+        8,
+        5,
+        0,
+        str(tmp_path),
+    )  # run longer: allowed
 
 
 def test_bad_checkpoint_metadata_is_one_line(tmp_path: Path) -> None:
@@ -233,8 +278,21 @@ def test_explicit_data_is_used_and_a_four_step_onecycle_run_finishes(
     monkeypatch.setenv("GOOGLENET_CACHE", str(cache))
     mine = make_folder(synthetic_root, tmp_path / "mine", per_class=6, classes=10)
     out = tmp_path / "o"
-    r = run_cli("train", "--recipe", "imagenette-128", "--data", str(mine), "--out", str(out), *TINY,
-                "eval_size=16", "epochs=1", "batch_size=15", "schedule=onecycle", "workers=0")  # fmt: skip
+    r = run_cli(
+        "train",
+        "--recipe",
+        "imagenette-128",
+        "--data",
+        str(mine),
+        "--out",
+        str(out),
+        *TINY,
+        "data.eval_size=16",
+        "schedule.epochs=1",
+        "data.batch_size=15",
+        "schedule.name=onecycle",
+        "data.workers=0",
+    )
     assert r.returncode == 0, r.stderr
     row = read_csv(out / "metrics.csv")[0]
     assert (row["val_count"], row["step"]) == ("60", "4")
@@ -245,11 +303,13 @@ def test_explicit_data_is_used_and_a_four_step_onecycle_run_finishes(
 @pytest.mark.parametrize("value", ["1e-3", "1.0e-3", "1E-3", ".001", "0.001", "1_0e-4"])
 def test_every_common_spelling_of_a_number_is_a_number(value: str, tmp_path: Path) -> None:
     expected = float(value.replace("_", ""))
-    assert load_recipe("cifar10", parse_overrides([f"lr={value}"])).lr == pytest.approx(expected)
+    assert load_recipe("cifar10", parse_overrides([f"optim.lr={value}"])).optim.lr == pytest.approx(expected)
     recipe = tmp_path / "r.yaml"
-    recipe.write_text(f"dataset: cifar10\nlr: {value}\nweight_decay: 5e-4\nepochs: 1e1\n")
+    recipe.write_text(
+        f"data: {{dataset: cifar10}}\noptim:\n  lr: {value}\n  weight_decay: 5e-4\nschedule:\n  epochs: 1e1\n"
+    )
     cfg = load_recipe(str(recipe))
-    assert (cfg.lr, cfg.weight_decay, cfg.epochs) == (pytest.approx(expected), 5e-4, 10)
+    assert (cfg.optim.lr, cfg.optim.weight_decay, cfg.schedule.epochs) == (pytest.approx(expected), 5e-4, 10)
 
 
 # ---- curves, run logger and checkpoint contract, without training ---------------------------------------------
@@ -284,7 +344,7 @@ def test_curves_without_steps_and_long_step_logs_binned(tmp_path: Path) -> None:
 
 
 def test_run_logger_writes_records_and_resumes_them(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
-    cfg = TrainConfig(model="googlenet_small", dataset="cifar10", epochs=2)
+    cfg = TrainConfig(model={"name": "googlenet_small"}, data={"dataset": "cifar10"}, schedule={"epochs": 2})
     row = {**HISTORY[0], "step": 2, "lr": 0.1, "val_top5": 0.9, "val_count": 8, "img_per_s": 10.0, "epoch_s": 1.6,
            "bad_images": 0}  # fmt: skip
     log = RunLogger(tmp_path, cfg, steps_per_epoch=2)
@@ -306,7 +366,7 @@ def test_run_logger_writes_records_and_resumes_them(tmp_path: Path, capsys: pyte
 
 
 def test_checkpoint_contract_of_a_greyscale_run_round_trips() -> None:
-    cfg = TrainConfig(model="googlenet_small", dataset="fashion-mnist", crop_fraction=0.875)
+    cfg = TrainConfig(model={"name": "googlenet_small"}, data={"dataset": "fashion-mnist", "crop_fraction": 0.875})
     classes = [f"c{i}" for i in range(10)]
     spec = DataSpec("fashion-mnist", [], [], classes, (0.286,), (0.353,), in_chans=1, native_size=28)
     kwargs = model_kwargs(cfg, spec)
@@ -318,19 +378,27 @@ def test_checkpoint_contract_of_a_greyscale_run_round_trips() -> None:
     assert ModelContract.from_meta(meta) == contract
     # a checkpoint written before the contract (weights "ema", no in_chans/crop_fraction) reads the same way
     old = {k: meta[k] for k in ("model", "num_classes", "model_kwargs", "class_names", "mean", "std", "input_size")}
-    old_contract = ModelContract.from_meta({**old, "weights": "ema", "config": cfg.to_dict()})
+    flat = {"model": "googlenet_small", "dataset": "fashion-mnist", "crop_fraction": 0.875}  # configs were flat then
+    old_contract = ModelContract.from_meta({**old, "weights": "ema", "config": flat})
     assert (old_contract.in_chans, old_contract.crop_fraction, old_contract.weights["kind"]) == (1, 0.875, "ema")
 
 
 def test_print_config_is_the_whole_config_as_yaml_and_trains_nothing(tmp_path: Path) -> None:
 
     out = tmp_path / "never"
-    r = run_cli("train", "--recipe", "imagenette-128", "--out", str(out), "ema_decay=0.995", "mixup=2e-1",
+    r = run_cli("train", "--recipe", "imagenette-128", "--out", str(out), "optim.ema_decay=0.995", "data.mixup=2e-1",
                 "--print-config")  # fmt: skip
     assert r.returncode == 0, r.stderr
     cfg = yaml.safe_load(r.stdout)  # stdout is only the YAML
     recipe = yaml.safe_load((Path(__file__).parents[1] / "src/googlenet/recipes/imagenette-128.yaml").read_text())
-    assert {k: cfg[k] for k in recipe if k != "ema_decay"} == {k: v for k, v in recipe.items() if k != "ema_decay"}
-    assert cfg["ema_decay"] == 0.995 and cfg["mixup"] == 0.2 and cfg["out"] == str(out)  # ... then the overrides
-    assert {f.name for f in fields(TrainConfig)} == set(cfg)
+    for group, values in recipe.items():  # the recipe's values ...
+        assert {k: cfg[group][k] for k in values if k != "ema_decay"} == {
+            k: v for k, v in values.items() if k != "ema_decay"
+        }
+    assert cfg["optim"]["ema_decay"] == 0.995 and cfg["data"]["mixup"] == 0.2  # ... then the overrides
+    assert cfg["checkpoint"]["out"] == str(out)
+    assert set(cfg) == set(TrainConfig.model_fields) and all(
+        set(cfg[g]) == set(v) for g, v in TrainConfig().to_dict().items() if isinstance(v, dict)
+    )
+    assert r.stderr == ""  # dotted names: no deprecation notice
     assert not out.exists()

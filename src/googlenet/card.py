@@ -242,7 +242,7 @@ def intended_use(c: ModelContract) -> str:
     )
     return (
         f"Classifying {where} into {n}, prepared by the input contract above (`googlenet predict`, `eval`, "
-        "`serve` and exported files do this); a starting point for fine-tuning (`init_weights=PATH`)."
+        "`serve` and exported files do this); a starting point for fine-tuning (`model.init_weights=PATH`)."
     )
 
 

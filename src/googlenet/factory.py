@@ -16,7 +16,7 @@ from torch import nn
 
 from .checkpoint import CheckpointError, load_state_strict, read_checkpoint
 from .contract import ContractError, ModelContract
-from .detect import fasterrcnn as _detectors  # noqa: F401  (registers the detectors, task="detection")
+from .detect import fasterrcnn as _detectors  # noqa: F401  (registers the detectors, task="detect")
 from .errors import UserError
 from .models import FAMILIES
 from .pretrained import TORCHVISION_KWARGS, torchvision_contract, torchvision_state
@@ -40,8 +40,8 @@ __all__ = [
 ]
 
 
-def list_models(pattern: str | None = None, task: str | None = "classification") -> list[str]:
-    """Sorted names of the registered models of ``task`` (``"detection"``; None: all), optionally filtered by an
+def list_models(pattern: str | None = None, task: str | None = "classify") -> list[str]:
+    """Sorted names of the registered models of ``task`` (``"detect"``; None: all), optionally filtered by an
     fnmatch pattern."""
     return _registered(pattern, task)
 
@@ -174,9 +174,9 @@ def contract_of(meta: dict[str, Any], source: str | os.PathLike = "checkpoint") 
             f"{source} has no googlenet metadata naming its model; load it with create_model(weights=)"
         )
     info = model_info(meta["model"])
-    if info.task != "classification":
+    if info.task != "classify":
         raise CheckpointError(
-            f"{source} is a {info.name} {info.task} checkpoint, not a classifier: use `googlenet detect eval` or "
+            f"{source} is a {info.name} detection checkpoint, not a classifier: use `googlenet detect eval` or "
             "`googlenet detect predict`"
         )
     try:

@@ -107,6 +107,19 @@ class CentreCrop:
             return self.normalize(self.cut(img))[0]
 
 
+class CentreCropBatch:
+    """:class:`CentreCrop` for a uint8 ``(N, C, H, W)`` batch held in memory (a ``TensorImages`` batch transform):
+    each image resized, centre-cropped and normalised exactly as ``googlenet eval`` feeds the checkpoint."""
+
+    def __init__(self, contract: ModelContract) -> None:
+        self.cut = views(contract)
+        self.normalize = Normalize(contract)
+
+    def __call__(self, images: Tensor, seed: int | None = None) -> Tensor:
+        with torch.no_grad():
+            return self.normalize(torch.cat([self.cut(img) for img in images]))
+
+
 class Normalize(nn.Module):
     """uint8 (0..255) or float (0..1) images, CHW or NCHW, -> the float32 input the contract's network takes.
 

@@ -33,7 +33,7 @@ class ModelInfo:
     default_input_size: int = 224
     min_input_size: int | None = None  # None: found by probing shapes on the meta device
     tags: tuple[str, ...] = field(default_factory=tuple)
-    task: str = "classification"  # or "detection": listed only by list_models(task="detection") or task=None
+    task: str = "classify"  # or "detect" (a detector): listed only by list_models(task="detect") or task=None
 
     @property
     def doc(self) -> str:
@@ -57,11 +57,11 @@ def register_model(
     default_input_size: int = 224,
     min_input_size: int | None = None,
     tags: tuple[str, ...] = (),
-    task: str = "classification",
+    task: str = "classify",
 ) -> ModelBuilder | Callable[[ModelBuilder], ModelBuilder]:
     """Register a model builder under its function name. Usable bare or with keyword options.
 
-    ``task="detection"`` registers a detector (:mod:`googlenet.detect`): buildable by name like any model, but
+    ``task="detect"`` registers a detector (:mod:`googlenet.detect`): buildable by name like any model, but
     left out of :func:`list_models`'s default listing, which the classification commands and tests iterate.
     """
 
@@ -76,7 +76,7 @@ def register_model(
     return wrap(fn) if fn is not None else wrap
 
 
-def list_models(pattern: str | None = None, task: str | None = "classification") -> list[str]:
+def list_models(pattern: str | None = None, task: str | None = "classify") -> list[str]:
     """Sorted names of the registered models of ``task`` (None: every task), optionally filtered by an fnmatch
     pattern."""
     names = sorted(n for n, info in _REGISTRY.items() if task is None or info.task == task)

@@ -9,10 +9,10 @@ from dataclasses import asdict, dataclass
 import torch
 
 from ..factory import create_model, model_info
+from ..probe import check_input_size, meta_model
 from .accuracy import project_results, torchvision_accuracy
-from .meta import meta_model
 from .plot import ChartPoint
-from .profile import check_input_size, profile_model
+from .profile import profile_model
 
 
 @dataclass

@@ -18,18 +18,14 @@ forward activation memory; a training-mode pass gives the activations saved for 
 
 from __future__ import annotations
 
-import inspect
 import math
 from dataclasses import asdict, dataclass, field
-from functools import lru_cache
 
 import torch
 from torch import Tensor, nn
 
-from ..errors import InputSizeError
-from ..factory import model_info
+from ..probe import accepts_return_aux
 from .memory import saved_activation_bytes
-from .meta import meta_model, shapes_only_batchnorm
 from .receptive import ReceptiveField
 from .trace import GraphTracer
 
@@ -121,10 +117,6 @@ def _first_tensor(out) -> Tensor | None:
             if t is not None:
                 return t
     return None
-
-
-def accepts_return_aux(model: nn.Module) -> bool:
-    return "return_aux" in inspect.signature(model.forward).parameters
 
 
 def is_aux_row(name: str) -> bool:
@@ -235,52 +227,3 @@ def _forward_profile(
         prof.depth, prof.final_rf = info.depth, info.rf
     prof.peak_forward_bytes = main.peak_bytes([logits] if logits is not None else [])
     return prof
-
-
-def _fits(model: nn.Module, size: int) -> bool:
-    x = torch.zeros(1, model.in_chans, size, size, device="meta")
-    try:
-        model(x)
-    except (RuntimeError, ValueError, IndexError):
-        return False
-    return True
-
-
-@lru_cache(maxsize=256)
-def _min_size(name: str, kwargs: tuple) -> int:
-    model = meta_model(name, **dict(kwargs)).eval()
-    lo, hi = 1, 2048  # invariant: hi fits (checked), every size below lo does not
-    with shapes_only_batchnorm(model):
-        if not _fits(model, hi):
-            raise InputSizeError(f"{name} does not run even at {hi} px")
-        while lo < hi:
-            mid = (lo + hi) // 2
-            if _fits(model, mid):
-                hi = mid
-            else:
-                lo = mid + 1
-    return lo
-
-
-def min_input_size(name: str, **kwargs) -> int:
-    """Smallest square input (px) that ``name`` (built with ``kwargs``) accepts, found by shape propagation.
-
-    Uses the registry's ``min_input_size`` when set; otherwise binary-searches forward passes on the meta
-    device (no memory, no arithmetic), assuming larger inputs keep fitting.
-    """
-    info = model_info(name)
-    if info.min_input_size is not None and not kwargs:
-        return info.min_input_size
-    return _min_size(name, tuple(sorted(kwargs.items())))
-
-
-def check_input_size(name: str, input_size: int, **kwargs) -> None:
-    """Raise :class:`InputSizeError` with the minimum when ``input_size`` is too small for ``name``."""
-    if input_size < 1:
-        raise InputSizeError(f"input size must be a positive number of pixels, got {input_size}")
-    smallest = min_input_size(name, **kwargs)
-    if input_size < smallest:
-        raise InputSizeError(
-            f"input size {input_size} px is too small for {name}: the smallest it accepts is {smallest} px "
-            f"(default {model_info(name).default_input_size} px)"
-        )

@@ -10,20 +10,13 @@ import sys
 from collections.abc import Iterator
 from typing import Any
 
-import yaml
-
-from ..errors import UserError
+from ..config import parse_pairs
 
 
 def parse_model_args(items: list[str] | None) -> dict[str, Any]:
-    """``["width=0.5", "aux_logits=false"]`` -> ``{"width": 0.5, "aux_logits": False}`` (values read as YAML)."""
-    kwargs: dict[str, Any] = {}
-    for item in items or []:
-        key, sep, value = item.partition("=")
-        if not sep or not key.strip():
-            raise UserError(f"expected KEY=VALUE, got {item!r}")
-        kwargs[key.strip()] = yaml.safe_load(value)
-    return kwargs
+    """``["width=5e-1", "aux_logits=false"]`` -> ``{"width": 0.5, "aux_logits": False}``: the CLI's one
+    ``KEY=VALUE`` parser (:func:`googlenet.config.parse_pairs`, YAML values)."""
+    return parse_pairs(items)
 
 
 def _int_at_least(text: str, low: int, what: str) -> int:

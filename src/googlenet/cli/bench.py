@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import os
 
-from ..deploy.bench import BenchReport, format_report, run_bench, torchvision_reference
+from ..deploy.bench import BenchReport, default_paths, format_report, run_bench, torchvision_reference
 from ..deploy.loading import resolve_model
 from ..deploy.opprofile import format_profile, op_profile
 from ._common import add_model_args, parse_model_args, positive_int, print_json, stdout_to_stderr
@@ -34,14 +34,20 @@ def register(sub: argparse._SubParsersAction) -> None:
     add_model_args(p)
     p.add_argument("--batch", type=_ints, default=[1, 16], help="batch sizes, comma-separated (default 1,16)")
     p.add_argument("--input-size", type=positive_int, default=224, help="image side (default 224)")
-    p.add_argument("--paths", default="eager,channels_last,compile,onnxruntime", help="back ends, comma-separated")
+    p.add_argument(
+        "--paths", default="auto", help="back ends, comma-separated (auto: every one this machine runs, but compile)"
+    )
     p.add_argument(
         "--reference",
         default="auto",
         choices=("auto", "none", "self"),
         help="ratios against torchvision's twin when there is one (auto), or the model's own eager (none, self)",
     )
-    p.add_argument("--reference-paths", default="eager,onnxruntime", help="back ends timed for the reference")
+    p.add_argument(
+        "--reference-paths",
+        default="auto",
+        help="back ends timed for the reference (auto: eager, ONNX Runtime, OpenVINO and its NNCF int8)",
+    )
     p.add_argument("--threads", type=positive_int, default=min(2, os.cpu_count() or 1), help="intra-op threads")
     p.add_argument("--repeats", type=positive_int, default=10, help="timed batches per back end (default 10)")
     p.add_argument("--warmup", type=int, default=2, help="untimed batches per back end (default 2)")
@@ -75,7 +81,8 @@ def _bench(args: argparse.Namespace) -> BenchReport:
     print(
         f"threads: torch.set_num_threads({args.threads}), onnxruntime intra_op_num_threads={args.threads}", flush=True
     )
-    paths = [p.strip() for p in args.paths.split(",") if p.strip()]
+    paths = default_paths(True) if args.paths == "auto" else [p.strip() for p in args.paths.split(",") if p.strip()]
+    peer_paths = args.reference_paths.split(",") if args.reference_paths != "auto" else default_paths(False)
     report = run_bench(
         model,
         name,
@@ -83,7 +90,7 @@ def _bench(args: argparse.Namespace) -> BenchReport:
         batches=args.batch,
         paths=paths,
         reference=reference,
-        reference_paths=[p.strip() for p in args.reference_paths.split(",") if p.strip()],
+        reference_paths=[p.strip() for p in peer_paths if p.strip()],
         threads=args.threads,
         warmup=args.warmup,
         repeats=args.repeats,

@@ -5,8 +5,8 @@ from __future__ import annotations
 import argparse
 import time
 
-from ..train.config import load_recipe, parse_overrides
-from ..train.engine import train
+from ..config import load_recipe, merge, parse_overrides
+from ..train.loop import train
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -19,10 +19,10 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    over = {"out": args.out, "download": args.download, **parse_overrides(args.overrides)}
+    flags = {"checkpoint": {"out": args.out}, "data": {"download": args.download}}
     if args.data:
-        over["data"] = args.data
-    cfg = load_recipe("fashion-mnist-demo", over)
+        flags["data"]["root"] = args.data
+    cfg = load_recipe("fashion-mnist-demo", merge(flags, parse_overrides(args.overrides)))
     t0 = time.perf_counter()
     summary = train(cfg)
     minutes = (time.perf_counter() - t0) / 60

@@ -40,7 +40,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     t.add_argument("--epochs", type=positive_int, default=None, help="override the recipe's epochs")
     t.add_argument("--max-steps", type=positive_int, default=None, help="stop after this many steps (smoke runs)")
     t.add_argument("--init-weights", default=None, help="classification checkpoint to start the backbone from")
-    t.add_argument("--model", default=None, choices=list_models(task="detection"), help="override the recipe's")
+    t.add_argument("--model", default=None, choices=list_models(task="detect"), help="override the recipe's")
     t.add_argument("--json", action="store_true", help="print the run's metrics as JSON (logs go to stderr)")
     t.set_defaults(func=run_train)
     e = verbs.add_parser("eval", help="COCO AP / AR of a detector (pycocotools)")

@@ -8,9 +8,9 @@ from dataclasses import asdict, dataclass
 
 from tabulate import tabulate
 
-from ..analysis.meta import meta_model, shapes_only_batchnorm
 from ..analysis.profile import profile_model
 from ..factory import list_models, model_info
+from ..probe import meta_model, shapes_only_batchnorm
 from ._common import human, print_json
 
 

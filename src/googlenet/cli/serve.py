@@ -46,6 +46,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--max-upload-mb", type=_positive_float, default=10.0, help="largest request body, MiB (default 10)")
     p.add_argument(
+        "--max-infer-mb", type=_positive_float, default=64.0, help="largest /v2 inference request, MiB (default 64)"
+    )
+    p.add_argument(
         "--max-pixels", type=positive_int, default=25_000_000, help="largest image, width x height (default 25000000)"
     )
     p.add_argument("--threads", type=positive_int, default=None, help="intra-op threads (default: torch's setting)")
@@ -62,6 +65,7 @@ def run(args: argparse.Namespace) -> int:
         max_batch=args.max_batch,
         max_wait_ms=args.max_wait_ms,
         max_upload_bytes=max(1, int(args.max_upload_mb * MiB)),
+        max_infer_bytes=max(1, int(args.max_infer_mb * MiB)),
         max_pixels=args.max_pixels,
         threads=args.threads,
         decode_threads=args.decode_threads,

@@ -10,10 +10,9 @@ from __future__ import annotations
 import argparse
 from dataclasses import asdict
 
-from ..analysis.meta import meta_model
 from ..analysis.naive import naive_vs_reduced
 from ..analysis.paper import compare_table1
-from ..analysis.profile import check_input_size, profile_model
+from ..analysis.profile import profile_model
 from ..analysis.stages import stage_table
 from ..analysis.tables import (
     LAYER_LEGEND,
@@ -25,6 +24,7 @@ from ..analysis.tables import (
     totals_lines,
 )
 from ..factory import model_info
+from ..probe import check_input_size, meta_model
 from ._common import add_model_args, parse_model_args, print_json
 
 

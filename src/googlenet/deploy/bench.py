@@ -1,7 +1,10 @@
-"""Inference benchmark: every back end side by side in one process, against torchvision's eager model.
+"""Inference benchmark: every back end side by side in one process, against torchvision's graph as its peers run it.
 
-Timing is round-robin: each repeat times one batch on every (model, back end) in turn, so a change in the
-machine's load hits all of them alike and the ratios stay comparable even when absolute figures drift.
+Each (model, back end) is timed in its own block (warm-up, then its repeats back to back): ONNX Runtime's and
+OpenVINO's thread pools keep spinning after a call and would slow whatever ran next in an interleaved schedule.
+Every row has its ratio to torchvision's eager model, to the best peer row of its own kind (float or int8:
+torchvision's graph on ONNX Runtime or OpenVINO) and its share of the CPU's peak FLOP/s at the precision it ran
+(:mod:`googlenet.runtime.cpu` names how the peak is derived from the flags).
 """
 
 from __future__ import annotations
@@ -19,7 +22,10 @@ from torch import nn
 from ..analysis.profile import profile_model
 from ..contract import ModelContract
 from ..device import cpu_model
+from ..errors import UserError
 from ..runtime.backends import Forward, check_backend, make_backend
+from ..runtime.cpu import cpu_info
+from ..runtime.images import image_root
 from .parity import relative_diff
 
 # registered name -> torchvision builder name, for models whose topology and keys equal torchvision's
@@ -44,7 +50,10 @@ class BenchRow:
     gflops_per_s: float
     max_abs_diff: float
     max_rel_diff: float
-    ratio: float = float("nan")
+    ratio: float = float("nan")  # x the reference's eager row
+    precision: str = "fp32"  # what the path computed in: fp32, bf16, int8
+    peer_ratio: float = float("nan")  # x the best peer row of the same kind (float or int8)
+    peak_share: float = float("nan")  # GFLOP/s / the CPU's peak at ``precision`` (0-1)
 
 
 @dataclass
@@ -98,6 +107,30 @@ def count_macs(model: nn.Module, input_size: int, in_chans: int = 3) -> int:
 def is_reduced_precision(path: str) -> bool:
     """Back ends that trade exactness for speed (int8): reported apart from the float32 ones."""
     return "int8" in path
+
+
+def default_paths(ours: bool) -> list[str]:
+    """``--paths auto`` (``ours``) and ``--reference-paths auto``: every float back end this machine can run, and the
+    int8 ones where real calibration images are found (``runtime.images.DEFAULT_DATA``); a note says what is left
+    out. Ours add ``channels_last`` and ``bf16``; the peers are torchvision's graph on ONNX Runtime and OpenVINO."""
+    import importlib.util
+
+    paths = ["eager", "channels_last", "bf16", "onnxruntime"] if ours else ["eager", "onnxruntime"]
+    openvino = all(importlib.util.find_spec(m) is not None for m in ("openvino", "nncf"))
+    if openvino:
+        paths.append("openvino")
+    try:
+        image_root(None, "train")
+        calibration = True
+    except UserError as err:
+        calibration = False
+        if ours:
+            print(f"bench: int8 paths left out (no calibration images: {err})")
+    if calibration:
+        paths += (["onnxruntime_int8"] if ours else []) + (["openvino_int8"] if openvino else [])
+    if not openvino and ours:
+        print("bench: OpenVINO paths left out (pip install 'googlenet[openvino]')")
+    return paths
 
 
 def _parse_paths(paths: Sequence[str]) -> list[str]:
@@ -156,17 +189,17 @@ def run_bench(
     generator = torch.Generator().manual_seed(seed)
     for batch in batches:
         x = torch.randn(batch, in_chans, input_size, input_size, generator=generator)
-        outputs = {}
-        for subject, path, fn in subjects:
+        outputs, times = {}, {}
+        for subject, path, fn in subjects:  # each in its own block: warm-up, then the repeats back to back
             for _ in range(max(1, warmup)):
                 outputs[(subject, path)] = fn(x)
-        times: dict[tuple[str, str], list[float]] = {(s, p): [] for s, p, _ in subjects}
-        for _ in range(repeats):
-            for subject, path, fn in subjects:
+            spans = []
+            for _ in range(repeats):
                 start = time.perf_counter()
                 fn(x)
-                times[(subject, path)].append(time.perf_counter() - start)
-        for subject, path, _ in subjects:
+                spans.append(time.perf_counter() - start)
+            times[(subject, path)] = spans
+        for subject, path, fn in subjects:
             t = times[(subject, path)]
             median = statistics.median(t)
             eager_out = outputs[(subject, "eager")]
@@ -182,16 +215,30 @@ def run_bench(
                     gflops_per_s=2 * macs * batch / median / 1e9,
                     max_abs_diff=(outputs[(subject, path)].float() - eager_out.float()).abs().max().item(),
                     max_rel_diff=relative_diff(outputs[(subject, path)], eager_out),
+                    precision="int8" if is_reduced_precision(path) else str(getattr(fn, "precision", "fp32")),
                 )
             )
     base_name = reference[0] if reference is not None else name
+    info = cpu_info()
     for row in rows:
         base = next(r for r in rows if r.model == base_name and r.path == "eager" and r.batch == row.batch)
         row.ratio = row.images_per_s / base.images_per_s
+        peers = [
+            r for r in rows
+            if r.model == base_name and r.path != "eager" and r.batch == row.batch
+            and is_reduced_precision(r.path) == is_reduced_precision(row.path)
+        ]  # fmt: skip
+        if reference is not None and peers:
+            row.peer_ratio = row.images_per_s / max(r.images_per_s for r in peers)
+        peak = info.peak_flops("bf16" if row.precision == "bf16" else "fp32")
+        if peak > 0 and row.precision != "int8":
+            row.peak_share = row.gflops_per_s * 1e9 / peak
     env = {
         "torch": torch.__version__,
         "onnxruntime": _version("onnxruntime"),
+        "openvino": _version("openvino"),
         "cpu": cpu_model(),
+        "cpu_flags": info.describe(),
         "cpu_count": os.cpu_count(),
         "loadavg_before": [round(v, 2) for v in load_before],
         "loadavg_after": [round(v, 2) for v in os.getloadavg()],
@@ -215,15 +262,19 @@ def format_report(report: BenchReport) -> str:
         f"onnxruntime {env.get('onnxruntime')}, {report.macs / 1e9:.2f} GMACs/image, "
         f"load average {env.get('loadavg_before', ['?'])[0]} -> {env.get('loadavg_after', ['?'])[0]}",
         "",
-        f"| model | path | batch | images/s | latency ms (min-max) | GFLOP/s | x {report.reference} "
-        "| max abs diff | rel diff |",
-        "|---|---|---:|---:|---:|---:|---:|---:|---:|",
+        f"CPU: {env.get('cpu_flags', env.get('cpu'))}",
+        "",
+        f"| model | path | precision | batch | images/s | latency ms (min-max) | GFLOP/s | % of peak "
+        f"| x {report.reference} | x best peer | max abs diff | rel diff |",
+        "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for r in report.rows:
+        share = "-" if r.peak_share != r.peak_share else f"{100 * r.peak_share:.1f}"
+        peer = "-" if r.peer_ratio != r.peer_ratio else f"{r.peer_ratio:.2f}"
         lines.append(
-            f"| {r.model} | {r.path} | {r.batch} | {r.images_per_s:.1f} | {r.median_ms:.1f} "
-            f"({r.min_ms:.1f}-{r.max_ms:.1f}) | {r.gflops_per_s:.1f} | {r.ratio:.2f} | {r.max_abs_diff:.1e} "
-            f"| {r.max_rel_diff:.1e} |"
+            f"| {r.model} | {r.path} | {r.precision} | {r.batch} | {r.images_per_s:.1f} | {r.median_ms:.1f} "
+            f"({r.min_ms:.1f}-{r.max_ms:.1f}) | {r.gflops_per_s:.1f} | {share} | {r.ratio:.2f} | {peer} "
+            f"| {r.max_abs_diff:.1e} | {r.max_rel_diff:.1e} |"
         )
     lines.append("")
     for batch in dict.fromkeys(r.batch for r in report.rows):

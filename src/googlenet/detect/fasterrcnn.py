@@ -109,7 +109,7 @@ def load_classification_backbone(path: str | os.PathLike, **overrides: Any) -> t
     name = meta.get("model")
     if not isinstance(name, str):
         raise CheckpointError(f"{path} has no googlenet metadata naming its model")
-    if model_info(name).task != "classification":
+    if model_info(name).task != "classify":
         raise UserError(f"{path} is a {name} detection checkpoint, not a classification network for a backbone")
     kwargs = {**meta.get("model_kwargs", {}), **overrides}
     kwargs.pop("aux_logits", None)
@@ -191,18 +191,18 @@ def googlenet_detector(
     )
     model.num_classes = num_classes  # type: ignore[assignment]  # the project's interface
     model.in_chans = 3  # type: ignore[assignment]
-    model.task = "detection"  # type: ignore[assignment]
+    model.task = "detect"  # type: ignore[assignment]
     model.stage_names = OrderedDict(zip(stages, channels, strict=True))  # type: ignore[assignment]
     return model
 
 
-@register_model(family="googlenet", task="detection", default_input_size=320)
+@register_model(family="googlenet", task="detect", default_input_size=320)
 def fasterrcnn_googlenet(num_classes: int = 2, **kwargs: Any) -> FasterRCNN:
     """Faster R-CNN, FPN on GoogLeNet's Inception 3b / 4e / 5b (strides 8 / 16 / 32)."""
     return googlenet_detector("googlenet", num_classes, **kwargs)
 
 
-@register_model(family="resnet", task="detection", default_input_size=320)
+@register_model(family="resnet", task="detect", default_input_size=320)
 def fasterrcnn_resnet18(num_classes: int = 2, **kwargs: Any) -> FasterRCNN:
     """Faster R-CNN, FPN on ResNet-18's layer2 / layer3 / layer4 (strides 8 / 16 / 32), for comparison."""
     return googlenet_detector("resnet18", num_classes, **kwargs)

@@ -1,6 +1,6 @@
 """Detection recipes: a YAML file of the fields below, by name (``src/googlenet/detect/recipes/NAME.yaml``) or path.
 
-A stand-in until the training engine's config takes ``task: detection``; unknown fields are refused in one line.
+A stand-in until the training engine's config takes ``task: detect``; unknown fields are refused in one line.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ RECIPES = Path(__file__).parent / "recipes"
 class DetectionRecipe:
     """What a detection training run needs (see ``recipes/pennfudan-fasterrcnn.yaml`` for each field)."""
 
-    task: str = "detection"
+    task: str = "detect"
     model: str = "fasterrcnn_googlenet"
     data: str = "pennfudan"
     num_classes: int = 2
@@ -60,7 +60,7 @@ def load_recipe(name_or_path: str | os.PathLike, **overrides: Any) -> DetectionR
     unknown = sorted(set(raw) - known)
     if unknown:
         raise UserError(f"{path}: unknown field {unknown[0]!r} (known: {', '.join(sorted(known))})")
-    if raw.get("task", "detection") != "detection":
+    if raw.get("task", "detect") != "detect":
         raise UserError(f"{path}: task {raw['task']!r} is not a detection recipe")
     raw.update({k: v for k, v in overrides.items() if v is not None})
     return DetectionRecipe(**raw)

@@ -1,4 +1,4 @@
-"""Detector checkpoints: the project's safetensors format (:mod:`googlenet.checkpoint`) with ``task: detection``.
+"""Detector checkpoints: the project's safetensors format (:mod:`googlenet.checkpoint`) with ``task: detect``.
 
 Metadata: ``model`` (a registered detector), ``num_classes`` (background included), ``model_kwargs`` (builder
 options, never the path of the backbone's starting weights: the file holds every weight), ``class_names``
@@ -19,7 +19,7 @@ from ..registry import UnknownModelError, model_info
 from . import fasterrcnn as _detectors  # noqa: F401  (registers the detectors)
 from .rcnn_train import rcnn_from_checkpoint
 
-TASK = "detection"
+TASK = "detect"
 
 
 def detector_meta(

@@ -11,6 +11,7 @@ from __future__ import annotations
 import io
 import os
 import threading
+import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -44,6 +45,8 @@ class ServeOptions:
         max_batch: most images in one forward.
         max_wait_ms: longest the first request of a batch waits for others, ms.
         max_upload_bytes: largest request body accepted (413 above).
+        max_infer_bytes: largest Open Inference Protocol (``/v2``) request body accepted (413 above): FP32
+            tensors in JSON take about 10 bytes a value.
         max_pixels: largest image accepted, width x height from its header (422 above), before decoding.
         threads: torch / ONNX Runtime intra-op threads (default: torch's setting).
         decode_threads: uploads decoded at once, in worker threads off the event loop.
@@ -55,13 +58,14 @@ class ServeOptions:
     max_batch: int = 16
     max_wait_ms: float = 5.0
     max_upload_bytes: int = 10 * MiB
+    max_infer_bytes: int = 64 * MiB
     max_pixels: int = 25_000_000
     threads: int | None = None
     decode_threads: int = 4
     cam_layer: str | None = None
 
     def __post_init__(self) -> None:
-        for name in ("max_batch", "max_upload_bytes", "max_pixels", "decode_threads"):
+        for name in ("max_batch", "max_upload_bytes", "max_infer_bytes", "max_pixels", "decode_threads"):
             if getattr(self, name) < 1:
                 raise UserError(f"{name.replace('_', '-')} must be at least 1, got {getattr(self, name)}")
         if not self.max_wait_ms >= 0:
@@ -73,6 +77,7 @@ class Service:
 
     def __init__(self, checkpoint: str | os.PathLike, options: ServeOptions | None = None) -> None:
         self.options = options = options or ServeOptions()
+        start = time.perf_counter()
         model, contract, meta = load_model(checkpoint)
         check_scores_classes(contract, checkpoint)  # a features-only model cannot classify
         self.contract: ModelContract = contract
@@ -91,6 +96,7 @@ class Service:
         self._cam = GradCam(model, contract, options.cam_layer)  # the eager model, beside the back end
         self._cam_lock = threading.Lock()  # one CAM at a time: each holds a graph of the whole network
         self.card = model_card(model, contract, meta, Path(checkpoint).name, options, self._cam.layer)
+        self.load_seconds = time.perf_counter() - start  # checkpoint, back end and card (GET /metrics)
 
     # ---- requests (called in worker threads) -----------------------------------------------------------
     def decode(self, data: bytes) -> Image.Image:
@@ -105,6 +111,10 @@ class Service:
     def prepare(self, data: bytes) -> Tensor:
         """An upload's bytes -> the network's input (:meth:`decode`, then :meth:`inputs`)."""
         return self.inputs(self.decode(data))
+
+    def logits(self, batch: Tensor) -> Tensor:
+        """The back end's float32 logits for a batch of prepared inputs (the batcher's worker calls it)."""
+        return self.forward(batch).float().cpu()
 
     def probabilities(self, batch: Tensor) -> Tensor:
         """Softmax of the back end's logits for a batch of prepared inputs (the batcher's worker calls it)."""

@@ -1,12 +1,12 @@
-"""Fine-tuning: a run that starts from other weights (``init_weights=PATH|torchvision``), and the input scale of a run.
+"""Fine-tuning: a run that starts from other weights (``model.init_weights=PATH|torchvision``), and its input scale.
 
 Everything of the source that fits is loaded; the classifier (and the auxiliary heads' classifiers) is left freshly
 initialised when its class count differs (:func:`googlenet.factory.load_pretrained`). The source's builder options
-(``aux_logits``, ``transform_input``...) are the run's unless its ``model_kwargs`` say otherwise, and with
-``input_contract=auto`` its input scale (pixel range, channel order, mean/std) is the run's, so the features see
-what they were trained on. ``freeze=features`` trains the classifiers only (batch-norm statistics of the frozen part
-stay as loaded), ``classifier_lr_mult`` scales their learning rate. Weights are loaded on a fresh start only: a
-resumed run continues from its own state, and its record of the source comes from that state.
+(``aux_logits``, ``transform_input``...) are the run's unless its ``model.kwargs`` say otherwise, and with
+``model.input_contract=auto`` its input scale (pixel range, channel order, mean/std) is the run's, so the features
+see what they were trained on. ``model.freeze=features`` trains the classifiers only (batch-norm statistics of the
+frozen part stay as loaded), ``optim.classifier_lr_mult`` scales their learning rate. Weights are loaded on a fresh
+start only: a resumed run continues from its own state, and its record of the source comes from that state.
 """
 
 from __future__ import annotations
@@ -18,30 +18,10 @@ import torch
 from torch import nn
 
 from ..checkpoint import read_checkpoint
+from ..config import ConfigError, TrainConfig
 from ..contract import CAFFE_MEAN_BGR, ModelContract
 from ..factory import classifier_keys, contract_of, load_pretrained
 from ..pretrained import TORCHVISION_KWARGS, torchvision_contract, torchvision_state, torchvision_weights
-from .config import ConfigError, TrainConfig
-
-CHOICES = {
-    "input_contract": ("auto", "default", "caffe"),
-    "freeze": ("none", "features"),
-    "optimizer": ("sgd", "adamw"),
-    "auto_augment": ("none", "randaugment", "trivialaugment"),
-}
-
-
-def check_options(cfg: TrainConfig) -> None:
-    """The fields with a fixed set of values (checked when a run starts and by ``--print-config``)."""
-    for name, allowed in CHOICES.items():
-        if getattr(cfg, name) not in allowed:
-            raise ConfigError(f"config field {name!r} must be {' or '.join(allowed)}, got {getattr(cfg, name)!r}")
-    if cfg.optimizer == "adamw" and cfg.nesterov:
-        raise ConfigError("nesterov=true is SGD's momentum; AdamW has none to make Nesterov: set nesterov=false")
-    if cfg.init_weights is not None and not cfg.init_weights.strip():
-        raise ConfigError("config field 'init_weights' must be a checkpoint path or 'torchvision', got ''")
-    if cfg.freeze != "none" and cfg.init_weights is None:
-        raise ConfigError(f"freeze={cfg.freeze} keeps weights as they start: give init_weights=PATH|torchvision")
 
 
 @dataclass(frozen=True)
@@ -87,25 +67,26 @@ class InitSource:
 
 
 def resolve_init(cfg: TrainConfig) -> InitSource | None:
-    """The source of ``cfg.init_weights`` with its contract (nothing downloaded or loaded yet), or None."""
-    check_options(cfg)
-    if cfg.init_weights is None:
+    """The source of ``cfg.model.init_weights`` with its contract (nothing downloaded or loaded yet), or None."""
+    if cfg.model.init_weights is None:
         return None
-    if cfg.init_weights == "torchvision":
-        fields = torchvision_contract(torchvision_weights(cfg.model))
-        contract = ModelContract(model=cfg.model, model_kwargs=TORCHVISION_KWARGS.get(cfg.model, {}), **fields)
+    if cfg.model.init_weights == "torchvision":
+        fields = torchvision_contract(torchvision_weights(cfg.model.name))
+        contract = ModelContract(
+            model=cfg.model.name, model_kwargs=TORCHVISION_KWARGS.get(cfg.model.name, {}), **fields
+        )
         return InitSource("torchvision", contract)
-    _, meta = read_checkpoint(cfg.init_weights)
-    contract = contract_of(meta, cfg.init_weights)
-    if contract.model != cfg.model:
+    _, meta = read_checkpoint(cfg.model.init_weights)
+    contract = contract_of(meta, cfg.model.init_weights)
+    if contract.model != cfg.model.name:
         raise ConfigError(
-            f"init_weights {cfg.init_weights} holds a {contract.model}, this run trains {cfg.model} "
-            f"(set model={contract.model})"
+            f"model.init_weights {cfg.model.init_weights} holds a {contract.model}, this run trains "
+            f"{cfg.model.name} (set model.name={contract.model})"
         )
     weights = dict(contract.weights)
     if weights.get("source") == "trained":  # the source run's own record, and where its checkpoint is
-        weights = {**weights, "file": str(cfg.init_weights)}
-    return InitSource(str(cfg.init_weights), contract.replace(weights=weights))
+        weights = {**weights, "file": str(cfg.model.init_weights)}
+    return InitSource(str(cfg.model.init_weights), contract.replace(weights=weights))
 
 
 def source_kwargs(init: InitSource | None, kwargs: dict[str, Any]) -> dict[str, Any]:
@@ -114,13 +95,15 @@ def source_kwargs(init: InitSource | None, kwargs: dict[str, Any]) -> dict[str, 
 
 
 def input_scale(cfg: TrainConfig, in_chans: int, mean: tuple, std: tuple, init: InitSource | None) -> InputScale:
-    """The run's input scale (``cfg.input_contract``): the dataset's RGB 0..1 ``mean``/``std``, Caffe's, or the
+    """The run's input scale (``cfg.model.input_contract``): the dataset's RGB 0..1 ``mean``/``std``, Caffe's, or the
     init weights' own."""
-    if cfg.input_contract == "caffe":
+    if cfg.model.input_contract == "caffe":
         if in_chans != 3:
-            raise ConfigError(f"input_contract=caffe needs RGB images; {cfg.dataset} has {in_chans} channel(s)")
+            raise ConfigError(
+                f"model.input_contract=caffe needs RGB images; {cfg.data.dataset} has {in_chans} channel(s)"
+            )
         return CAFFE_SCALE
-    if cfg.input_contract == "auto" and init is not None and init.contract.in_chans == in_chans:
+    if cfg.model.input_contract == "auto" and init is not None and init.contract.in_chans == in_chans:
         c = init.contract
         return InputScale(float(c.pixel_range), c.channel_order, tuple(c.mean), tuple(c.std))
     return InputScale(1.0, "RGB", tuple(mean), tuple(std))
@@ -160,17 +143,17 @@ def param_groups(model: nn.Module, cfg: TrainConfig, classifier: set[str]) -> li
     """Weight decay on weights only (biases and norm scales excluded when ``no_decay_bn_bias``); the classifiers'
     parameters at ``lr x classifier_lr_mult`` (groups of their own only then, so runs without it keep two groups).
     Frozen parameters are left out; empty groups are dropped."""
-    split = cfg.classifier_lr_mult != 1.0
+    split = cfg.optim.classifier_lr_mult != 1.0
     groups: dict[tuple[bool, bool], list[torch.Tensor]] = {(d, c): [] for d in (True, False) for c in (False, True)}
     for n, p in model.named_parameters():
         if p.requires_grad:
-            decay = not (cfg.no_decay_bn_bias and p.ndim <= 1)
+            decay = not (cfg.optim.no_decay_bn_bias and p.ndim <= 1)
             groups[(decay, split and n in classifier)].append(p)
     out = []
     for (decay, is_classifier), params in groups.items():
         if params:
-            group: dict[str, Any] = {"params": params, "weight_decay": cfg.weight_decay if decay else 0.0}
+            group: dict[str, Any] = {"params": params, "weight_decay": cfg.optim.weight_decay if decay else 0.0}
             if is_classifier:
-                group["lr"] = cfg.lr * cfg.classifier_lr_mult
+                group["lr"] = cfg.optim.lr * cfg.optim.classifier_lr_mult
             out.append(group)
     return out

@@ -1,16 +1,16 @@
 """Training levers beyond the paper's recipe, each one config field (off by default):
 
-- ``optimizer``: ``sgd`` (the paper's, momentum 0.9) or ``adamw`` (decoupled weight decay, Loshchilov & Hutter 2019);
-- ``mixup`` / ``cutmix``: the Beta(alpha, alpha) parameter of torchvision's v2 ``MixUp`` / ``CutMix``, applied to
-  whole batches (both set: one of the two per batch, with equal probability);
-- ``zero_init_bn``: the last batch norm of every residual block starts with scale 0 (Goyal et al. 2017); refused
+- ``optim.name``: ``sgd`` (the paper's, momentum 0.9) or ``adamw`` (decoupled weight decay, Loshchilov & Hutter 2019);
+- ``data.mixup`` / ``data.cutmix``: the Beta(alpha, alpha) parameter of torchvision's v2 ``MixUp`` / ``CutMix``,
+  applied to whole batches (both set: one of the two per batch, with equal probability);
+- ``model.zero_init_bn``: the last batch norm of every residual block starts with scale 0 (Goyal et al. 2017); refused
   for Inception networks, whose modules concatenate their branches with no identity path (see
   :func:`zero_init_last_bn`);
-- ``precise_bn_batches``: before each evaluation, the batch norms' running statistics are recomputed as plain
+- ``optim.precise_bn_batches``: before each evaluation, the batch norms' running statistics are recomputed as plain
   averages over that many training batches with the weights as they are (Wu & Johnson 2021, "precise BN"),
   instead of the exponential averages collected while the weights moved;
-- ``progressive_min_size``: progressive resizing; epoch ``e`` trains on batches resized from ``input_size`` down to
-  a size growing linearly from this one to ``input_size`` at the last epoch (fastai's, Howard 2018).
+- ``data.progressive_min_size``: progressive resizing; epoch ``e`` trains on batches resized from ``input_size``
+  down to a size growing linearly from this one to ``input_size`` at the last epoch (fastai's, Howard 2018).
 
 Each is reproducible on resume: random draws come from torch's global generator, which the resume state holds.
 """
@@ -26,27 +26,25 @@ from torch import nn
 from torch.optim.swa_utils import update_bn
 from torchvision.transforms import v2
 
-from .config import ConfigError, TrainConfig
-
-OPTIMIZERS = ("sgd", "adamw")
+from ..config import ConfigError, TrainConfig
 
 
 def build_optimizer(groups: list[dict[str, Any]], cfg: TrainConfig) -> torch.optim.Optimizer:
-    """The run's optimiser over ``groups`` (each with its own weight decay, see ``param_groups``)."""
-    if cfg.optimizer == "sgd":
-        return torch.optim.SGD(groups, lr=cfg.lr, momentum=cfg.momentum, nesterov=cfg.nesterov)
-    if cfg.optimizer == "adamw":
-        return torch.optim.AdamW(groups, lr=cfg.lr, betas=(cfg.momentum, 0.999))
-    raise ConfigError(f"config field 'optimizer' must be {' or '.join(OPTIMIZERS)}, got {cfg.optimizer!r}")
+    """The run's optimiser (``optim.name``: sgd or adamw, as the schema allows) over ``groups`` (each with its own
+    weight decay, see ``param_groups``)."""
+    o = cfg.optim
+    if o.name == "adamw":
+        return torch.optim.AdamW(groups, lr=o.lr, betas=(o.momentum, 0.999))
+    return torch.optim.SGD(groups, lr=o.lr, momentum=o.momentum, nesterov=o.nesterov)
 
 
 def batch_mix(cfg: TrainConfig, num_classes: int) -> v2.Transform | None:
     """MixUp and/or CutMix on a (images, labels) batch; labels come back as class probabilities."""
     mixes: list[v2.Transform] = []
-    if cfg.mixup > 0:
-        mixes.append(v2.MixUp(alpha=cfg.mixup, num_classes=num_classes))
-    if cfg.cutmix > 0:
-        mixes.append(v2.CutMix(alpha=cfg.cutmix, num_classes=num_classes))
+    if cfg.data.mixup > 0:
+        mixes.append(v2.MixUp(alpha=cfg.data.mixup, num_classes=num_classes))
+    if cfg.data.cutmix > 0:
+        mixes.append(v2.CutMix(alpha=cfg.data.cutmix, num_classes=num_classes))
     if not mixes:
         return None
     return mixes[0] if len(mixes) == 1 else v2.RandomChoice(mixes)
@@ -91,12 +89,12 @@ def progressive_size(cfg: TrainConfig, epoch: int, full: int) -> int:
     epoch (the first epoch at exactly the start, those in between rounded to a multiple of 8 px, never below the
     start); ``full`` when progressive resizing is off. The sizes follow ``epochs``: a run cut short by
     ``max_steps`` ends below ``full``."""
-    start = cfg.progressive_min_size
-    if not start or start >= full or epoch >= cfg.epochs - 1:
+    start = cfg.data.progressive_min_size
+    if not start or start >= full or epoch >= cfg.schedule.epochs - 1:
         return full
     if epoch == 0:
         return start
-    t = epoch / (cfg.epochs - 1)
+    t = epoch / (cfg.schedule.epochs - 1)
     return min(full, max(start, round((start + (full - start) * t) / 8) * 8))
 
 
@@ -134,7 +132,6 @@ def precise_bn(model: nn.Module, batches: Iterable[torch.Tensor], keep: Iterable
 
 
 __all__ = [
-    "OPTIMIZERS",
     "batch_mix",
     "build_optimizer",
     "hard_labels",

@@ -1,5 +1,5 @@
 """What a run reports, on the main rank only: console lines, ``config.yaml``, ``metrics.csv``, ``steps.csv``,
-TensorBoard scalars and ``curves.png``. The :class:`~googlenet.train.engine.Trainer` writes weights and resume
+TensorBoard scalars and ``curves.png``. The :class:`~googlenet.train.loop.Trainer` writes weights and resume
 state; everything here is for people reading the run."""
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from .config import TrainConfig, dump_yaml
+from ..config import TrainConfig, dump_yaml
 from .curves import plot_curves
 from .metrics import StepLog, TensorBoard, write_epochs_csv
 
@@ -52,9 +52,9 @@ class RunLogger:
         self.history.append(row)
         write_epochs_csv(self.out / "metrics.csv", self.history)
         self.tensorboard.log(row)
-        title = f"{self.cfg.model} on {self.cfg.dataset}"
+        title = f"{self.cfg.model.name} on {self.cfg.data.dataset}"
         plot_curves(self.out / "curves.png", self.history, title, self.steps.points, self.steps_per_epoch)
-        print(epoch_line(row, self.cfg.epochs), flush=True)
+        print(epoch_line(row, self.cfg.schedule.epochs), flush=True)
 
     def interrupted(self, step: int) -> None:
         print(f"\ninterrupted at step {step}; state saved, continue with --resume {self.out}")

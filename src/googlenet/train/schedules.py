@@ -19,27 +19,25 @@ from collections.abc import Callable
 from torch.optim import Optimizer
 from torch.optim.lr_scheduler import LambdaLR, LRScheduler
 
-from .config import ConfigError, TrainConfig
-
-SCHEDULES = ("constant", "paper", "poly", "cosine", "flat_cosine", "onecycle")
+from ..config import TrainConfig
 
 
 def lr_factor(cfg: TrainConfig, steps_per_epoch: int, total_steps: int) -> Callable[[int], float]:
-    """The multiplier of ``cfg.lr`` after ``t`` optimiser steps, for the LambdaLR-based schedules."""
-    warmup = round(cfg.warmup_epochs * steps_per_epoch)
+    """The multiplier of ``cfg.optim.lr`` after ``t`` optimiser steps, for the LambdaLR-based schedules."""
+    warmup = round(cfg.schedule.warmup_epochs * steps_per_epoch)
 
     def warm(t: int) -> float:
         return min(1.0, (t + 1) / warmup) if warmup > 0 else 1.0
 
-    if cfg.schedule == "constant":
+    if cfg.schedule.name == "constant":
         return warm
-    if cfg.schedule == "paper":
-        period = cfg.step_epochs * steps_per_epoch
-        return lambda t: warm(t) * cfg.step_gamma ** math.floor(t / period)
-    if cfg.schedule == "poly":
-        return lambda t: warm(t) * max(0.0, 1 - t / total_steps) ** cfg.poly_power
-    if cfg.schedule == "cosine":
-        r = cfg.min_lr_ratio
+    if cfg.schedule.name == "paper":
+        period = cfg.schedule.step_epochs * steps_per_epoch
+        return lambda t: warm(t) * cfg.schedule.step_gamma ** math.floor(t / period)
+    if cfg.schedule.name == "poly":
+        return lambda t: warm(t) * max(0.0, 1 - t / total_steps) ** cfg.schedule.poly_power
+    if cfg.schedule.name == "cosine":
+        r = cfg.schedule.min_lr_ratio
 
         def cosine(t: int) -> float:
             if t < warmup:
@@ -48,8 +46,8 @@ def lr_factor(cfg: TrainConfig, steps_per_epoch: int, total_steps: int) -> Calla
             return r + (1 - r) * 0.5 * (1 + math.cos(math.pi * progress))
 
         return cosine
-    if cfg.schedule == "flat_cosine":  # fastai's fit_flat_cos: the peak rate, then a cosine over the last part
-        r, flat = cfg.min_lr_ratio, max(warmup, round(cfg.flat_fraction * total_steps))
+    if cfg.schedule.name == "flat_cosine":  # fastai's fit_flat_cos: the peak rate, then a cosine over the last part
+        r, flat = cfg.schedule.min_lr_ratio, max(warmup, round(cfg.schedule.flat_fraction * total_steps))
 
         def flat_cosine(t: int) -> float:
             if t < flat:
@@ -58,7 +56,7 @@ def lr_factor(cfg: TrainConfig, steps_per_epoch: int, total_steps: int) -> Calla
             return r + (1 - r) * 0.5 * (1 + math.cos(math.pi * progress))
 
         return flat_cosine
-    raise ConfigError(f"unknown schedule {cfg.schedule!r}; choose one of {', '.join(SCHEDULES)}")
+    raise ValueError(f"lr_factor: {cfg.schedule.name!r} is not a LambdaLR schedule (onecycle is OneCycle's)")
 
 
 class OneCycle(LambdaLR):
@@ -123,7 +121,7 @@ class OneCycle(LambdaLR):
 
 
 def build_scheduler(optimizer: Optimizer, cfg: TrainConfig, steps_per_epoch: int, total_steps: int) -> LRScheduler:
-    """The scheduler ``cfg.schedule`` names, spanning ``total_steps`` optimiser steps."""
-    if cfg.schedule == "onecycle":
-        return OneCycle(optimizer, total_steps, pct_start=cfg.onecycle_pct)
+    """The scheduler ``cfg.schedule.name`` names, spanning ``total_steps`` optimiser steps."""
+    if cfg.schedule.name == "onecycle":
+        return OneCycle(optimizer, total_steps, pct_start=cfg.schedule.onecycle_pct)
     return LambdaLR(optimizer, lr_factor(cfg, steps_per_epoch, total_steps))

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
+from ..config import TrainConfig
 from ..data.loader import ResumableSampler, build_loader, loader_throughput
-from .config import TrainConfig
-from .engine import prepare_data
+from .inputs import prepare_data
 
 
 def loader_speed(cfg: TrainConfig, batches: int = 30) -> float:
     """Images per second the training loader of ``cfg`` delivers with no model attached."""
     spec, _ = prepare_data(cfg)
     sampler = ResumableSampler(len(spec.train), cfg.seed)
-    loader = build_loader(spec.train, cfg.batch_size, sampler, cfg.workers, True)
+    loader = build_loader(spec.train, cfg.data.batch_size, sampler, cfg.data.workers, True)
     return loader_throughput(loader, batches)

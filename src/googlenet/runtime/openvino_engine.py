@@ -1,0 +1,85 @@
+"""OpenVINO back ends: the model converted by ``openvino.convert_model`` and compiled for the CPU at OpenVINO's
+default precision for the machine (bf16 where the CPU has bf16 instructions, f32 elsewhere), and its NNCF int8
+twin, calibrated on real images as ``onnxruntime_int8`` is.
+
+What the engines offer is used as is: OpenVINO's ``THROUGHPUT`` performance hint (it picks streams and batching),
+``INFERENCE_NUM_THREADS`` for the thread count, NNCF's post-training quantisation with its default preset. The
+precision the compiled model actually runs at is what :func:`precision_of` reads back from OpenVINO.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+
+from ..contract import ModelContract
+from ..errors import UserError
+from .fuse import fold_batch_norm
+
+Forward = Callable[[Tensor], Tensor]
+
+
+class OpenVinoError(UserError):
+    """OpenVINO could not convert, read or compile a model."""
+
+
+def convert(model: nn.Module, contract: ModelContract) -> Any:
+    """``model`` (batch norm folded) as an ``openvino.Model`` with a dynamic batch dimension."""
+    import openvino as ov
+
+    example = torch.zeros(1, contract.in_chans, contract.input_size, contract.input_size)
+    shape = (-1, contract.in_chans, contract.input_size, contract.input_size)
+    try:
+        return ov.convert_model(fold_batch_norm(model.cpu()).eval(), example_input=example, input=[shape])
+    except Exception as err:  # OpenVINO's frontends raise their own exception types
+        raise OpenVinoError(f"OpenVINO could not convert the model: {str(err).strip().splitlines()[0]}") from None
+
+
+def compile_model(ov_model: Any, threads: int | None = None) -> Any:
+    """``ov_model`` compiled for the CPU with the throughput hint and ``threads`` intra-op threads."""
+    import openvino as ov
+
+    config: dict[str, Any] = {"PERFORMANCE_HINT": "THROUGHPUT"}
+    if threads:
+        config["INFERENCE_NUM_THREADS"] = int(threads)
+    try:
+        return ov.Core().compile_model(ov_model, "CPU", config)
+    except RuntimeError as err:
+        raise OpenVinoError(f"OpenVINO could not compile the model: {str(err).strip().splitlines()[0]}") from None
+
+
+def precision_of(compiled: Any) -> str:
+    """The precision a compiled model runs its matrix work at ("bf16", "f32", ...), as OpenVINO reports it."""
+    try:
+        hint = compiled.get_property("INFERENCE_PRECISION_HINT")
+    except RuntimeError:
+        return "unknown"
+    name = getattr(hint, "get_type_name", lambda: str(hint))()  # an openvino.Type: "bf16", "f32", "f16"
+    return {"bfloat16": "bf16", "float32": "f32"}.get(name, name)
+
+
+def forward_of(compiled: Any) -> Forward:
+    """``Tensor -> Tensor`` over a compiled model (an infer request reused across calls)."""
+    request = compiled.create_infer_request()
+
+    def run(x: Tensor) -> Tensor:
+        array = np.ascontiguousarray(x.detach().cpu().numpy(), dtype=np.float32)
+        out = request.infer({0: array})
+        return torch.from_numpy(np.array(next(iter(out.values())), dtype=np.float32, copy=True))
+
+    run.precision = precision_of(compiled)  # type: ignore[attr-defined]
+    return run
+
+
+def quantize(ov_model: Any, calibration: Tensor) -> Any:
+    """NNCF post-training int8 quantisation of ``ov_model``, calibrated on ``calibration`` (preprocessed images)."""
+    import nncf
+
+    if len(calibration) < 2:
+        raise UserError(f"int8 calibration needs at least 2 readable images, got {len(calibration)}")
+    items = [calibration[i : i + 1].numpy() for i in range(len(calibration))]
+    return nncf.quantize(ov_model, nncf.Dataset(items), subset_size=len(items))
