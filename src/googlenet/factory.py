@@ -35,9 +35,10 @@ __all__ = [
 AUX_PREFIXES = ("aux1.", "aux2.")  # state-dict keys of GoogLeNet's auxiliary classifiers
 
 
-def list_models(pattern: str | None = None) -> list[str]:
-    """Sorted names of all registered models, optionally filtered by an fnmatch pattern."""
-    return _registered(pattern)
+def list_models(pattern: str | None = None, task: str | None = "classify") -> list[str]:
+    """Sorted names of the registered models of ``task`` (``"detect"``; None: all), optionally filtered by an
+    fnmatch pattern."""
+    return _registered(pattern, task)
 
 
 def model_info(name: str) -> ModelInfo:

@@ -76,6 +76,7 @@ class ModelInfo:
     default_input_size: int = 224
     min_input_size: int | None = None  # None: found by probing shapes on the meta device
     weights: tuple[PublishedWeights, ...] = field(default_factory=tuple)
+    task: str = "classify"  # or "detect" (a detector): listed only by list_models(task="detect") or task=None
 
     def published(self, tag: str) -> PublishedWeights | None:
         """The published weights tagged ``tag``, or None."""
@@ -103,24 +104,30 @@ def register_model(
     default_input_size: int = 224,
     min_input_size: int | None = None,
     weights: tuple[PublishedWeights, ...] = (),
+    task: str = "classify",
 ) -> ModelBuilder | Callable[[ModelBuilder], ModelBuilder]:
     """Register a model builder under its function name, with the weights published for it. Usable bare or with
-    keyword options."""
+    keyword options.
+
+    ``task="detect"`` registers a detector (:mod:`googlenet.detect`): buildable by name like any model, but
+    left out of :func:`list_models`'s default listing, which the classification commands and tests iterate.
+    """
 
     def wrap(builder: ModelBuilder) -> ModelBuilder:
         name = builder.__name__
         if name in _REGISTRY:
             raise ValueError(f"model {name!r} is registered twice")
         fam = family or builder.__module__.rsplit(".", 1)[-1]
-        _REGISTRY[name] = ModelInfo(name, builder, fam, default_input_size, min_input_size, tuple(weights))
+        _REGISTRY[name] = ModelInfo(name, builder, fam, default_input_size, min_input_size, tuple(weights), task)
         return builder
 
     return wrap(fn) if fn is not None else wrap
 
 
-def list_models(pattern: str | None = None) -> list[str]:
-    """Sorted names of the registered models, optionally filtered by an fnmatch pattern."""
-    names = sorted(_REGISTRY)
+def list_models(pattern: str | None = None, task: str | None = "classify") -> list[str]:
+    """Sorted names of the registered models of ``task`` (None: every task), optionally filtered by an fnmatch
+    pattern."""
+    names = sorted(n for n, info in _REGISTRY.items() if task is None or info.task == task)
     return [n for n in names if fnmatch.fnmatch(n, pattern)] if pattern else names
 
 

@@ -104,6 +104,11 @@ def contract_of(meta: dict[str, Any], source: str | os.PathLike = "checkpoint") 
     if not isinstance(meta.get("model"), str):
         raise CheckpointError(f"{shown(source)} has no googlenet metadata naming its model")
     info = model_info(meta["model"])
+    if info.task != "classify":
+        raise CheckpointError(
+            f"{shown(source)} is a {info.name} detection checkpoint, not a classifier: use `googlenet detect eval` "
+            "or `googlenet detect predict`"
+        )
     try:
         return ModelContract.from_meta(meta, input_size=info.default_input_size)
     except ContractError as err:
