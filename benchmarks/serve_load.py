@@ -7,7 +7,9 @@ package's own save path, and sends a fixed number of requests with the same phot
 2. ``--clients`` concurrent clients against a server with batching off (``--max-batch 1``);
 3. the same against a server with dynamic batching (``--max-batch``, ``--max-wait-ms``);
 4. that again while ``--bad-clients`` more send a mix of bad uploads (not an image, truncated, a decompression
-   bomb, over the upload limit, empty, a wrong content type, a bad ``topk``), each of which must get its 4xx.
+   bomb, over the upload limit, empty, a wrong content type, a bad ``topk``) and bad Open Inference Protocol
+   requests (malformed JSON, an unknown model, a wrong shape or datatype, bytes that are not an image, a body over
+   ``--max-infer-mb``), each of which must get its 4xx JSON error and be counted by ``GET /metrics``.
 
 and prints the figures as a Markdown table, the dynamic batching speed-up (throughput ratios) and the CPU::
 
@@ -20,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import base64
 import io
 import os
 import signal
@@ -34,7 +37,7 @@ from pathlib import Path
 import httpx2 as httpx
 from PIL import Image, ImageDraw
 
-from googlenet.checkpoint import save_weights
+from googlenet import weights
 from googlenet.device import cpu_model
 from googlenet.factory import create_model, default_contract
 
@@ -57,6 +60,7 @@ class Run:
     mean_batch: float = 0.0
     bad_sent: int = 0
     bad_wrong: int = 0  # bad uploads not answered with their 4xx
+    bad_counted: float = 0  # 4xx answers GET /metrics counted during the run
 
     @property
     def requests(self) -> int:
@@ -91,31 +95,53 @@ def photo(size: tuple[int, int] = (640, 480)) -> bytes:
     return buf.getvalue()
 
 
-def bad_uploads(good: bytes) -> list[tuple[str, dict, int]]:
-    """(query, request arguments, expected status) for each kind of bad upload."""
+def bad_uploads(good: bytes, model: str) -> list[tuple[str, dict, int]]:
+    """(path, request arguments, expected status) for each kind of bad request, /v1 and /v2."""
     jpeg = {"content-type": "image/jpeg"}
+    v1, v2 = "/v1/predict", f"/v2/models/{model}/infer"
+    tensor = {"name": "input", "datatype": "FP32", "shape": [1, 3, 8, 8], "data": [0.0] * 192}
+    not_image = {"name": "image", "datatype": "BYTES", "shape": [1], "data": [base64.b64encode(b"GIF89a").decode()]}
     return [
-        ("", {"content": b"this is not an image", "headers": jpeg}, 422),
-        ("", {"content": good[: len(good) // 3], "headers": jpeg}, 422),
-        ("", {"content": bomb_png(12000, 12000), "headers": {"content-type": "image/png"}}, 422),
-        ("", {"content": b"\xff" * (UPLOAD_MB * (1 << 20) + 1), "headers": jpeg}, 413),
-        ("", {"content": b"", "headers": jpeg}, 400),
-        ("", {"content": good, "headers": {"content-type": "text/plain"}}, 415),
-        ("?topk=-1", {"content": good, "headers": jpeg}, 400),
+        (v1, {"content": b"this is not an image", "headers": jpeg}, 422),
+        (v1, {"content": good[: len(good) // 3], "headers": jpeg}, 422),
+        (v1, {"content": bomb_png(12000, 12000), "headers": {"content-type": "image/png"}}, 422),
+        (v1, {"content": b"\xff" * (UPLOAD_MB * (1 << 20) + 1), "headers": jpeg}, 413),
+        (v1, {"content": b"", "headers": jpeg}, 400),
+        (v1, {"content": good, "headers": {"content-type": "text/plain"}}, 415),
+        (v1 + "?topk=-1", {"content": good, "headers": jpeg}, 400),
+        (v2, {"content": b"{not json", "headers": {"content-type": "application/json"}}, 400),
+        ("/v2/models/no-such-model/infer", {"json": {"inputs": [tensor]}}, 404),
+        (v2, {"json": {"inputs": [tensor]}}, 400),  # 8 px, not the model's size
+        (v2, {"json": {"inputs": [{**tensor, "datatype": "FP64"}]}}, 400),
+        (v2, {"json": {"inputs": [not_image]}}, 422),
+        (v2, {"content": b" " * (UPLOAD_MB * (1 << 20) + 1), "headers": {"content-type": "application/json"}}, 413),
     ]
+
+
+def count_4xx(metrics: str) -> float:
+    """Requests answered 4xx so far, from ``GET /metrics``."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    return sum(
+        s.value
+        for family in text_string_to_metric_families(metrics)
+        for s in family.samples
+        if s.name == "googlenet_http_requests_total" and s.labels["status"].startswith("4")
+    )
 
 
 def make_checkpoint(folder: Path, model: str, width: float, input_size: int, classes: int) -> Path:
     kwargs = {"width": width} if width != 1.0 else {}
     net = create_model(model, num_classes=classes, **kwargs)
     contract = default_contract(model, classes, **kwargs).replace(input_size=input_size, crop_fraction=0.875)
-    return save_weights(folder / f"{model}.safetensors", net, contract.to_meta())
+    return weights.save(folder / f"{model}.safetensors", net, contract)
 
 
 def start_server(checkpoint: Path, threads: int, *options: str) -> tuple[subprocess.Popen, str]:
     env = {**os.environ, "OMP_NUM_THREADS": str(threads), "PYTHONPATH": str(ROOT / "src")}
     argv = [sys.executable, "-m", "googlenet", "serve", "--checkpoint", str(checkpoint), "--port", "0"]
-    argv += ["--threads", str(threads), "--max-upload-mb", str(UPLOAD_MB), "--log-level", "warning", *options]
+    argv += ["--threads", str(threads), "--max-upload-mb", str(UPLOAD_MB), "--max-infer-mb", str(UPLOAD_MB)]
+    argv += ["--log-level", "warning", *options]
     proc = subprocess.Popen(argv, stdout=subprocess.PIPE, text=True, env=env)
     line = proc.stdout.readline()
     if " on http://" not in line:
@@ -140,11 +166,11 @@ def stop(proc: subprocess.Popen) -> None:
         proc.kill()
 
 
-async def load(url: str, run: Run, good: bytes, total: int, bad_clients: int = 0) -> None:
+async def load(url: str, run: Run, good: bytes, total: int, bad_clients: int = 0, model: str = "googlenet") -> None:
     """``run.clients`` clients share ``total`` good requests; ``bad_clients`` send bad uploads meanwhile."""
     taken = 0
     done = asyncio.Event()
-    bad = bad_uploads(good)
+    bad = bad_uploads(good, model)
     limits = httpx.Limits(max_connections=run.clients + bad_clients + 4)
 
     async with httpx.AsyncClient(base_url=url, timeout=120, limits=limits) as client:
@@ -168,16 +194,17 @@ async def load(url: str, run: Run, good: bytes, total: int, bad_clients: int = 0
         async def bad_client(offset: int) -> None:
             i = offset
             while not done.is_set() and run.bad_sent < total:  # bounded by count as well
-                query, kwargs, status = bad[i % len(bad)]
+                path, kwargs, status = bad[i % len(bad)]
                 i += 1
                 run.bad_sent += 1
                 try:
-                    r = await client.post(f"/v1/predict{query}", **kwargs)
+                    r = await client.post(path, **kwargs)
                     run.bad_wrong += r.status_code != status or "error" not in r.json()
                 except httpx.HTTPError:
                     run.bad_wrong += 1
 
         before = (await client.get("/healthz")).json()["batches"]
+        refused = count_4xx((await client.get("/metrics")).text)
         start = time.perf_counter()
         bad_tasks = [asyncio.create_task(bad_client(k)) for k in range(bad_clients)]
         await asyncio.gather(*(good_client() for _ in range(run.clients)))
@@ -185,6 +212,7 @@ async def load(url: str, run: Run, good: bytes, total: int, bad_clients: int = 0
         done.set()
         await asyncio.gather(*bad_tasks)
         after = (await client.get("/healthz")).json()["batches"]
+        run.bad_counted = count_4xx((await client.get("/metrics")).text) - refused
     forwards = after["forwards"] - before["forwards"]  # bad uploads never reach a forward
     run.mean_batch = (after["images"] - before["images"]) / forwards if forwards else 0.0
 
@@ -228,7 +256,7 @@ def main() -> None:
             batched = Run(name, args.clients)
             asyncio.run(load(url, batched, good, args.requests))
             mixed = Run(f"the same, {args.bad_clients} more clients sending bad uploads", args.clients)
-            asyncio.run(load(url, mixed, good, args.requests, args.bad_clients))
+            asyncio.run(load(url, mixed, good, args.requests, args.bad_clients, args.model))
             runs += [batched, mixed]
         finally:
             stop(proc)
@@ -245,9 +273,9 @@ def main() -> None:
     for run in runs:
         print(run.row())
     print(
-        f"bad uploads during the last run: {mixed.bad_sent} sent, {mixed.bad_sent - mixed.bad_wrong} "
-        f"answered with their 4xx JSON error, {mixed.bad_wrong} otherwise; good-request errors in all runs: "
-        f"{sum(r.errors for r in runs)}"
+        f"bad requests (/v1 and /v2) during the last run: {mixed.bad_sent} sent, {mixed.bad_sent - mixed.bad_wrong} "
+        f"answered with their 4xx JSON error, {mixed.bad_wrong} otherwise, {mixed.bad_counted:g} counted as 4xx by "
+        f"GET /metrics; good-request errors in all runs: {sum(r.errors for r in runs)}"
     )
     print(
         f"dynamic batching speed-up: {batched.throughput / seq.throughput:.2f}x the throughput of sequential single "

@@ -44,7 +44,7 @@ from googlenet.data.datasets import STATS
 from googlenet.device import cpu_model
 from googlenet.errors import UserError
 from googlenet.factory import create_model
-from googlenet.models.probe import accepts_return_aux
+from googlenet.probe import accepts_return_aux
 from googlenet.train.finetune import param_groups
 from googlenet.train.levers import build_optimizer
 from googlenet.train.speed import loader_speed

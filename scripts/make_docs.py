@@ -27,7 +27,7 @@ from googlenet.analysis.profile import profile_model  # noqa: E402
 from googlenet.analysis.tables import NAIVE_LEGEND, naive_table, stages_table, table1_table  # noqa: E402
 from googlenet.cli.compare import LEGEND, stats_table  # noqa: E402
 from googlenet.cli.explain import receptive_field_table  # noqa: E402
-from googlenet.models.probe import meta_model  # noqa: E402
+from googlenet.probe import meta_model  # noqa: E402
 
 DOCS = ROOT / "docs"
 # the family as registered names: the paper's own networks (googlenet, alexnet) and torchvision's, which carry

@@ -8,7 +8,7 @@ from torch import nn
 
 from googlenet.contract import ModelContract
 from googlenet.factory import create_model, default_contract, list_models, model_info
-from googlenet.models.probe import min_input_size
+from googlenet.probe import min_input_size
 
 NUM_CLASSES = 10
 

@@ -17,7 +17,7 @@ from googlenet.cam import CamLayerError, GradCam, crop_box, default_layer, overl
 from googlenet.cli import main
 from googlenet.contract import ModelContract
 from googlenet.factory import default_contract, list_models, model_info
-from googlenet.models.probe import meta_model, shapes_only_batchnorm
+from googlenet.probe import meta_model, shapes_only_batchnorm
 
 X = torch.tensor([[[[1.0, -2.0], [3.0, -4.0]]]], dtype=torch.float64)  # 1 x 1 x 2 x 2
 

@@ -11,7 +11,7 @@ from torchvision import models as tvm
 from googlenet import create_model
 from googlenet.analysis.profile import profile_model
 from googlenet.errors import UserError
-from googlenet.models.probe import meta_model, shapes_only_batchnorm
+from googlenet.probe import meta_model, shapes_only_batchnorm
 
 
 def n_params(model: nn.Module) -> int:

@@ -16,7 +16,7 @@ from googlenet.analysis.explain import stacked_vs_single
 from googlenet.analysis.profile import profile_model
 from googlenet.analysis.stages import stage_table
 from googlenet.cli import main
-from googlenet.models.probe import meta_model
+from googlenet.probe import meta_model
 
 # torchvision's ImageNet weights, typed in from its documentation: registered name -> (torchvision name,
 # num_params, GFLOPS as torchvision reports them = multiply-adds / 1e9, IMAGENET1K_V1 top-1 %)

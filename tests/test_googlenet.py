@@ -301,7 +301,7 @@ def test_wrong_input_shape_is_a_clear_error(shape):
 
 
 def test_min_input_size_is_the_real_boundary():
-    from googlenet.models.probe import check_input_size, min_input_size
+    from googlenet.probe import check_input_size, min_input_size
 
     smallest = min_input_size("googlenet")
     model = create_model("googlenet").eval()

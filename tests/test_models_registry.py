@@ -16,7 +16,7 @@ from torch import Tensor, nn
 from torchvision import models as tvm
 
 from googlenet import create_model, list_models, model_info
-from googlenet.models.probe import accepts_return_aux, meta_model, min_input_size, shapes_only_batchnorm
+from googlenet.probe import accepts_return_aux, meta_model, min_input_size, shapes_only_batchnorm
 
 NAMES = list_models()
 NUM_CLASSES = 7

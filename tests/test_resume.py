@@ -40,6 +40,11 @@ def test_resume_is_exact_with_every_training_lever_on(synthetic_root: Path, tmp_
     kill_and_resume([*RUN, f"data.dataset={synthetic_root}", *LEVERS], tmp_path)
 
 
+def test_resume_is_exact_under_bf16_autocast(synthetic_root: Path, tmp_path: Path) -> None:
+    """bf16 (what precision.amp=auto picks on CPUs with bf16 instructions; emulated elsewhere) resumes bit for bit."""
+    kill_and_resume([*RUN, f"data.dataset={synthetic_root}", "precision.amp=bf16"], tmp_path)
+
+
 def kill_and_resume(run: list[str], tmp_path: Path) -> None:
     """Train ``run`` uninterrupted, then again SIGKILLed in epoch 2 and resumed: the same losses, bit for bit."""
     ref, cut = tmp_path / "ref", tmp_path / "cut"

@@ -8,8 +8,8 @@ import torch
 from torchvision.models.feature_extraction import create_feature_extractor
 
 from googlenet.factory import create_model, list_models, model_info
-from googlenet.models.probe import meta_model
 from googlenet.models.stages import StageError, StageFeatures, feature_info, stage_modules
+from googlenet.probe import meta_model
 
 
 @pytest.mark.parametrize("name", list_models())

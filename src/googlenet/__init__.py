@@ -1,6 +1,11 @@
 """googlenet: GoogLeNet (Inception v1) as the paper describes it, and the classic CNNs around it."""
 
+import logging
+
 from .factory import create_model, list_models, model_info, register_model
+from .hub import from_pretrained
+
+logging.getLogger(__name__).addHandler(logging.NullHandler())  # a library: silent unless the application says
 
 __version__ = "0.1.0"
-__all__ = ["__version__", "create_model", "list_models", "model_info", "register_model"]
+__all__ = ["__version__", "create_model", "from_pretrained", "list_models", "model_info", "register_model"]

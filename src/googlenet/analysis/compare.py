@@ -9,7 +9,7 @@ from dataclasses import asdict, dataclass
 import torch
 
 from ..factory import create_model, model_info
-from ..models.probe import check_input_size, meta_model
+from ..probe import check_input_size, meta_model
 from .accuracy import project_results, torchvision_accuracy
 from .plot import ChartPoint
 from .profile import profile_model

@@ -24,7 +24,7 @@ from dataclasses import asdict, dataclass, field
 import torch
 from torch import Tensor, nn
 
-from ..models.probe import accepts_return_aux
+from ..probe import accepts_return_aux
 from .memory import saved_activation_bytes
 from .receptive import ReceptiveField
 from .trace import GraphTracer

@@ -15,6 +15,7 @@ import sys
 
 from .. import __version__
 from ..errors import UserError
+from ..logs import LEVELS, configure, level_of
 
 # optional packages -> the extra that installs them (pyproject.toml)
 OPTIONAL = {
@@ -27,6 +28,8 @@ OPTIONAL = {
     "python_multipart": "serve",
     "openvino": "openvino",
     "nncf": "openvino",
+    "prometheus_client": "serve",
+    "huggingface_hub": "hub",
 }
 
 
@@ -48,6 +51,10 @@ def build_parser() -> argparse.ArgumentParser:
         description="GoogLeNet (Inception v1) as the paper describes it, and the classic CNNs around it.",
     )
     parser.add_argument("--version", action="version", version=f"googlenet {__version__}")
+    verbose = "log more (stderr): -v info, -vv debug"
+    parser.add_argument("-v", "--verbose", dest="log_verbose", action="count", default=0, help=verbose)
+    parser.add_argument("-q", "--quiet", dest="log_quiet", action="store_true", help="log errors only")
+    parser.add_argument("--log-level", dest="log_level_all", choices=LEVELS, help="log level (default warning)")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for mod in sorted(m.name for m in pkgutil.iter_modules(__path__)):
         if mod.startswith("_"):
@@ -70,6 +77,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    configure(level_of(args.log_level_all, args.log_verbose, args.log_quiet))  # records to stderr, never stdout
     if not getattr(args, "func", None):
         parser.print_help()
         return 2

@@ -7,8 +7,8 @@ import sys
 from pathlib import Path
 
 from ..card import checkpoint_card
-from ..checkpoint import atomic_write
 from ..errors import UserError
+from ..fileio import atomic_write
 from ._common import print_json, stdout_to_stderr
 
 
@@ -17,7 +17,11 @@ def register(sub: argparse._SubParsersAction) -> None:
         "card",
         help="a checkpoint's model card (Markdown): architecture, input contract, provenance, recorded accuracy",
     )
-    p.add_argument("checkpoint", help=".safetensors checkpoint (or a run folder with best/last.safetensors)")
+    p.add_argument(
+        "checkpoint",
+        help="model file: a .safetensors checkpoint (or a run folder with best/last.safetensors), or an exported "
+        ".onnx or TorchScript file",
+    )
     p.add_argument("-o", "--output", default=None, help="write the Markdown here instead of printing it")
     p.add_argument("--json", action="store_true", help="print the card's facts as JSON (what GET /v1/model reads)")
     p.set_defaults(func=run)

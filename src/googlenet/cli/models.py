@@ -10,7 +10,7 @@ from tabulate import tabulate
 
 from ..analysis.profile import profile_model
 from ..factory import list_models, model_info
-from ..models.probe import meta_model, shapes_only_batchnorm
+from ..probe import meta_model, shapes_only_batchnorm
 from ._common import human, print_json
 
 

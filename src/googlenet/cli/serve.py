@@ -30,7 +30,13 @@ def _positive_float(text: str) -> float:
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser("serve", help="serve a checkpoint over HTTP, with a web page", description=__doc__)
-    p.add_argument("--checkpoint", required=True, metavar="C", help="checkpoint (.safetensors or run folder)")
+    p.add_argument(
+        "--checkpoint",
+        required=True,
+        metavar="C",
+        help="model file: a .safetensors checkpoint (or run folder), or an exported .onnx or TorchScript file "
+        "(no Grad-CAM: it needs the PyTorch model)",
+    )
     p.add_argument(
         "--backend", default="eager", help=f"inference back end: {', '.join(available_backends())} (default: eager)"
     )
@@ -45,6 +51,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="longest a request waits for others to share its forward, ms (default 5)",
     )
     p.add_argument("--max-upload-mb", type=_positive_float, default=10.0, help="largest request body, MiB (default 10)")
+    p.add_argument(
+        "--max-infer-mb", type=_positive_float, default=64.0, help="largest /v2 inference request, MiB (default 64)"
+    )
     p.add_argument(
         "--max-pixels", type=positive_int, default=25_000_000, help="largest image, width x height (default 25000000)"
     )
@@ -62,6 +71,7 @@ def run(args: argparse.Namespace) -> int:
         max_batch=args.max_batch,
         max_wait_ms=args.max_wait_ms,
         max_upload_bytes=max(1, int(args.max_upload_mb * MiB)),
+        max_infer_bytes=max(1, int(args.max_infer_mb * MiB)),
         max_pixels=args.max_pixels,
         threads=args.threads,
         decode_threads=args.decode_threads,

@@ -24,7 +24,7 @@ from ..analysis.tables import (
     totals_lines,
 )
 from ..factory import model_info
-from ..models.probe import check_input_size, meta_model
+from ..probe import check_input_size, meta_model
 from ._common import add_model_args, parse_model_args, print_json
 
 

@@ -134,7 +134,11 @@ class PrecisionConfig(Group):
     """Where and in what arithmetic the run computes (speed, not results, apart from amp)."""
 
     device: Str = Field("auto", description="auto, cpu, cuda or cuda:N (checked when the run starts)")
-    amp: Literal["none", "bf16", "fp16"] = Field("none", description="mixed precision (fp16: CUDA only)")
+    amp: Literal["auto", "none", "bf16", "fp16"] = Field(
+        "auto",
+        description="mixed precision: auto (bf16 where the CPU has amx_bf16 or avx512_bf16, or the GPU bf16; fp32 "
+        "elsewhere), none (fp32), bf16, fp16 (CUDA only)",
+    )
     channels_last: Bool = Field(False, description="NHWC memory format (faster convolutions and pools on CPUs)")
     compile: Bool = Field(False, description="torch.compile the model")
     threads: Int | None = Field(None, ge=1, description="torch intra-op threads (default: torch's choice)")

@@ -31,6 +31,7 @@ from torch import Tensor, nn
 from ..contract import ModelContract
 from ..device import checked_device
 from ..errors import UserError
+from . import openvino_engine as ov_backend
 from .fuse import fold_batch_norm
 from .images import sample_batch
 from .lrn import use_conv_lrn
@@ -222,9 +223,7 @@ def bf16(model: nn.Module, contract: ModelContract, device: torch.device, **_: o
 def openvino(
     model: nn.Module, contract: ModelContract, device: torch.device, threads: int | None = None, **_: object
 ) -> Forward:
-    """OpenVINO on the CPU at its default precision for the machine (:mod:`.openvino`)."""
-    from . import openvino as ov_backend
-
+    """OpenVINO on the CPU at its default precision for the machine (:mod:`.openvino_engine`)."""
     return ov_backend.forward_of(ov_backend.compile_model(ov_backend.convert(model, contract), threads))
 
 
@@ -238,8 +237,6 @@ def openvino_int8(
     **_: object,
 ) -> Forward:
     """NNCF int8 OpenVINO model, calibrated on ``calibration`` (default: as ``onnxruntime_int8``)."""
-    from . import openvino as ov_backend
-
     if calibration is None:
         calibration = sample_batch(None, CALIBRATION_IMAGES, contract, split="train")
     quantized = ov_backend.quantize(ov_backend.convert(model, contract), calibration)

@@ -8,6 +8,8 @@
                        ``application/octet-stream``), ``?topk=5`` -> the top classes (index, name,
                        probability), the size of the batch it ran in, the server-side latency
 ``POST /v1/cam``       an image, ``?index=`` (default: the top class) -> the Grad-CAM overlay as a PNG
+``/v2/...``            the Open Inference Protocol (KServe v2), on the same batcher: :mod:`.v2`
+``GET /metrics``       Prometheus metrics: :mod:`.metrics`
 =====================  ================================================================================
 
 Every mistake in a request is a 4xx JSON ``{"error": "<one line>"}``: no image, an empty body, an undecodable or
@@ -20,9 +22,10 @@ spooled to an anonymous temporary file), never saved under a name.
 from __future__ import annotations
 
 import contextlib
+import logging
 import re
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from importlib import resources
 
 import anyio
@@ -31,14 +34,19 @@ from starlette.applications import Starlette
 from starlette.datastructures import UploadFile
 from starlette.exceptions import HTTPException
 from starlette.formparsers import MultiPartException, MultiPartParser
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
 
 from ..errors import UserError
+from .access import AccessLog
 from .batching import DynamicBatcher
+from .metrics import Metrics, MetricsMiddleware
 from .service import Service
+from .v2 import V2, V2Error, v2_error
 
+log = logging.getLogger(__name__)
 RAW_TYPES = ("application/octet-stream",)  # besides image/*; a request without a content type is read raw too
 INTEGER = re.compile(r"[0-9]{1,18}")
 
@@ -123,13 +131,15 @@ class Api:
     def __init__(self, service: Service) -> None:
         self.service = service
         self.batcher: DynamicBatcher | None = None
+        self.on_batch: Callable[[int, float], None] | None = None  # the metrics' hook, set by create_app
         self.decoders = anyio.CapacityLimiter(service.options.decode_threads)
         self.page = resources.files(__package__).joinpath("page.html").read_text(encoding="utf-8")
 
     @contextlib.asynccontextmanager
     async def lifespan(self, _app: Starlette) -> AsyncIterator[None]:
         opts = self.service.options
-        self.batcher = DynamicBatcher(self.service.probabilities, opts.max_batch, opts.max_wait_ms)
+        # logits through the batcher: /v1 takes their softmax, /v2 gives either (one view an image: the same)
+        self.batcher = DynamicBatcher(self.service.logits, opts.max_batch, opts.max_wait_ms, self.on_batch)
         self.batcher.start()
         try:
             yield
@@ -158,7 +168,8 @@ class Api:
         data = await read_upload(request, self.service.options.max_upload_bytes)
         x = await self._decode(self.service.prepare, data)
         assert self.batcher is not None
-        probs, batch = await self.batcher.submit(x)
+        logits, batch = await self.batcher.submit(x)
+        probs = logits.softmax(dim=0)
         p, i = probs.topk(min(topk, len(probs)))
         names = self.service.names
         pairs = zip(p.tolist(), i.tolist(), strict=True)
@@ -172,6 +183,8 @@ class Api:
         start = time.perf_counter()
         index = query_int(request, "index", None, 0, self.service.contract.num_classes - 1)
         data = await read_upload(request, self.service.options.max_upload_bytes)
+        if self.service.card["serving"]["cam_layer"] is None:
+            raise ApiError(501, "Grad-CAM needs the PyTorch model; this server runs an exported graph")
         png, shown = await self._decode(self.service.cam_png, data, index)
         headers = {
             "X-Class-Index": str(shown),
@@ -186,6 +199,7 @@ def _error(request: Request, exc: Exception) -> Response:
         return JSONResponse({"error": exc.message}, status_code=exc.status)
     if isinstance(exc, HTTPException):  # 404, 405
         return JSONResponse({"error": exc.detail}, status_code=exc.status_code, headers=exc.headers)
+    log.error("internal error on %s %s", request.method, request.url.path, exc_info=exc)
     return JSONResponse({"error": f"internal error ({type(exc).__name__})"}, status_code=500)
 
 
@@ -199,5 +213,10 @@ def create_app(service: Service) -> Starlette:
         Route("/v1/predict", api.predict, methods=["POST"]),
         Route("/v1/cam", api.cam, methods=["POST"]),
     ]
-    handlers = {ApiError: _error, HTTPException: _error, Exception: _error}
-    return Starlette(routes=routes, lifespan=api.lifespan, exception_handlers=handlers)
+    routes += V2(api).routes()
+    metrics = Metrics(service, lambda: api.batcher)
+    api.on_batch = metrics.observe_batch
+    routes.append(Route("/metrics", metrics.endpoint, methods=["GET"]))
+    handlers = {ApiError: _error, V2Error: v2_error, HTTPException: _error, Exception: _error}
+    middleware = [Middleware(AccessLog), Middleware(MetricsMiddleware, metrics=metrics)]
+    return Starlette(routes=routes, lifespan=api.lifespan, exception_handlers=handlers, middleware=middleware)

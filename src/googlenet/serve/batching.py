@@ -10,12 +10,16 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
+import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import torch
 from torch import Tensor
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -52,15 +56,24 @@ class DynamicBatcher:
         probabilities: ``N x C x S x S -> N x num_classes`` class probabilities (run in the worker thread).
         max_batch: most images in one forward.
         max_wait_ms: longest a request waits for others before its batch runs, ms.
+        on_batch: called after each forward with its number of requests and its time in the back end, s
+            (the server's metrics).
     """
 
-    def __init__(self, probabilities: Callable[[Tensor], Tensor], max_batch: int = 16, max_wait_ms: float = 5.0):
+    def __init__(
+        self,
+        probabilities: Callable[[Tensor], Tensor],
+        max_batch: int = 16,
+        max_wait_ms: float = 5.0,
+        on_batch: Callable[[int, float], None] | None = None,
+    ):
         if max_batch < 1 or max_wait_ms < 0:
             raise ValueError("max_batch must be >= 1 and max_wait_ms >= 0")
         self.probabilities = probabilities
         self.max_batch = max_batch
         self.max_wait = max_wait_ms / 1000.0
         self.stats = BatchStats()
+        self.on_batch = on_batch
         self._pending: list[_Item] = []
         self._arrived = asyncio.Event()
         self._full = asyncio.Event()
@@ -118,13 +131,18 @@ class DynamicBatcher:
         counts = [len(item.views) for item in batch]
         try:
             x = torch.cat([item.views for item in batch])
+            start = time.perf_counter()
             probs = await loop.run_in_executor(self._executor, self.probabilities, x)
+            seconds = time.perf_counter() - start
         except Exception as err:  # the back end failed: every request of the batch hears why, the loop goes on
+            log.error("the forward of a batch of %d failed", len(batch), exc_info=err)
             for item in batch:
                 if not item.future.done():
                     item.future.set_exception(err)
             return
         self.stats.add(len(batch))
+        if self.on_batch is not None:
+            self.on_batch(len(batch), seconds)
         for item, p in zip(batch, probs.split(counts), strict=True):
             if not item.future.done():
                 item.future.set_result((p.mean(dim=0), len(batch)))

@@ -4,6 +4,7 @@ app's shutdown (the batcher stops). After a SIGTERM the command exits with statu
 
 from __future__ import annotations
 
+import logging
 import signal
 import socket
 import sys
@@ -11,6 +12,7 @@ import sys
 import uvicorn
 
 from ..errors import UserError
+from ..logs import configure
 from .app import create_app
 from .service import Service
 
@@ -50,9 +52,11 @@ def url_of(sock: socket.socket) -> str:
 def serve(service: Service, host: str = "127.0.0.1", port: int = 8000, log_level: str = "info") -> int:
     """Serve until SIGTERM or SIGINT; 0 after a graceful shutdown."""
     sock = bind(host, port)
+    configure(logging.getLevelName(log_level.upper()))  # googlenet's records, the access lines among them
     config = uvicorn.Config(
         create_app(service),
         log_level=log_level,
+        access_log=False,  # serve.access writes one line per request instead
         timeout_graceful_shutdown=GRACEFUL_TIMEOUT_S,
         lifespan="on",
     )

@@ -1,4 +1,7 @@
-"""What the server serves, without the web: a checkpoint behind a back end, its preprocessing, Grad-CAM and card.
+"""What the server serves, without the web: a model file behind a back end, its preprocessing, Grad-CAM and card.
+
+The model file is any :func:`googlenet.weights.open_model` reads: a checkpoint (any back end, Grad-CAM), or an
+exported ONNX or TorchScript file (its own runtime; no Grad-CAM, which needs the PyTorch model's gradients).
 
 An upload goes ``bytes -> data.decode.decode_bytes`` (in the contract's image mode, the server's pixel limit
 checked from the header before decoding) ``-> preprocess.views`` (the single centre crop) ``-> Normalize``: the
@@ -11,6 +14,7 @@ from __future__ import annotations
 import io
 import os
 import threading
+import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -27,11 +31,14 @@ from ..contract import ModelContract
 from ..data.decode import decode_bytes
 from ..errors import UserError
 from ..eval.members import check_scores_classes
-from ..factory import load_model
 from ..preprocess import normalizer, views
-from ..runtime.backends import make_backend
+from ..weights import open_model
 
 MiB = 1 << 20
+
+
+class CamUnavailable(UserError):
+    """Grad-CAM asked of a server that runs an exported graph (no gradients to follow)."""
 
 
 @dataclass(frozen=True)
@@ -44,6 +51,8 @@ class ServeOptions:
         max_batch: most images in one forward.
         max_wait_ms: longest the first request of a batch waits for others, ms.
         max_upload_bytes: largest request body accepted (413 above).
+        max_infer_bytes: largest Open Inference Protocol (``/v2``) request body accepted (413 above): FP32
+            tensors in JSON take about 10 bytes a value.
         max_pixels: largest image accepted, width x height from its header (422 above), before decoding.
         threads: torch / ONNX Runtime intra-op threads (default: torch's setting).
         decode_threads: uploads decoded at once, in worker threads off the event loop.
@@ -55,13 +64,14 @@ class ServeOptions:
     max_batch: int = 16
     max_wait_ms: float = 5.0
     max_upload_bytes: int = 10 * MiB
+    max_infer_bytes: int = 64 * MiB
     max_pixels: int = 25_000_000
     threads: int | None = None
     decode_threads: int = 4
     cam_layer: str | None = None
 
     def __post_init__(self) -> None:
-        for name in ("max_batch", "max_upload_bytes", "max_pixels", "decode_threads"):
+        for name in ("max_batch", "max_upload_bytes", "max_infer_bytes", "max_pixels", "decode_threads"):
             if getattr(self, name) < 1:
                 raise UserError(f"{name.replace('_', '-')} must be at least 1, got {getattr(self, name)}")
         if not self.max_wait_ms >= 0:
@@ -73,24 +83,22 @@ class Service:
 
     def __init__(self, checkpoint: str | os.PathLike, options: ServeOptions | None = None) -> None:
         self.options = options = options or ServeOptions()
-        model, contract, meta = load_model(checkpoint)
+        start = time.perf_counter()
+        mf = open_model(checkpoint)
+        contract = mf.feed_contract  # what the file takes (0..1 RGB for an export with baked normalisation)
         check_scores_classes(contract, checkpoint)  # a features-only model cannot classify
         self.contract: ModelContract = contract
         self.names = contract.names
         self._cut = views(contract)
         self._normalize = normalizer(contract)
-        self.forward = make_backend(
-            options.backend,
-            model,
-            contract,
-            device=options.device,
-            batch_size=options.max_batch,
-            threads=options.threads,
-        )
-        self._model = model
-        self._cam = GradCam(model, contract, options.cam_layer)  # the eager model, beside the back end
+        self.forward = mf.forward(options.backend, options.device, options.max_batch, options.threads)
+        self._model = mf.module
+        # Grad-CAM runs on the eager model, beside the back end; an exported graph has none
+        self._cam = GradCam(mf.module, contract, options.cam_layer) if mf.module is not None else None
         self._cam_lock = threading.Lock()  # one CAM at a time: each holds a graph of the whole network
-        self.card = model_card(model, contract, meta, Path(checkpoint).name, options, self._cam.layer)
+        cam_layer = self._cam.layer if self._cam is not None else None
+        self.card = model_card(mf.architecture(), mf.contract, mf.meta, Path(checkpoint).name, options, cam_layer)
+        self.load_seconds = time.perf_counter() - start  # checkpoint, back end and card (GET /metrics)
 
     # ---- requests (called in worker threads) -----------------------------------------------------------
     def decode(self, data: bytes) -> Image.Image:
@@ -106,6 +114,10 @@ class Service:
         """An upload's bytes -> the network's input (:meth:`decode`, then :meth:`inputs`)."""
         return self.inputs(self.decode(data))
 
+    def logits(self, batch: Tensor) -> Tensor:
+        """The back end's float32 logits for a batch of prepared inputs (the batcher's worker calls it)."""
+        return self.forward(batch).float().cpu()
+
     def probabilities(self, batch: Tensor) -> Tensor:
         """Softmax of the back end's logits for a batch of prepared inputs (the batcher's worker calls it)."""
         return self.forward(batch).float().softmax(dim=1).cpu()
@@ -113,6 +125,8 @@ class Service:
     def cam_png(self, data: bytes, index: int | None = None) -> tuple[bytes, int]:
         """The Grad-CAM overlay of an upload for class ``index`` (default: the eager model's top class), as a
         PNG, and the class it shows."""
+        if self._cam is None or self._model is None:
+            raise CamUnavailable("Grad-CAM needs the PyTorch model; this server runs an exported graph")
         image = self.decode(data)
         x = self.inputs(image).to(next(self._model.parameters()).device)
         with self._cam_lock:
@@ -122,7 +136,8 @@ class Service:
         return buf.getvalue(), cam.indices[0]
 
     def close(self) -> None:
-        self._cam.close()
+        if self._cam is not None:
+            self._cam.close()
 
 
 def model_card(
@@ -131,7 +146,7 @@ def model_card(
     meta: dict[str, Any],
     checkpoint: str,
     options: ServeOptions,
-    cam_layer: str,
+    cam_layer: str | None,
 ) -> dict[str, Any]:
     """``GET /v1/model``: the model card of :mod:`googlenet.card` (the same facts and text as ``googlenet card``),
     plus how this server runs the weights and the card as Markdown."""

@@ -7,8 +7,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..checkpoint import CheckpointError, save_weights
 from ..config import TrainConfig
+from ..weights import CheckpointError, save
 from .finetune import InitSource, InputScale
 from .inputs import Inputs
 from .provenance import run_contract
@@ -42,6 +42,7 @@ class RunFiles:
     init: InitSource | None
     rank: int
     world: int
+    amp: str = "none"  # the precision the run computes in (resolved from precision.amp=auto)
 
     @property
     def out(self) -> Path:
@@ -53,6 +54,7 @@ class RunFiles:
         return {
             "format": 1,
             "config": self.cfg.to_dict(),
+            "amp": self.amp,
             "world_size": self.world,  # the global batch and each rank's shard depend on it
             "global_batch": self.cfg.data.batch_size * self.world,
             "model": parts.module.state_dict(),
@@ -110,21 +112,22 @@ class RunFiles:
         contract = run_contract(
             self.cfg, self.data.spec, self.parts.kwargs, self.data.size, epoch, kind, self.scale, self.init
         )
-        return {**contract.to_meta(), "epoch": epoch, "metrics": metrics, "config": self.cfg.to_dict()}
+        meta = {**contract.to_meta(), "epoch": epoch, "metrics": metrics, "config": self.cfg.to_dict()}
+        return {**meta, "amp": self.amp}
 
     def save_weights(self, p: Progress, metrics: dict[str, Any]) -> None:
         """``last`` (raw weights), ``ema`` and, when the val accuracy improved, ``best`` (raw or EMA)."""
         parts = self.parts
         if self.cfg.checkpoint.save_all_ranks and self.world > 1:
-            save_weights(self.out / f"last_rank{self.rank}.safetensors", parts.module, self._meta(p, metrics, "raw"))
+            save(self.out / f"last_rank{self.rank}.safetensors", parts.module, self._meta(p, metrics, "raw"))
         if self.rank != 0:
             return
-        save_weights(self.out / "last.safetensors", parts.module, self._meta(p, metrics, "raw"))
+        save(self.out / "last.safetensors", parts.module, self._meta(p, metrics, "raw"))
         candidates = [(metrics.get("val_acc", -1.0), "raw", parts.module)]
         if parts.ema is not None:
-            save_weights(self.out / "ema.safetensors", parts.ema.module, self._meta(p, metrics, "ema"))
+            save(self.out / "ema.safetensors", parts.ema.module, self._meta(p, metrics, "ema"))
             candidates.append((metrics.get("ema_val_acc", -1.0), "ema", parts.ema.module))
         acc, kind, module = max(candidates, key=lambda c: c[0])
         if acc > p.best_acc:
             p.best_acc = acc
-            save_weights(self.out / "best.safetensors", module, self._meta(p, metrics, kind))
+            save(self.out / "best.safetensors", module, self._meta(p, metrics, kind))

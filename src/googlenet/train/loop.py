@@ -29,7 +29,7 @@ from .finetune import input_scale
 from .inputs import build_inputs, report_unreadable
 from .levers import precise_bn, progressive_size, resize_batch
 from .logger import RunLogger
-from .setup import autocast, build_parts, init_source, setup_process
+from .setup import autocast, build_parts, describe_amp, init_source, resolve_amp, setup_process
 from .state import load_state
 from .task import Classify
 
@@ -46,18 +46,23 @@ class Trainer:
         self.out = Path(cfg.checkpoint.out)
         self.dist, self.device = setup_process(cfg)
         state = load_state(resume) if resume is not None else None
+        self.amp = resolve_amp(cfg, self.device, state)
+        if self.dist.main:
+            print(describe_amp(self.amp, cfg.precision.amp, self.device), file=sys.stderr, flush=True)
         self.init = init_source(cfg, state)  # a resumed run reads it from its own state and loads nothing
         self.data = build_inputs(cfg, self.dist, self.device.type, self.init)
         spec = self.data.spec
         self.scale = input_scale(cfg, spec.in_chans, tuple(spec.mean), tuple(spec.std), self.init)
-        self.parts = build_parts(cfg, self.data, self.dist, self.device, self.init, fresh=state is None)
+        self.parts = build_parts(cfg, self.data, self.dist, self.device, self.init, state is None, self.amp)
         self.task = Classify(cfg, self.parts.module)
-        self.files = RunFiles(cfg, self.data, self.parts, self.scale, self.init, self.dist.rank, self.dist.world)
+        self.files = RunFiles(
+            cfg, self.data, self.parts, self.scale, self.init, self.dist.rank, self.dist.world, self.amp
+        )
         self.progress = self.files.restore(state) if state is not None else Progress()
         self.logger: RunLogger | None = None  # the main rank's, while fit() runs
 
     def autocast(self) -> Any:
-        return autocast(self.device, self.cfg.precision.amp)
+        return autocast(self.device, self.amp)
 
     def train_step(self, x: torch.Tensor, y: torch.Tensor) -> float:
         cfg, p, parts = self.cfg, self.progress, self.parts
@@ -176,6 +181,7 @@ class Trainer:
             "epoch_s": round(seconds, 1),
             "bad_images": bad,
             "peak_mem_mib": peak_memory_mib(self.device),  # this process's high-water mark so far
+            "amp": self.amp,  # the precision it computed in (precision.amp=auto's choice)
         }
         strict, loader = self.cfg.data.strict_data, self.data.val_loader
         row.update(self.task.validate(parts.module, loader, self.device, self.autocast, self.dist, strict))

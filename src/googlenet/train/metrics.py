@@ -8,7 +8,7 @@ from typing import Any
 
 EPOCH_FIELDS = (
     "epoch", "step", "lr", "train_loss", "train_acc", "val_loss", "val_acc", "val_top5", "val_count",
-    "ema_val_acc", "img_per_s", "epoch_s", "eval_s", "bad_images", "peak_mem_mib",
+    "ema_val_acc", "img_per_s", "epoch_s", "eval_s", "bad_images", "peak_mem_mib", "amp",
 )  # fmt: skip
 
 

@@ -4,6 +4,7 @@ from, and the model with its optimiser, schedule, EMA, mixing and precision."""
 from __future__ import annotations
 
 import random
+import sys
 from dataclasses import dataclass
 from typing import Any
 
@@ -15,7 +16,8 @@ from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 from ..config import ConfigError, TrainConfig
 from ..errors import InputSizeError
 from ..factory import create_model
-from ..models.probe import check_input_size
+from ..probe import check_input_size
+from ..runtime.cpu import auto_amp, cpu_info
 from . import distributed
 from .finetune import (
     InitSource,
@@ -53,6 +55,33 @@ def init_source(cfg: TrainConfig, state: dict[str, Any] | None) -> InitSource | 
     return InitSource.from_state(state["init"]) if state.get("init") else None
 
 
+def resolve_amp(cfg: TrainConfig, device: torch.device, state: dict[str, Any] | None = None) -> str:
+    """The precision the run computes in: a resumed run's own (so the resume stays exact on any machine),
+    ``precision.amp=auto``'s choice for this hardware (:func:`~googlenet.runtime.cpu.auto_amp`), or as configured.
+    An explicit bf16 on a CPU without bf16 instructions runs (emulated, slowly), with a one-line warning."""
+    if state is not None and state.get("amp"):
+        return str(state["amp"])
+    amp = cfg.precision.amp
+    if amp == "auto":
+        return auto_amp(device.type)
+    if amp == "bf16" and device.type == "cpu" and not cpu_info().bf16_native:
+        print(
+            "warning: precision.amp=bf16 on a CPU without bf16 instructions (no amx_bf16 or avx512_bf16): it runs, "
+            "emulated and slower than fp32; precision.amp=auto picks fp32 here",
+            file=sys.stderr,
+        )
+    return amp
+
+
+def describe_amp(amp: str, configured: str, device: torch.device) -> str:
+    """One line: the precision the run computes in, and why."""
+    what = {"none": "fp32", "bf16": "bf16 autocast", "fp16": "fp16 autocast"}[amp]
+    if configured != "auto":
+        return f"precision: {what} (precision.amp={configured})"
+    why = "a GPU with bf16" if device.type == "cuda" else cpu_info().describe()
+    return f"precision: {what} (precision.amp=auto on {why})"
+
+
 def autocast(device: torch.device, amp: str) -> Any:
     """The autocast context of ``amp`` (none | bf16 | fp16) on ``device``."""
     dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(amp)
@@ -81,6 +110,7 @@ def build_parts(
     device: torch.device,
     init: InitSource | None,
     fresh: bool,
+    amp: str = "none",
 ) -> Parts:
     """The model (initial weights unless ``fresh`` is False: a resumed run loads its own) and its optimiser."""
     spec = data.spec
@@ -110,7 +140,7 @@ def build_parts(
         ema = AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(cfg.optim.ema_decay), use_buffers=True)
     optimizer = build_optimizer(param_groups(model, cfg, classifier), cfg)
     scheduler = build_scheduler(optimizer, cfg, data.steps_per_epoch, data.total_steps)
-    scaler = torch.amp.GradScaler(device.type, enabled=cfg.precision.amp == "fp16")
+    scaler = torch.amp.GradScaler(device.type, enabled=amp == "fp16")
     net: nn.Module = model
     if dist.enabled:
         net = DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)

@@ -15,7 +15,7 @@ from torch import nn
 
 from ..config import TrainConfig
 from ..eval.metrics import topk_correct
-from ..models.probe import accepts_return_aux
+from ..probe import accepts_return_aux
 from . import distributed
 from .inputs import report_unreadable
 from .levers import hard_labels

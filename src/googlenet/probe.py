@@ -19,8 +19,8 @@ import torch
 from torch import Tensor, nn
 from torch.overrides import TorchFunctionMode
 
-from ..errors import InputSizeError
-from ..factory import create_model, model_info
+from .errors import InputSizeError
+from .factory import create_model, model_info
 
 
 class _SkipMetaInit(TorchFunctionMode):
