@@ -104,7 +104,7 @@ def run(args: argparse.Namespace) -> int:
         print(dump_yaml(cfg.to_dict()), end="")
         return 0
     if args.loader_only:
-        d = cfg.data.root
+        d = cfg.data
         print(f"{d.dataset} ({d.augment}, {d.workers} workers): {loader_speed(cfg):.0f} images/s (loader only)")
         return 0
     summary = train(cfg, resume=args.resume)
