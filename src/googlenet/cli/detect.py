@@ -15,7 +15,6 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from ..checkpoint import atomic_write
 from ..detect.datasets import DetectionDataset, open_detection_data, split_indices
 from ..detect.predict import draw, image_paths, predict_images
 from ..detect.recipe import load_recipe
@@ -24,6 +23,7 @@ from ..detect.sources import locate_pennfudan
 from ..detect.store import load_detector
 from ..detect.train import evaluate_detector
 from ..errors import UserError
+from ..fileio import atomic_write
 from ..registry import list_models
 from ._common import positive_int, print_json, stdout_to_stderr
 
