@@ -15,7 +15,7 @@ $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q $(TORCH_PINS) || $(PY) -m pip install -q "torch>=2.4" "torchvision>=0.19"
-	$(PY) -m pip install -q -e ".[dev,deploy,serve,openvino,hub]"
+	$(PY) -m pip install -q -e ".[dev,deploy,serve,openvino,hub,detect]"
 	touch $(STAMP)
 
 # Fashion-MNIST: Debian's dataset-fashion-mnist package when apt is there, else torchvision downloads it.

@@ -23,9 +23,9 @@ from safetensors.torch import load_file
 from googlenet.config import TrainConfig, load_recipe, merge, parse_overrides
 from googlenet.data.loader import ResumableSampler, build_loader
 from googlenet.device import cpu_model
-from googlenet.factory import load_model
 from googlenet.train.inputs import prepare_data
 from googlenet.train.loop import Trainer
+from googlenet.weights import load_checkpoint
 
 
 def main() -> int:
@@ -47,7 +47,8 @@ def main() -> int:
             file=sys.stderr,
         )
         if args.checkpoint:
-            saved = TrainConfig.from_dict(load_model(args.checkpoint)[2].get("config") or {}).optim.precise_bn_batches
+            saved_config = load_checkpoint(args.checkpoint)[2].get("config") or {}
+            saved = TrainConfig.from_dict(saved_config).optim.precise_bn_batches
             if saved:
                 print(
                     f"note: this run recomputed its statistics ({saved} batches) before saving these weights, so "

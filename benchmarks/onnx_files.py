@@ -15,7 +15,7 @@ import time
 
 import numpy as np
 
-from googlenet.runtime.exported import exported_contract, load_exported
+from googlenet.weights import open_model
 
 
 def main() -> None:
@@ -30,8 +30,9 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     runs = {}
     for path in args.files:
-        c = exported_contract(path)
-        runs[path] = (load_exported(path, threads=args.threads), (args.batch, c.in_chans, c.input_size, c.input_size))
+        mf = open_model(path)
+        c = mf.feed_contract
+        runs[path] = (mf.forward(threads=args.threads), (args.batch, c.in_chans, c.input_size, c.input_size))
     rng = np.random.default_rng(0)
     inputs = {p: torch.from_numpy(rng.standard_normal(shape, dtype=np.float32)) for p, (_, shape) in runs.items()}
     times: dict[str, list[float]] = {p: [] for p in runs}

@@ -37,7 +37,7 @@ from pathlib import Path
 import httpx2 as httpx
 from PIL import Image, ImageDraw
 
-from googlenet.checkpoint import save_weights
+from googlenet import weights
 from googlenet.device import cpu_model
 from googlenet.factory import create_model, default_contract
 
@@ -134,7 +134,7 @@ def make_checkpoint(folder: Path, model: str, width: float, input_size: int, cla
     kwargs = {"width": width} if width != 1.0 else {}
     net = create_model(model, num_classes=classes, **kwargs)
     contract = default_contract(model, classes, **kwargs).replace(input_size=input_size, crop_fraction=0.875)
-    return save_weights(folder / f"{model}.safetensors", net, contract.to_meta())
+    return weights.save(folder / f"{model}.safetensors", net, contract)
 
 
 def start_server(checkpoint: Path, threads: int, *options: str) -> tuple[subprocess.Popen, str]:

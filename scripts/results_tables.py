@@ -31,7 +31,7 @@ from googlenet.analysis.accuracy import RESULTS_FILE
 from googlenet.analysis.compare import _counts
 from googlenet.config.legacy import saved_field
 from googlenet.device import cpu_model
-from googlenet.factory import load_model
+from googlenet.weights import load_checkpoint
 
 ROOT = Path(__file__).resolve().parents[1]
 BENCH_DIR = ROOT / "docs" / "results"
@@ -43,7 +43,7 @@ SAVED = {"dataset": "data.dataset", "input_size": "data.input_size", "threads": 
 
 def record(run: Path, command: str, study: str | None = None, note: str | None = None) -> dict:
     """One results entry for the run folder ``run`` (its best checkpoint and metrics.csv)."""
-    _, contract, meta = load_model(run / "best.safetensors")
+    _, contract, meta = load_checkpoint(run / "best.safetensors")
     with open(run / "metrics.csv") as f:
         rows = list(csv.DictReader(f))
     best = max(rows, key=lambda r: float(r["val_acc"]))

@@ -8,8 +8,8 @@ import torch
 from torchvision.transforms import v2
 
 from googlenet import create_model
-from googlenet.checkpoint import save_weights
 from googlenet.contract import ModelContract
+from googlenet.weights import load_checkpoint, save
 
 IMAGENETTE = ["n01440764", "n02102040", "n02979186", "n03000684", "n03028079",
               "n03394916", "n03417042", "n03425413", "n03445777", "n03888257"]  # fmt: skip
@@ -39,16 +39,14 @@ def make_checkpoint(
     else:
         contract = ModelContract("googlenet", 10, kwargs, tuple(IMAGENETTE), input_size=input_size, crop_fraction=0.875)
         meta = contract.to_meta()
-    return save_weights(path, model, meta)
+    return save(path, model, meta)
 
 
 def reference_probs(checkpoint: Path, files: list[Path]) -> torch.Tensor:
     """Single-centre-crop softmax computed without the eval package: torchvision v2 transforms, float64 model."""
     from PIL import Image
 
-    from googlenet.factory import load_checkpoint
-
-    model, meta = load_checkpoint(checkpoint)
+    model, _, meta = load_checkpoint(checkpoint)
     model = model.double().eval()
     size = meta["input_size"]
     tf = v2.Compose(

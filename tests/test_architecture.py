@@ -269,6 +269,6 @@ def test_units_are_layered() -> None:
     level = diagram.layers(graph)
     assert level["errors"] == 0 and level["cli"] == max(level.values())
     assert level["registry"] < level["models"] < level["factory"]  # registry is a leaf below the families
-    assert "models" not in graph["registry"] and "factory" not in graph["checkpoint"]
+    assert "models" not in graph["registry"] and "weights" not in graph["factory"]
     for unit, deps in graph.items():
         assert all(level[d] < level[unit] for d in deps), unit

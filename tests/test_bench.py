@@ -218,7 +218,7 @@ def test_train_throughput_times_each_variant_of_a_recipe_against_torchvision() -
 def test_bench_of_a_checkpoint_times_its_own_input_size(tmp_path, capsys):
     """A checkpoint trained at 16 px is timed at 16 px (it was timed at 224), unless --input-size says otherwise."""
     from googlenet.analysis.profile import profile_model
-    from googlenet.checkpoint import save_weights
+    from googlenet.weights import save as save_weights
 
     kwargs = {"width": 0.125, "aux_logits": False}
     model = create_model("googlenet_small", num_classes=3, **kwargs)

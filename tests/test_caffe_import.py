@@ -16,11 +16,11 @@ import torch
 from PIL import Image
 
 from googlenet import create_model
-from googlenet.caffe import CaffeNetworkError, import_caffe, write_caffemodel
 from googlenet.cli import main
 from googlenet.contract import ModelContract
-from googlenet.factory import load_model
 from googlenet.preprocess import decode, normalizer, views
+from googlenet.weights import convert, load_checkpoint
+from googlenet.weights.caffe import CaffeNetworkError, write_caffemodel
 
 DATA = Path(__file__).parent / "data" / "bvlc"
 MEAN_BGR = np.array([104.0, 117.0, 123.0], dtype=np.float32)
@@ -35,7 +35,7 @@ except ImportError:
 needs_opencv = pytest.mark.skipif(not OPENCV, reason="needs OpenCV 4.x with its Caffe reader: opencv-python-headless<5")
 
 # The test's own reading of BVLC's layer names (train_val.prototxt) onto the paper model's modules; the import's
-# mapping is src/googlenet/caffe/nets.py. A wrong pairing in either shows as a mismatch with OpenCV.
+# mapping is src/googlenet/weights/caffe/nets.py. A wrong pairing in either shows as a mismatch with OpenCV.
 BRANCHES = {"1x1": "branch1", "3x3_reduce": "branch2.0", "3x3": "branch2.1", "5x5_reduce": "branch3.0",
             "5x5": "branch3.1", "pool_proj": "branch4.1"}  # fmt: skip
 GOOGLENET_LAYERS = {
@@ -96,7 +96,7 @@ def test_googlenet_logits_equal_opencv_running_bvlc_deploy(googlenet_files):
     x = caffe_scale_input(224)
     net.setInput(x)
     expected = net.forward("loss3/classifier")
-    model, _, _ = load_model(out)
+    model, _, _ = load_checkpoint(out)
     with torch.no_grad():
         got = model.eval()(torch.from_numpy(x)).numpy()
     assert expected.shape == got.shape == (2, 1000)
@@ -110,7 +110,7 @@ def test_googlenet_logits_equal_opencv_running_bvlc_deploy(googlenet_files):
 
 def test_checkpoint_records_caffes_input_contract(googlenet_files):
     _, out = googlenet_files
-    _, c, _ = load_model(out)
+    _, c, _ = load_checkpoint(out)
     assert (c.model, c.num_classes, c.input_size, c.in_chans) == ("googlenet", 1000, 224, 3)
     assert (c.channel_order, c.pixel_range, c.mean, c.std) == ("BGR", 255.0, (104.0, 117.0, 123.0), (1.0, 1.0, 1.0))
     assert (c.resize, c.crop_fraction, c.resize_size) == ("warp", 224 / 256, 256)
@@ -127,7 +127,7 @@ def test_checkpoint_records_caffes_input_contract(googlenet_files):
 def test_caffe_preprocessing_by_hand(googlenet_files, tmp_path):
     """Warp to 256 x 256, centre 224, BGR, minus (104, 117, 123): numpy arithmetic on the decoded pixels."""
     _, out = googlenet_files
-    _, c, _ = load_model(out)
+    _, c, _ = load_checkpoint(out)
     rgb = np.random.default_rng(1).integers(0, 256, (256, 256, 3), dtype=np.uint8)
     Image.fromarray(rgb).save(tmp_path / "square.png")
     x = normalizer(c)(views(c)(decode(tmp_path / "square.png", c)))[0].numpy()  # already 256: no resampling
@@ -192,14 +192,14 @@ def test_alexnet_bvlc_logits_equal_opencv(tmp_path):
     torch.manual_seed(0)
     src = create_model("alexnet_bvlc")
     caffemodel = write_caffemodel(tmp_path / "bvlc_alexnet.caffemodel", "AlexNet", caffe_layers(src, ALEXNET_LAYERS))
-    out, meta = import_caffe(caffemodel, "alexnet_bvlc", tmp_path / "alexnet-bvlc.safetensors")
+    out, meta = convert(caffemodel, model="alexnet_bvlc", out=tmp_path / "alexnet-bvlc.safetensors")
     c = ModelContract.from_meta(meta)
     assert (c.input_size, c.resize, c.crop_fraction, c.channel_order) == (227, "warp", 227 / 256, "BGR")
     net = opencv_net("alexnet", caffemodel)
     x = caffe_scale_input(227, n=1)
     net.setInput(x)
     expected = net.forward("fc8")
-    model, _, _ = load_model(out)
+    model, _, _ = load_checkpoint(out)
     with torch.no_grad():
         got = model.eval()(torch.from_numpy(x)).numpy()
     assert rel_diff(got, expected) <= 1e-4
@@ -231,7 +231,7 @@ def test_not_a_caffemodel_or_not_this_network_is_one_line(googlenet_files, tmp_p
     layers[5] = (name, kind, [w[:, :, :1, :1].copy(), b])
     bad = write_caffemodel(tmp_path / "bad.caffemodel", "GoogleNet", layers)
     with pytest.raises(CaffeNetworkError, match=rf"layer '{name}' weight has shape \(\d+, \d+, 1, 1\)"):
-        import_caffe(bad, "googlenet", tmp_path / "c.safetensors")
+        convert(bad, model="googlenet", out=tmp_path / "c.safetensors")
     assert not (tmp_path / "b").exists() and not (tmp_path / "c.safetensors").exists()
     assert main(["import-weights", str(caffemodel), "--model", "resnet18", "-o", str(tmp_path / "d")]) == 2
     assert "import it into googlenet or alexnet_bvlc" in capsys.readouterr().err

@@ -13,13 +13,12 @@ from torchvision import models as tvm
 
 from _runs import TINY, read_csv, run_cli
 from googlenet import create_model
-from googlenet.caffe import caffe_contract
 from googlenet.card import card_dict, model_card
-from googlenet.checkpoint import save_weights
 from googlenet.cli import main
 from googlenet.contract import ModelContract
 from googlenet.factory import default_contract
-from googlenet.weights import import_torchvision
+from googlenet.weights import convert, save
+from googlenet.weights.caffe import caffe_contract
 
 
 def card(capsys, *args: str) -> str:
@@ -118,7 +117,7 @@ def test_card_of_an_imported_torchvision_checkpoint(tmp_path: Path, capsys) -> N
     torch.manual_seed(0)
     tv = tvm.googlenet(weights=None, aux_logits=True, init_weights=False)  # torchvision's own network, 1000 classes
     torch.save(tv.state_dict(), tmp_path / "tv_googlenet.pth")
-    ckpt, _ = import_torchvision(tmp_path / "tv_googlenet.pth", "googlenet_bn", tmp_path / "gbn.safetensors")
+    ckpt, _ = convert(tmp_path / "tv_googlenet.pth", tmp_path / "gbn.safetensors", "googlenet_bn")
     text = card(capsys, str(ckpt))
     aux = n_params(tv.aux1) + n_params(tv.aux2)
     assert row(text, "parameters") == [
@@ -159,7 +158,7 @@ def test_published_figures_are_labelled_with_their_publisher() -> None:
 def test_card_of_a_random_weight_checkpoint(tmp_path: Path, capsys) -> None:
     torch.manual_seed(0)
     model = create_model("googlenet")
-    ckpt = save_weights(tmp_path / "random.safetensors", model, default_contract("googlenet").to_meta())
+    ckpt = save(tmp_path / "random.safetensors", model, default_contract("googlenet").to_meta())
     facts = json.loads(card(capsys, str(ckpt), "--json"))  # stdout is the JSON alone
     aux = n_params(model.aux1) + n_params(model.aux2)
     assert facts["params"] == {"total": n_params(model), "inference": n_params(model) - aux, "aux": aux}
@@ -189,7 +188,7 @@ def test_card_text_and_json_are_the_same_facts(tmp_path: Path, capsys) -> None:
 # ---------------------------------------------------------------- bad input: one line, exit 2
 def test_bad_input_is_one_line_and_exit_2(tmp_path: Path, capsys) -> None:
     torch.manual_seed(0)
-    ckpt = save_weights(
+    ckpt = save(
         tmp_path / "ok.safetensors",
         create_model("googlenet_small", num_classes=2, width=0.125),
         default_contract("googlenet_small", 2, width=0.125).to_meta(),

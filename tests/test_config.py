@@ -11,7 +11,6 @@ import torch
 from pydantic import BaseModel
 from pydantic.fields import FieldInfo
 
-from googlenet.checkpoint import read_checkpoint, save_weights
 from googlenet.cli import build_parser, main
 from googlenet.cli.train import RESUME_SAFE, config_from_args
 from googlenet.config import ConfigError, TrainConfig, dump_yaml, load_recipe, load_yaml, parse_overrides
@@ -19,6 +18,7 @@ from googlenet.config.docs import schema_markdown
 from googlenet.config.validate import choices, kind, leaves
 from googlenet.errors import UserError
 from googlenet.train.state import load_state, save_state
+from googlenet.weights import read_checkpoint, save
 
 ROOT = Path(__file__).resolve().parents[1]
 FLAT_V1 = Path(__file__).parent / "data" / "flat_config_v1.yaml"
@@ -91,7 +91,7 @@ def test_every_field_round_trips_through_yaml_overrides_and_a_checkpoint(path: s
     assert got == value and got != default
     (tmp_path / "config.yaml").write_text(dump_yaml(cfg.to_dict()))  # as a run writes config.yaml
     assert load_recipe(str(tmp_path / "config.yaml")) == cfg
-    save_weights(tmp_path / "w.safetensors", torch.nn.Linear(1, 1), {"model": "googlenet", "config": cfg.to_dict()})
+    save(tmp_path / "w.safetensors", torch.nn.Linear(1, 1), {"model": "googlenet", "config": cfg.to_dict()})
     assert TrainConfig.from_dict(read_checkpoint(tmp_path / "w.safetensors")[1]["config"]) == cfg
     save_state(tmp_path, {"config": cfg.to_dict()})
     assert TrainConfig.from_dict(load_state(tmp_path)["config"]) == cfg

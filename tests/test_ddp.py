@@ -11,8 +11,8 @@ from safetensors.torch import load_file
 
 from _runs import TINY, env, read_csv
 from googlenet.config import load_recipe, parse_overrides
-from googlenet.factory import load_checkpoint
 from googlenet.train.inputs import prepare_data
+from googlenet.weights import load_checkpoint
 
 VAL = 23  # odd: a padded sampler would count one sample twice
 
@@ -44,7 +44,7 @@ def test_two_process_run(train_root: Path, tmp_path: Path) -> None:
     cfg = load_recipe("cifar10", parse_overrides(args))
     spec, _ = prepare_data(cfg)
     assert len(spec.val) == VAL
-    model, _ = load_checkpoint(out / "last.safetensors")
+    model, _, _ = load_checkpoint(out / "last.safetensors")
     model.eval()
     with torch.no_grad():
         correct = sum(int(model(x[None]).argmax(1).item() == y) for x, y in (spec.val[i] for i in range(VAL)))

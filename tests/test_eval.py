@@ -17,8 +17,8 @@ from googlenet.errors import UserError
 from googlenet.eval.evaluate import EvalOptions, ensemble, evaluate, run_pass, target_map
 from googlenet.eval.members import load_members
 from googlenet.eval.stream import stream_probabilities
-from googlenet.factory import load_model
 from googlenet.runtime.backends import BACKENDS, UnknownBackendError, make_backend, register_backend
+from googlenet.weights import load_checkpoint
 
 IDENTITY = ModelContract("identity", num_classes=3)  # a contract for a bare module the tests wrap
 
@@ -161,7 +161,7 @@ def test_ensemble_matches_independent_pipeline(tiny_val, two_checkpoints) -> Non
 
 
 def test_channels_last_backend_matches_eager(two_checkpoints) -> None:
-    model, contract, _ = load_model(two_checkpoints[1])
+    model, contract, _ = load_checkpoint(two_checkpoints[1])
     x = torch.randn(2, 3, 40, 40)
     with torch.no_grad():
         eager = make_backend("eager", model, contract)(x)
@@ -219,7 +219,7 @@ def test_onnxruntime_backend_matches_eager(two_checkpoints) -> None:
     from googlenet.runtime.backends import available_backends
 
     assert "onnxruntime" in available_backends()
-    model, contract, _ = load_model(two_checkpoints[1])
+    model, contract, _ = load_checkpoint(two_checkpoints[1])
     assert contract.input_size == 40
     x = torch.randn(3, 3, 40, 40)
     with torch.no_grad():

@@ -21,10 +21,10 @@ from googlenet.contract import CAFFE_MEAN_BGR, IMAGENET_MEAN, IMAGENET_STD, Mode
 from googlenet.deploy.export import ExportError, ParityError, export_model
 from googlenet.deploy.parity import check_parity
 from googlenet.factory import create_model, default_contract
-from googlenet.runtime.exported import exported_contract, input_contract, load_exported, read_metadata
 from googlenet.runtime.fuse import fold_batch_norm
 from googlenet.runtime.images import sample_batch
 from googlenet.runtime.lrn import ConvLRN
+from googlenet.weights import ModelFileError, open_model
 
 SIZE = 80  # odd feature maps (40 -> ceil 20 ...): ceil-mode pools differ from floor mode here
 
@@ -105,7 +105,7 @@ def test_onnx_classic_torchvision_resnet18_and_metadata(images, tmp_path):
     props = {p.key: p.value for p in onnx.load(str(out)).metadata_props}  # read with onnx, not our reader
     assert json.loads(props["class_names"]) == names
     assert json.loads(props["mean"]) == [0.5, 0.5, 0.5] and props["input_size"] == str(SIZE)
-    assert read_metadata(out)["class_names"] == names
+    assert open_model(out).meta["class_names"] == names
     session = ort.InferenceSession(str(out), providers=["CPUExecutionProvider"])
     x = (images[:3] - 0.5) / 0.25  # the checkpoint's own mean/std, not ImageNet's
     with torch.no_grad():
@@ -122,8 +122,8 @@ def test_torchscript_export_and_metadata(images, tmp_path):
     with zipfile.ZipFile(out) as z:  # the extra file is a plain JSON member of the archive
         stored = json.loads(z.read(next(n for n in z.namelist() if n.endswith("extra/googlenet.json"))))
     assert stored["class_names"] == list(c.class_names) and stored["input_size"] == SIZE
-    assert read_metadata(out) == stored
-    assert exported_contract(out) == c  # the file gives its contract back
+    assert open_model(out).meta == stored
+    assert open_model(out).contract == c  # the file gives its contract back
 
 
 def test_fold_matches_float64_reference():
@@ -154,8 +154,8 @@ def test_bad_format_and_missing_checkpoint_are_one_line_errors(tmp_path, capsys)
     assert err.startswith("googlenet export: error:") and "pdf" in err and "\n" not in err
     assert main(["export", "--checkpoint", str(tmp_path / "none.safetensors"), "-o", str(tmp_path / "x")]) == 2
     assert "checkpoint not found" in capsys.readouterr().err
-    with pytest.raises(ExportError, match="not found"):
-        read_metadata(tmp_path / "absent.onnx")
+    with pytest.raises(ModelFileError, match="checkpoint not found"):
+        open_model(tmp_path / "absent.onnx")
 
 
 @pytest.mark.parametrize("beta", [0.75, 0.5])
@@ -243,10 +243,10 @@ def test_onnx_export_of_one_model_per_family(family, imagenette128_root, tmp_pat
     out = tmp_path / f"{family}.onnx"
     result = export_model(model, out, "onnx", images=images, contract=c, dynamic_batch=True)  # parity-checked
     assert result.max_abs_diff <= 1e-4 and result.max_rel_diff <= 1e-3 and result.images == 3
-    assert exported_contract(out) == c
+    assert open_model(out).contract == c
     with torch.no_grad():  # an independent run on a batch size the export never saw
         x = torch.randn(2, c.in_chans, c.input_size, c.input_size)
-        np.testing.assert_allclose(load_exported(out)(x).numpy(), model(x).numpy(), atol=1e-4, rtol=1e-4)
+        np.testing.assert_allclose(open_model(out).forward()(x).numpy(), model(x).numpy(), atol=1e-4, rtol=1e-4)
 
 
 def test_baked_caffe_contract_takes_rgb_and_does_the_arithmetic(images, tmp_path):
@@ -258,10 +258,12 @@ def test_baked_caffe_contract_takes_rgb_and_does_the_arithmetic(images, tmp_path
     )  # fmt: skip
     out = tmp_path / "caffe.onnx"
     export_model(model, out, "onnx", images=images, contract=caffe, dynamic_batch=True, bake_normalization=True)
-    meta = read_metadata(out)
-    assert meta["normalization"] == "baked" and exported_contract(out) == caffe
-    fed = input_contract(caffe, meta)  # what the file itself takes: 0..1 RGB, nothing subtracted
+    meta = open_model(out).meta
+    assert meta["normalization"] == "baked" and open_model(out).contract == caffe
+    fed = open_model(out).feed_contract  # what the file itself takes: 0..1 RGB, nothing subtracted
     assert (fed.pixel_range, fed.channel_order, fed.mean, fed.std) == (1.0, "RGB", (0.0,) * 3, (1.0,) * 3)
     by_hand = images[:3].flip(1) * 255 - torch.tensor(CAFFE_MEAN_BGR).view(1, 3, 1, 1)  # RGB 0..1 -> BGR 0..255
     with torch.no_grad():
-        np.testing.assert_allclose(load_exported(out)(images[:3]).numpy(), model(by_hand).numpy(), atol=1e-4, rtol=0)
+        np.testing.assert_allclose(
+            open_model(out).forward()(images[:3]).numpy(), model(by_hand).numpy(), atol=1e-4, rtol=0
+        )

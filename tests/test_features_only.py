@@ -9,9 +9,9 @@ import torch
 from PIL import Image
 
 from googlenet import create_model
-from googlenet.checkpoint import save_weights
 from googlenet.cli import main
-from googlenet.factory import default_contract, load_model
+from googlenet.factory import default_contract
+from googlenet.weights import load_checkpoint, save
 
 
 def test_paper_googlenet_with_no_classes_has_no_heads():
@@ -32,10 +32,8 @@ def test_summary_of_a_features_only_model(capsys):
 @pytest.mark.parametrize("command", ["eval", "predict"])
 def test_eval_and_predict_refuse_it_in_one_line(command, tmp_path, capsys):
     model = create_model("googlenet_small", num_classes=0, width=0.125)
-    ckpt = save_weights(
-        tmp_path / "f.safetensors", model, default_contract("googlenet_small", 0, width=0.125).to_meta()
-    )
-    assert load_model(ckpt)[1].num_classes == 0  # it loads: a backbone for other code
+    ckpt = save(tmp_path / "f.safetensors", model, default_contract("googlenet_small", 0, width=0.125).to_meta())
+    assert load_checkpoint(ckpt)[1].num_classes == 0  # it loads: a backbone for other code
     (tmp_path / "val" / "a").mkdir(parents=True)
     Image.new("RGB", (40, 40)).save(tmp_path / "val" / "a" / "x.png")
     argv = ["eval", "--checkpoint", str(ckpt), "--data", str(tmp_path)]

@@ -16,10 +16,9 @@ from PIL import Image
 from torchvision import models as tvm
 
 from _runs import TINY
-from googlenet.checkpoint import CheckpointError, read_checkpoint
 from googlenet.config import ConfigError, TrainConfig, load_recipe, parse_overrides
-from googlenet.factory import load_model
 from googlenet.train.loop import Trainer, train
+from googlenet.weights import CheckpointError, load_checkpoint, read_checkpoint
 
 CLASSIFIERS = ("fc.", "aux1.fc2.", "aux2.fc2.")  # googlenet_small's main and auxiliary classifiers
 
@@ -78,7 +77,7 @@ def test_freeze_features_trains_the_classifiers_only_and_records_the_source(
     assert (init["source"], init["dataset"], init["epoch"]) == ("trained", str(synthetic_root), 1)
     assert "fc.weight" in init["reset"] and meta["weights"]["source"] == "trained"
     assert meta["num_classes"] == 2 and meta["class_names"] == ["cat", "ship"]
-    model, contract, _ = load_model(tmp_path / "last.safetensors")
+    model, contract, _ = load_checkpoint(tmp_path / "last.safetensors")
     assert contract.num_classes == 2 and model.get_classifier().out_features == 2
 
 
@@ -144,7 +143,7 @@ def test_torchvision_init_takes_its_input_scale(two_classes, tmp_path, monkeypat
     trainer = Trainer(cfg)
     assert torch.equal(trainer.parts.module.conv1.weight, tv.conv1.weight) and trainer.parts.module.fc.out_features == 2
     trainer.fit()
-    _, c, meta = load_model(tmp_path / "run" / "last.safetensors")
+    _, c, meta = load_checkpoint(tmp_path / "run" / "last.safetensors")
     t = weights.transforms()
     assert (list(c.mean), list(c.std), c.channel_order) == (t.mean, t.std, "RGB")
     init = meta["weights"]["init"]
@@ -161,7 +160,7 @@ def test_caffe_input_contract_in_training_and_checkpoints(synthetic_root, tmp_pa
     val = trainer.data.spec.val.transform(Image.fromarray(rgb))  # the contract's own preprocessing: exact
     np.testing.assert_array_equal(val.numpy(), by_hand.transpose(2, 0, 1))
     trainer.fit()
-    _, c, _ = load_model(tmp_path / "last.safetensors")
+    _, c, _ = load_checkpoint(tmp_path / "last.safetensors")
     assert (c.channel_order, c.pixel_range, c.mean, c.std) == ("BGR", 255.0, (104.0, 117.0, 123.0), (1.0, 1.0, 1.0))
     assert load_recipe("imagenet-paper").model.input_contract == "caffe"
 

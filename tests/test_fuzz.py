@@ -29,14 +29,13 @@ from hypothesis import HealthCheck, assume, example, given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
-from googlenet.checkpoint import CheckpointError, read_checkpoint, save_weights
 from googlenet.config import ConfigError, TrainConfig, dump_yaml, load_recipe, parse_overrides, read_recipe
 from googlenet.config.validate import choices, kind, leaves
 from googlenet.data.crops import center_crop, default_resize, make_views, paper_144_crops, ten_crop
 from googlenet.data.decode import ImageDecodeError, open_image
 from googlenet.errors import InputSizeError, UserError
-from googlenet.factory import load_checkpoint
 from googlenet.registry import list_models
+from googlenet.weights import CheckpointError, load_checkpoint, read_checkpoint, save
 
 # no example database in the repository; a failure prints the blob that reproduces it
 FUZZ = settings(
@@ -646,7 +645,7 @@ def tiny_checkpoint() -> tuple[bytes, bytes]:
     torch.manual_seed(0)
     model = create_model("googlenet", num_classes=3, **TINY)
     meta = {"model": "googlenet", "num_classes": 3, "model_kwargs": TINY, "class_names": ["a", "b", "c"]}
-    path = save_weights(_scratch() / "tiny" / "best.safetensors", model, meta)
+    path = save(_scratch() / "tiny" / "best.safetensors", model, meta)
     return path.read_bytes(), path.with_suffix(".json").read_bytes()
 
 
@@ -656,7 +655,7 @@ def tiny_tensors() -> dict[str, torch.Tensor]:
 
 
 def test_tiny_checkpoint_round_trip() -> None:
-    model, meta = load_checkpoint(scratch_file(tiny_checkpoint()[0], ".safetensors"))
+    model, _, meta = load_checkpoint(scratch_file(tiny_checkpoint()[0], ".safetensors"))
     assert meta["model"] == "googlenet" and meta["num_classes"] == 3
     for k, v in model.state_dict().items():
         assert torch.equal(v, tiny_tensors()[k])

@@ -22,7 +22,6 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
-from googlenet.checkpoint import save_weights
 from googlenet.cli import main
 from googlenet.cli._common import (
     PLOT_SUFFIXES,
@@ -36,6 +35,7 @@ from googlenet.cli._common import (
 )
 from googlenet.errors import InputSizeError
 from googlenet.factory import create_model, default_contract
+from googlenet.weights import save as save_weights
 
 FUZZ = settings(deadline=None, database=None, print_blob=True, suppress_health_check=[HealthCheck.too_slow])
 TINY = {"width": 0.05, "aux_logits": False}

@@ -15,7 +15,8 @@ import googlenet
 from _eval_kit import IMAGENETTE, make_checkpoint
 from googlenet.cli import main
 from googlenet.errors import UserError
-from googlenet.factory import list_models, load_model
+from googlenet.factory import list_models
+from googlenet.weights import load_checkpoint
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -49,13 +50,13 @@ def test_torch_hub_load_random_and_from_a_checkpoint(checkpoint: Path) -> None:
     model = torch.hub.load(str(ROOT), "googlenet_small", source="local", num_classes=7, width=0.125)
     assert logits(model, torch.zeros(1, 3, 32, 32)).shape == (1, 7)
     loaded = torch.hub.load(str(ROOT), "googlenet", source="local", pretrained=str(checkpoint))
-    reference, _, _ = load_model(checkpoint)
+    reference, _, _ = load_checkpoint(checkpoint)
     assert torch.equal(logits(loaded, X), logits(reference, X))  # the same weights: bit for bit
 
 
 def test_torch_hub_pretrained_with_another_class_count_keeps_the_trunk(checkpoint: Path) -> None:
     model = torch.hub.load(str(ROOT), "googlenet", source="local", pretrained=str(checkpoint), num_classes=3)
-    reference, _, _ = load_model(checkpoint)
+    reference, _, _ = load_checkpoint(checkpoint)
     ours, theirs = model.state_dict(), reference.state_dict()
     assert ours["fc.weight"].shape[0] == 3
     assert all(torch.equal(ours[k], theirs[k]) for k in ours if not k.startswith(("fc.", "aux1.", "aux2.")))
@@ -84,10 +85,10 @@ def test_hub_save_and_from_pretrained_round_trip(checkpoint: Path, tmp_path: Pat
     assert card.startswith("---\nlibrary_name: googlenet\n") and "# Model card: googlenet" in card
     model, contract = googlenet.from_pretrained(out, with_contract=True)
     assert not model.training and contract.names == IMAGENETTE
-    reference, _, _ = load_model(checkpoint)
+    reference, _, _ = load_checkpoint(checkpoint)
     assert torch.equal(logits(model, X), logits(reference, X))
     # the weights file is also an ordinary checkpoint, for every other command
-    again, _, _ = load_model(out / "model.safetensors")
+    again, _, _ = load_checkpoint(out / "model.safetensors")
     assert torch.equal(logits(again, X), logits(reference, X))
     # and torch.hub takes the directory too
     hub = torch.hub.load(str(ROOT), "googlenet", source="local", pretrained=str(out))
@@ -109,7 +110,7 @@ def test_from_pretrained_with_a_repo_id_goes_through_snapshot_download(
     model = googlenet.from_pretrained("someone/googlenet-imagenette", revision="v1")
     assert asked["repo_id"] == "someone/googlenet-imagenette" and asked["revision"] == "v1"
     assert set(asked["allow_patterns"]) == {"config.json", "model.safetensors", "README.md"}
-    reference, _, _ = load_model(checkpoint)
+    reference, _, _ = load_checkpoint(checkpoint)
     assert torch.equal(logits(model, X), logits(reference, X))
 
 

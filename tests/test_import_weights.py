@@ -10,11 +10,8 @@ import torch
 from torch import nn
 from torchvision import models as tvm
 
-from googlenet import create_model
-from googlenet.checkpoint import CheckpointError
 from googlenet.cli import main
-from googlenet.factory import load_checkpoint
-from googlenet.weights import import_torchvision
+from googlenet.weights import CheckpointError, convert, load, load_checkpoint
 
 
 def save_pth(model: nn.Module, path: Path, wrap=None) -> Path:
@@ -42,12 +39,12 @@ def resnet18_pth(tmp_path_factory) -> tuple[nn.Module, Path]:
 
 def test_import_resnet18_gives_identical_logits(resnet18_pth, tmp_path):
     tv, src = resnet18_pth
-    out, meta = import_torchvision(src, "resnet18", tmp_path / "r18.safetensors")
+    out, meta = convert(src, tmp_path / "r18.safetensors", "resnet18")
     assert meta["num_classes"] == 10  # read from fc.weight
     x = torch.randn(2, 3, 64, 64)
     expected = logits(tv, x)
-    assert torch.equal(logits(create_model("resnet18", num_classes=10, weights=out), x), expected)
-    model, loaded_meta = load_checkpoint(out)
+    assert torch.equal(logits(load(out, "resnet18")[0], x), expected)
+    model, _, loaded_meta = load_checkpoint(out)
     assert torch.equal(logits(model, x), expected)
     sidecar = json.loads(out.with_suffix(".json").read_text())
     assert sidecar["model"] == loaded_meta["model"] == "resnet18"
@@ -63,7 +60,7 @@ def test_cli_import_googlenet_bn_with_imagenet_metadata(tmp_path, capsys):
     out = tmp_path / "gbn.safetensors"
     assert main(["import-weights", str(src), "--model", "googlenet_bn", "-o", str(out)]) == 0
     assert "googlenet_bn" in capsys.readouterr().out
-    model, meta = load_checkpoint(out)
+    model, _, meta = load_checkpoint(out)
     assert meta["num_classes"] == 1000 and len(meta["class_names"]) == 1000
     assert meta["class_names"][0] == "tench" and meta["class_names"][999] == "toilet tissue"
     # torchvision switches transform_input on for its published GoogLeNet weights; so does the import
@@ -79,7 +76,7 @@ def test_training_checkpoint_and_ddp_prefix_are_unwrapped(resnet18_pth, tmp_path
     src = save_pth(
         tv, tmp_path / "ckpt.pth", wrap=lambda sd: {"model": {f"module.{k}": v for k, v in sd.items()}, "epoch": 3}
     )
-    out, _ = import_torchvision(src, "resnet18", tmp_path / "r18.safetensors")
+    out, _ = convert(src, tmp_path / "r18.safetensors", "resnet18")
     x = torch.randn(1, 3, 32, 32)
     assert torch.equal(logits(load_checkpoint(out)[0], x), logits(tv, x))
 
@@ -96,7 +93,7 @@ def test_old_densenet_keys_are_renamed(tmp_path):
     }
     assert any(".norm.1." in k for k in old) and any(".conv.2." in k for k in old)
     torch.save(old, tmp_path / "densenet121.pth")
-    out, _ = import_torchvision(tmp_path / "densenet121.pth", "densenet121", tmp_path / "d.safetensors")
+    out, _ = convert(tmp_path / "densenet121.pth", tmp_path / "d.safetensors", "densenet121")
     x = torch.randn(1, 3, 32, 32)
     assert torch.equal(logits(load_checkpoint(out)[0], x), logits(tv, x))
 
@@ -105,7 +102,7 @@ def test_wrong_model_names_the_first_missing_key(resnet18_pth, tmp_path):
     _, src = resnet18_pth
     out = tmp_path / "r34.safetensors"
     with pytest.raises(CheckpointError, match=r"missing key 'layer1\.2\.conv1\.weight'"):
-        import_torchvision(src, "resnet34", out)
+        convert(src, out, "resnet34")
     assert not out.exists()
 
 
@@ -114,7 +111,7 @@ def test_wrong_shape_names_the_key(tmp_path):
     state["conv1.weight"] = torch.zeros(64, 3, 5, 5)
     torch.save(state, tmp_path / "bad.pth")
     with pytest.raises(CheckpointError, match=r"'conv1\.weight' has shape \(64, 3, 5, 5\)"):
-        import_torchvision(tmp_path / "bad.pth", "resnet18", tmp_path / "bad.safetensors")
+        convert(tmp_path / "bad.pth", tmp_path / "bad.safetensors", "resnet18")
 
 
 class NotATensor:
@@ -124,7 +121,7 @@ class NotATensor:
 def test_pickled_objects_are_refused(tmp_path, capsys):
     torch.save({"model": tvm.alexnet(weights=None).state_dict(), "extra": NotATensor()}, tmp_path / "evil.pth")
     with pytest.raises(CheckpointError, match=r"weights_only loading refuses.*NotATensor"):
-        import_torchvision(tmp_path / "evil.pth", "alexnet_tv", tmp_path / "a.safetensors")
+        convert(tmp_path / "evil.pth", tmp_path / "a.safetensors", "alexnet_tv")
     (tmp_path / "junk.pth").write_text("not a checkpoint")
     code = main(["import-weights", str(tmp_path / "junk.pth"), "--model", "alexnet_tv", "-o", str(tmp_path / "a")])
     err = capsys.readouterr().err
@@ -159,7 +156,7 @@ def test_googlenet_bn_with_or_without_aux_heads(aux, tmp_path, capsys):
     out = tmp_path / "gbn.safetensors"
     assert main(["import-weights", str(src), "--model", "googlenet_bn", "-o", str(out)]) == 0
     assert "wrote" in capsys.readouterr().out
-    model, meta = load_checkpoint(out)
+    model, _, meta = load_checkpoint(out)
     expected_kwargs = {"transform_input": True} if aux else {"transform_input": True, "aux_logits": False}
     assert meta["model_kwargs"] == expected_kwargs
     assert (model.aux1 is not None) == aux and (model.aux2 is not None) == aux

@@ -8,11 +8,11 @@ import pytest
 import torch
 from torch import nn
 
-from googlenet.caffe.nets import GOOGLENET
 from googlenet.factory import create_model, list_models, model_info
 from googlenet.inside.capture import LayerSizeError, activation, activation_and_output, check_size, min_size
 from googlenet.inside.layers import CAFFE, LUCID, NAMES, MissingLayerError, UnknownLayerError, available, resolve
 from googlenet.probe import meta_model
+from googlenet.weights.caffe.nets import GOOGLENET
 
 GOOGLENETS = [n for n in list_models() if model_info(n).family == "googlenet"]
 VARIANTS = [(n, {}) for n in GOOGLENETS] + [

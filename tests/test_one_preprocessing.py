@@ -17,8 +17,8 @@ from PIL import Image
 
 from _runs import TINY, read_csv
 from googlenet.cli import main
-from googlenet.factory import load_model
 from googlenet.preprocess import preprocess
+from googlenet.weights import load_checkpoint
 from test_fmnist_idx import fmnist_dir  # noqa: F401 (the fixture)
 
 
@@ -49,7 +49,7 @@ def test_in_memory_run_records_what_the_contract_measures(fmnist_dir: Path, tmp_
             "data.input_size=56", "precision.amp=none"]  # fmt: skip
     assert main(["train", "--recipe", "fashion-mnist-demo", *args]) == 0
     recorded = read_csv(out / "metrics.csv")[0]
-    model, contract, _ = load_model(out / "best.safetensors")
+    model, contract, _ = load_checkpoint(out / "best.safetensors")
     assert contract.crop_fraction == 0.75
     from googlenet.data.datasets import load_fashion_mnist
 

@@ -17,10 +17,10 @@ import torch
 from torch import nn
 from torchvision import models as tvm
 
-from googlenet import create_model
 from googlenet.cli import main
-from googlenet.factory import load_model
-from googlenet.pretrained import TORCHVISION_TWINS, PretrainedError
+from googlenet.factory import model_info
+from googlenet.weights import PretrainedError, load, load_checkpoint
+from googlenet.weights.torchvision import with_torchvision_weights
 from test_models_registry import TORCHVISION_TWINS as REGISTRY_TEST_TWINS
 
 
@@ -49,20 +49,21 @@ def logits(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
 
 
 def test_every_torchvision_twin_of_the_registry_has_weights():
-    assert set(TORCHVISION_TWINS) == set(REGISTRY_TEST_TWINS)
-    for name, twin in TORCHVISION_TWINS.items():
+    twins = {name: model_info(name).published("torchvision").ref for name in with_torchvision_weights()}
+    assert set(twins) == set(REGISTRY_TEST_TWINS)
+    for name, twin in twins.items():
         assert tvm.get_model_weights(twin).DEFAULT.meta["categories"], name
 
 
-def test_create_model_loads_the_cached_file_offline(offline_cache):
+def test_load_takes_the_cached_file_offline(offline_cache):
     torch.manual_seed(0)
     tv = tvm.resnet18(weights=None)
     cache_file(offline_cache, tvm.ResNet18_Weights.DEFAULT, tv)
-    model = create_model("resnet18", weights="torchvision")
+    model = load("torchvision", "resnet18")[0]
     x = torch.randn(2, 3, 64, 64)
     assert torch.equal(logits(model, x), logits(tv, x))
     # another class count: everything but the classifier is the file's, the classifier is fresh
-    five = create_model("resnet18", num_classes=5, weights="torchvision")
+    five = load("torchvision", "resnet18", num_classes=5)[0]
     assert five.fc.out_features == 5 and torch.equal(five.conv1.weight, tv.conv1.weight)
     assert torch.equal(five.layer4[1].bn2.running_var, tv.layer4[1].bn2.running_var)
 
@@ -80,7 +81,7 @@ def test_import_weights_by_name_records_torchvisions_transforms(offline_cache, t
     out = tmp_path / "googlenet_bn-tv.safetensors"
     assert main(["import-weights", "--torchvision", "googlenet_bn", "-o", str(out)]) == 0
     assert "GoogLeNet_Weights.IMAGENET1K_V1" in capsys.readouterr().out
-    model, c, _ = load_model(out)
+    model, c, _ = load_checkpoint(out)
     t = weights.transforms()
     assert (c.input_size, c.resize_size, c.resize) == (t.crop_size[0], t.resize_size[0], "shorter")
     assert (list(c.mean), list(c.std), c.interpolation) == (t.mean, t.std, t.interpolation.value)
@@ -105,4 +106,4 @@ def test_missing_file_offline_names_the_url_and_the_cache_path(offline_cache, tm
 
 def test_a_model_without_twin_is_one_line(offline_cache):
     with pytest.raises(PretrainedError, match=r"'googlenet' has no torchvision twin.*googlenet_bn"):
-        create_model("googlenet", weights="torchvision")
+        load("torchvision", "googlenet")

@@ -26,15 +26,15 @@ from PIL import Image, ImageDraw
 from _eval_kit import IMAGENETTE, make_checkpoint
 from _synthetic import bomb_png
 from googlenet.cam import GradCam, overlay
-from googlenet.checkpoint import save_weights
 from googlenet.cli import build_parser, main
 from googlenet.contract import ModelContract
 from googlenet.data.decode import ImageDecodeError, decode_bytes
 from googlenet.errors import UserError
 from googlenet.eval.members import load_members
 from googlenet.eval.predict import Prediction, predict
-from googlenet.factory import create_model, load_model
+from googlenet.factory import create_model
 from googlenet.serve import DynamicBatcher, ServeOptions, Service
+from googlenet.weights import load_checkpoint, save
 
 pytest.importorskip("starlette", reason="needs the serve extra: pip install 'googlenet[serve]'")
 httpx = pytest.importorskip("httpx2", reason="needs the serve extra: pip install 'googlenet[serve]'")
@@ -129,7 +129,7 @@ def test_model_card_of_trained_weights(tmp_path: Path) -> None:
     )  # fmt: skip
     model = create_model("googlenet_small", num_classes=10, width=0.125)
     meta = {**contract.to_meta(), "epoch": 3, "metrics": {"val_acc": 0.75, "val_top5": 0.95, "val_loss": 0.8}}
-    svc = Service(save_weights(tmp_path / "trained.safetensors", model, meta))
+    svc = Service(save(tmp_path / "trained.safetensors", model, meta))
     training = svc.card["training"]
     assert training["dataset"] == "imagenette2-128" and training["epoch"] == 3
     assert training["top1"] == 0.75 and training["top5"] == 0.95 and training["metrics"]["val_loss"] == 0.8
@@ -176,7 +176,7 @@ def test_cam_endpoint_is_the_grad_cam_of_the_eager_model(
     r3 = client.post("/v1/cam?index=3", content=JPEG, headers={"content-type": "image/jpeg"})
     assert r3.status_code == 200 and r3.headers["x-class-index"] == "3"
     # the same overlay computed here with the library: load, preprocess, Grad-CAM, overlay
-    model, contract, _ = load_model(checkpoint)
+    model, contract, _ = load_checkpoint(checkpoint)
     image = decode_bytes(JPEG)
     x = service.inputs(image)  # the preprocessing predict is checked against googlenet predict with
     expected = overlay(image, GradCam(model, contract)(x, [3]).maps[0], contract)
@@ -518,7 +518,7 @@ def test_features_only_checkpoint_is_refused_in_one_line(tmp_path: Path) -> None
 
     model = create_model("googlenet_small", num_classes=0, width=0.125)
     contract = ModelContract("googlenet_small", 0, {"width": 0.125}, input_size=32)
-    path = save_weights(tmp_path / "features.safetensors", model, contract.to_meta())
+    path = save(tmp_path / "features.safetensors", model, contract.to_meta())
     with pytest.raises(UserError, match="features-only") as err:
         Service(path)
     assert "\n" not in str(err.value)

@@ -22,8 +22,8 @@ from PIL import Image, ImageDraw
 
 from _eval_kit import IMAGENETTE, make_checkpoint
 from _eval_kit import reference_probs as torchvision_probs
-from googlenet.factory import load_model
 from googlenet.serve import ServeOptions, Service
+from googlenet.weights import load_checkpoint
 
 pytest.importorskip("starlette", reason="needs the serve extra: pip install 'googlenet[serve]'")
 from starlette.testclient import TestClient
@@ -66,7 +66,7 @@ def client(service: Service) -> Iterator[TestClient]:
 
 def forward(checkpoint: Path, x: torch.Tensor) -> torch.Tensor:
     """The model's own eager forward, no server involved."""
-    model, _, _ = load_model(checkpoint)
+    model, _, _ = load_checkpoint(checkpoint)
     with torch.no_grad():
         return model.eval()(x)
 

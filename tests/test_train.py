@@ -15,18 +15,18 @@ import yaml
 from safetensors.torch import save_file
 
 from _runs import TINY, cli, env, read_csv, run_cli, wait_for_steps
-from googlenet.checkpoint import CheckpointError, atomic_write
 from googlenet.cli import build_parser
 from googlenet.cli.train import config_from_args
 from googlenet.config import ConfigError, TrainConfig, list_recipes, load_recipe, parse_overrides
 from googlenet.contract import ModelContract
 from googlenet.data.datasets import DataSpec
 from googlenet.errors import UserError
-from googlenet.factory import load_checkpoint, load_model
+from googlenet.fileio import atomic_write
 from googlenet.train.curves import plot_curves, step_curve
 from googlenet.train.logger import RunLogger
 from googlenet.train.provenance import model_kwargs, run_contract
 from googlenet.train.state import load_state, rng_state, save_state
+from googlenet.weights import CheckpointError, load_checkpoint
 from test_data import make_folder
 
 
@@ -99,7 +99,7 @@ def test_tiny_run_writes_checkpoints_metrics_and_plot(train_root: Path, tmp_path
     assert all(row["val_count"] == "21" for row in rows)
     assert rows[-1]["step"] == "12"  # 48 images / batch 8 = 6 steps an epoch
     assert (out / "curves.png").stat().st_size > 1000
-    model, contract, meta = load_model(out / "last.safetensors")
+    model, contract, meta = load_checkpoint(out / "last.safetensors")
     assert meta["model"] == "googlenet_small" and meta["num_classes"] == 10 and meta["input_size"] == 16
     assert meta["class_names"][0] == "airplane" and len(meta["mean"]) == 3 and meta["epoch"] == 2
     assert meta["config"]["optim"]["ema_decay"] == 0.9 and meta["metrics"]["val_count"] == 21

@@ -18,9 +18,9 @@ import torch
 
 from _runs import cli, env
 from _synthetic import CLASSES, make_dataset
-from googlenet.checkpoint import save_weights
 from googlenet.cli import build_parser, main
 from googlenet.factory import create_model, default_contract
+from googlenet.weights import save as save_weights
 
 KWARGS = {"width": 0.125, "batch_norm": True, "lrn": False}
 

@@ -2,6 +2,7 @@
 
 import logging
 
+from .detect import fasterrcnn as _detectors  # noqa: F401  (registers the detectors, task="detect")
 from .factory import create_model, list_models, model_info, register_model
 from .hub import from_pretrained
 

@@ -6,9 +6,9 @@ and :func:`model_card` (Markdown, for ``googlenet card`` and the documentation).
 built model; nothing is measured here. Accuracies printed are the ones recorded with the weights (by the training
 run that wrote them), or published ones labelled with who published them::
 
-    model, contract, meta = load_model("runs/x/best.safetensors")
-    params, aux = count_params(model)
-    text = model_card(contract, meta, params, "best.safetensors", aux)
+    mf = open_model("runs/x/best.safetensors")  # or an exported .onnx / TorchScript file
+    params, aux = count_params(mf.architecture())
+    text = model_card(mf.contract, mf.meta, params, "best.safetensors", aux)
 """
 
 from __future__ import annotations
@@ -19,18 +19,13 @@ from pathlib import Path
 from typing import Any
 
 from torch import nn
-from torchvision import models as tvm
 
 from .contract import ModelContract, run_record
-from .factory import AUX_PREFIXES, load_model, model_info
+from .factory import AUX_PREFIXES, model_info
+from .weights import open_model
+from .weights.published import published_figures
 
 __all__ = ["card_dict", "checkpoint_card", "count_params", "model_card"]
-
-# Figures BVLC published for its Caffe models (single centre crop, ILSVRC-2012 val, the models' readme files).
-BVLC_PUBLISHED = {
-    "bvlc_googlenet.caffemodel": {"top1": 68.7, "top5": 88.9},
-    "bvlc_alexnet.caffemodel": {"top1": 57.1, "top5": 80.2},
-}
 
 # Validation figures a training run records: metrics key, name, unit ("fraction": shown as a percentage).
 VAL_FIGURES = (
@@ -74,7 +69,7 @@ def card_dict(
     """The card as JSON-ready data.
 
     Args:
-        contract: the weights' contract (:func:`googlenet.factory.load_model` returns it).
+        contract: the weights' contract (:func:`googlenet.weights.open_model` gives it).
         meta: the checkpoint's metadata (``epoch`` and ``metrics`` are read; the rest is the contract).
         params: parameters of the built model (:func:`count_params`).
         checkpoint: the file's name, shown as given.
@@ -199,31 +194,9 @@ def evaluation(c: ModelContract, metrics: Mapping[str, Any]) -> list[dict[str, A
             rows.insert(
                 0, {"what": "top-1 accuracy", "value": metrics["ema_val_acc"], "unit": "fraction", "source": where}
             )
-    elif c.source == "caffe":
-        published = BVLC_PUBLISHED.get(str(c.weights.get("published") or c.weights.get("file")))
-        if published:
-            src = "published by BVLC (ILSVRC-2012 val, single centre crop), not measured by this software"
-            for key, value in published.items():
-                rows.append(
-                    {"what": f"{key[:3]}-{key[3:]} accuracy", "value": value / 100, "unit": "fraction", "source": src}
-                )
-    elif c.source == "torchvision" and c.weights.get("name"):
-        for dataset, figures in _torchvision_metrics(str(c.weights["name"])).items():
-            src = f"published by torchvision ({dataset} val), not measured by this software"
-            for key, what in (("acc@1", "top-1 accuracy"), ("acc@5", "top-5 accuracy")):
-                if key in figures:
-                    rows.append({"what": what, "value": float(figures[key]) / 100, "unit": "fraction", "source": src})
+    elif c.source in ("caffe", "torchvision"):
+        rows.extend(published_figures(c.weights))  # the publisher's, stored with the weights they describe
     return rows
-
-
-def _torchvision_metrics(name: str) -> dict[str, dict[str, float]]:
-    """The accuracies in torchvision's metadata of weights ``name`` (offline; {} for a name it does not know)."""
-    try:
-        weights = tvm.get_weight(name)
-    except (ValueError, KeyError, AttributeError):
-        return {}
-    found = weights.meta.get("_metrics", {})
-    return {k: v for k, v in found.items() if isinstance(v, Mapping)}
 
 
 def intended_use(c: ModelContract) -> str:
@@ -383,14 +356,12 @@ def _table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
 
 # ---------------------------------------------------------------------------------------------- checkpoints
 def checkpoint_card(path: str | os.PathLike) -> tuple[str, dict[str, Any]]:
-    """The Markdown card and its data for the checkpoint at ``path`` (a file, or a run folder: its best, last or
-    model.safetensors). The model is built and loaded once, to count its parameters."""
-    model, contract, meta = load_model(path)
-    params, aux = count_params(model)
+    """The Markdown card and its data for the model file at ``path`` (a checkpoint or a run folder: its best, last
+    or model.safetensors; or an exported ONNX or TorchScript file, whose contract it carries). The model is
+    opened once, to count its parameters (an exported graph's architecture is built on the meta device)."""
+    mf = open_model(path)
+    params, aux = count_params(mf.architecture())
     name = Path(path).name
     if Path(path).is_dir():
-        name = next(f"{name}/{f}" for f in RUN_FILES if (Path(path) / f).is_file())
-    return model_card(contract, meta, params, name, aux), card_dict(contract, meta, params, name, aux)
-
-
-RUN_FILES = ("best.safetensors", "last.safetensors", "model.safetensors")  # the order load_model looks in a folder
+        name = f"{name}/{mf.path.name}"
+    return model_card(mf.contract, mf.meta, params, name, aux), card_dict(mf.contract, mf.meta, params, name, aux)

@@ -9,7 +9,7 @@ eval, predict, export parity checks, int8 calibration and bench all use: nothing
 
 Like torchvision's ``Weights.meta`` + ``weights.transforms()`` and timm's ``pretrained_cfg``::
 
-    c = ModelContract.from_meta(read_checkpoint(path)[1])
+    c = ModelContract.from_meta(googlenet.weights.read_checkpoint(path)[1])  # or open_model(path).contract
     c.input_size, c.mean, c.resize_size    # 224, (0.485, 0.456, 0.406), 256 (crop fraction 0.875)
 """
 
@@ -31,7 +31,6 @@ PIXEL_RANGES = (1.0, 255.0)
 CHANNEL_ORDERS = ("RGB", "BGR")
 RESIZE_RULES = ("shorter", "warp")  # keep the aspect ratio (torchvision) | stretch to a square (Caffe)
 INTERPOLATIONS = ("bilinear", "bicubic", "nearest", "box")
-WEIGHT_SOURCES = ("random", "trained", "torchvision", "caffe", "imported")
 
 
 class ContractError(UserError):
@@ -57,7 +56,8 @@ class ModelContract:
         resize: "shorter" (shorter side to ``resize_size``, aspect kept) or "warp" (both sides: Caffe's ImageNet).
         crop_fraction: the centre crop's share of the resized image (0.875: 256 -> 224).
         interpolation: resize filter.
-        weights: where the weights came from: ``{"source": "trained", "recipe": ..., "data": ...}`` and so on.
+        weights: where the weights came from: ``{"source": "trained", "recipe": ..., "data": ...}`` and so on; the
+            source is ``random``, ``trained``, ``torchvision`` (published, or a ``.pth``) or ``caffe``.
     """
 
     model: str

@@ -29,12 +29,23 @@ import torch
 from torch import nn
 
 from .card import count_params, model_card
-
-# Checkpoint code, all of it here (one place to rewire when the weights package moves it).
-from .checkpoint import FORMAT_VERSION, META_KEY, CheckpointError, atomic_write, load_state_strict, read_checkpoint
 from .contract import ModelContract
 from .errors import UserError
-from .factory import classifier_keys, contract_of, create_model, list_models, load_model, load_pretrained, model_info
+from .factory import create_model, list_models, model_info
+
+# Checkpoint code, all of it here (one place to rewire when the weights package moves it).
+from .fileio import atomic_write
+from .weights import (
+    CheckpointError,
+    classifier_keys,
+    contract_of,
+    load_checkpoint,
+    load_state_except_classifier,
+    load_state_strict,
+    read_checkpoint,
+)
+from .weights.checkpoint import FORMAT_VERSION
+from .weights.formats import META_KEY
 
 __all__ = ["from_pretrained", "hub_entries", "hub_model", "save_pretrained"]
 
@@ -46,7 +57,7 @@ REPO_ID = re.compile(r"[A-Za-z0-9][\w.-]{0,95}(/[A-Za-z0-9][\w.-]{0,95})?")
 # ---------------------------------------------------------------------------------------------- Hub layout
 def save_pretrained(checkpoint: str | os.PathLike, directory: str | os.PathLike) -> Path:
     """Write the Hub layout of ``checkpoint`` (a .safetensors file or a run folder) into ``directory``."""
-    model, contract, meta = load_model(checkpoint)
+    model, contract, meta = load_checkpoint(checkpoint)
     return save_model(model, contract, meta, directory)
 
 
@@ -137,7 +148,9 @@ def _resolve(source: str | os.PathLike, revision: str | None, cache_dir: str | o
     if path.is_dir():
         return path
     if path.exists():
-        raise UserError(f"{path} is a file: from_pretrained takes a Hub directory or repo id (load_model reads files)")
+        raise UserError(
+            f"{path} is a file: from_pretrained takes a Hub directory or repo id (load_checkpoint reads those)"
+        )
     text = str(source)
     if not REPO_ID.fullmatch(text):
         raise UserError(f"{text!r} is neither a directory nor a Hugging Face Hub repo id (owner/name)")
@@ -197,7 +210,7 @@ def hub_model(
     if k == contract.num_classes:
         load_state_strict(model, tensors, source=str(path))
     else:
-        load_pretrained(model, tensors, str(path), classifier_keys(name, **options))
+        load_state_except_classifier(model, tensors, str(path), classifier_keys(name, **options))
     return model
 
 

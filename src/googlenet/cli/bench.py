@@ -8,6 +8,9 @@ import os
 from ..deploy.bench import BenchReport, default_paths, format_report, run_bench, torchvision_reference
 from ..deploy.loading import resolve_model
 from ..deploy.opprofile import format_profile, op_profile
+from ..errors import UserError
+from ..factory import create_model
+from ..weights import ModelFile, model_format, open_model
 from ._common import (
     add_model_args,
     check_contract_size,
@@ -38,11 +41,16 @@ def register(sub: argparse._SubParsersAction) -> None:
         "architecture when one exists, else to the model's own eager path.",
     )
     p.add_argument("model", nargs="?", help="registered model name (or use --checkpoint)")
-    p.add_argument("--checkpoint", "-c", help="a .safetensors checkpoint instead of a random-weight model")
+    p.add_argument(
+        "--checkpoint",
+        "-c",
+        help="a model file instead of a random-weight model: a .safetensors checkpoint (timed on every --paths back "
+        "end), or an exported .onnx or TorchScript file (timed on its own runtime)",
+    )
     add_model_args(p)
     p.add_argument("--batch", type=_ints, default=[1, 16], help="batch sizes, comma-separated (default 1,16)")
     p.add_argument(
-        "--input-size", type=positive_int, default=None, help="image side (default: the checkpoint's, or the model's)"
+        "--input-size", type=positive_int, default=None, help="image side (default: the checkpoint's or the model's)"
     )
     p.add_argument(
         "--paths", default="auto", help="back ends, comma-separated (auto: every one this machine runs, but compile)"
@@ -66,6 +74,16 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
+def _exported(checkpoint: str | None, model: str | None, model_args: dict) -> ModelFile | None:
+    """The exported file ``checkpoint`` names (ONNX, TorchScript), or None for a checkpoint or a model name."""
+    if not checkpoint or model or model_format(checkpoint) == "safetensors":
+        return None
+    mf = open_model(checkpoint)
+    if model_args:
+        raise UserError(f"{checkpoint} is an exported graph: --set options cannot change it")
+    return mf
+
+
 def run(args: argparse.Namespace) -> int:
     # with --json, stdout holds the report alone; notes (threads, options, profiles) go to stderr
     with stdout_to_stderr(args.json):
@@ -77,7 +95,14 @@ def run(args: argparse.Namespace) -> int:
 
 def _bench(args: argparse.Namespace) -> BenchReport:
     model_args = parse_model_args(args.model_args)
-    model, contract = resolve_model(args.checkpoint, args.model, model_args)
+    exported = _exported(args.checkpoint, args.model, model_args)
+    if exported is not None and args.profile:
+        raise UserError(f"--profile times PyTorch operators: {args.checkpoint} is an exported graph")
+    if exported is not None:
+        contract = exported.feed_contract
+        model = create_model(contract.model, contract.num_classes, **dict(contract.model_kwargs))  # for MACs only
+    else:
+        model, contract = resolve_model(args.checkpoint, args.model, model_args)
     if args.input_size:
         contract = contract.replace(input_size=args.input_size)
     check_contract_size(contract)
@@ -106,6 +131,7 @@ def _bench(args: argparse.Namespace) -> BenchReport:
         threads=args.threads,
         warmup=args.warmup,
         repeats=args.repeats,
+        file=(f"{exported.format} file", exported.forward(threads=args.threads)) if exported is not None else None,
     )
     if not args.json:
         print(format_report(report))

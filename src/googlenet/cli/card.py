@@ -7,8 +7,8 @@ import sys
 from pathlib import Path
 
 from ..card import checkpoint_card
-from ..checkpoint import atomic_write
 from ..errors import UserError
+from ..fileio import atomic_write
 from ._common import output_file, print_json, stdout_to_stderr
 
 
@@ -17,7 +17,11 @@ def register(sub: argparse._SubParsersAction) -> None:
         "card",
         help="a checkpoint's model card (Markdown): architecture, input contract, provenance, recorded accuracy",
     )
-    p.add_argument("checkpoint", help=".safetensors checkpoint (or a run folder with best/last.safetensors)")
+    p.add_argument(
+        "checkpoint",
+        help="model file: a .safetensors checkpoint (or a run folder with best/last.safetensors), or an exported "
+        ".onnx or TorchScript file",
+    )
     p.add_argument(
         "-o", "--output", default=None, type=output_file, help="write the Markdown here instead of printing it"
     )

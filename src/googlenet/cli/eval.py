@@ -6,7 +6,6 @@ import argparse
 import json
 from pathlib import Path
 
-from ..checkpoint import atomic_write
 from ..data.crops import CROP_SCHEMES
 from ..data.sources import resolve_split
 from ..errors import UserError
@@ -14,6 +13,7 @@ from ..eval.evaluate import CLASS_MAPS, EvalOptions, evaluate, table3_markdown
 from ..eval.members import class_names_of, load_members
 from ..eval.metrics import save_confusion_png
 from ..eval.stream import REDUCTIONS
+from ..fileio import atomic_write
 from ..runtime.backends import available_backends
 from ..runtime.images import idx_images
 from ._common import check_contract_size, non_negative_int, output_file, positive_int
@@ -73,7 +73,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         nargs="+",
         required=True,
         metavar="C",
-        help="checkpoint(s) (.safetensors or a run folder); several are also ensembled",
+        help="model file(s): .safetensors checkpoints (or run folders), or exported .onnx or TorchScript files; "
+        "several are also ensembled",
     )
     p.add_argument(
         "--data",

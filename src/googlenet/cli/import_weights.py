@@ -8,11 +8,12 @@ name through its weights API and download cache (``--torchvision NAME``).
 from __future__ import annotations
 
 import argparse
+import dataclasses
 
-from ..caffe import NETWORKS, import_caffe, is_caffemodel
 from ..contract import ModelContract
 from ..errors import UserError
-from ..weights import import_torchvision, import_torchvision_by_name
+from ..weights import convert, resolve
+from ..weights.caffe import NETWORKS
 from ._common import add_model_args, output_file, parse_model_args, positive_int
 
 
@@ -68,20 +69,24 @@ def run(args: argparse.Namespace) -> int:
     if args.torchvision:
         if args.src or args.model:
             raise UserError("--torchvision NAME takes the weights by name: give no SRC file and no --model")
-        path, meta = import_torchvision_by_name(args.torchvision, args.output, model_kwargs=kwargs)
+        path, meta = convert(resolve("torchvision", args.torchvision), args.output, args.torchvision, **kwargs)
     elif not args.src or not args.model:
         raise UserError("give SRC --model NAME (a .pth or .caffemodel file), or --torchvision NAME")
-    elif is_caffemodel(args.src):
-        if kwargs or args.num_classes is not None or args.class_names:
-            raise UserError("a caffemodel fixes the network: --set, --num-classes and --class-names do not apply")
-        if args.model not in NETWORKS:
-            raise UserError(f"{args.src} is a Caffe model: import it into {' or '.join(NETWORKS)}, not {args.model!r}")
-        path, meta = import_caffe(args.src, args.model, args.output)
     else:
-        names = _read_names(args.class_names) if args.class_names else None
-        path, meta = import_torchvision(
-            args.src, args.model, args.output, num_classes=args.num_classes, model_kwargs=kwargs, class_names=names
-        )
+        source = resolve(args.src, args.model)
+        if source.kind == "caffe":
+            if kwargs or args.num_classes is not None or args.class_names:
+                raise UserError("a caffemodel fixes the network: --set, --num-classes and --class-names do not apply")
+            if args.model not in NETWORKS:
+                raise UserError(
+                    f"{args.src} is a Caffe model: import it into {' or '.join(NETWORKS)}, not {args.model!r}"
+                )
+            path, meta = convert(source, args.output)
+        else:
+            names = _read_names(args.class_names) if args.class_names else None
+            options = {"num_classes": args.num_classes, "model_kwargs": kwargs, "class_names": names}
+            as_pth = dataclasses.replace(source, kind="pth", model=args.model)  # what is not Caffe is a state dict
+            path, meta = convert(as_pth, args.output, **options)
     contract = ModelContract.from_meta(meta)
     extra = f", options {dict(contract.model_kwargs)}" if contract.model_kwargs else ""
     print(f"wrote {path} ({contract.model}, {contract.num_classes} classes{extra})")

@@ -6,7 +6,7 @@ import argparse
 import sys
 
 from ..eval.members import class_names_of, load_members
-from ..eval.predict import as_dict, cam_folder, expand_inputs, predict, save_cams
+from ..eval.predict import as_dict, cam_folder, cam_model, expand_inputs, predict, save_cams
 from ._common import check_contract_size, positive_int, print_json, stdout_to_stderr
 from .eval import add_model_options
 
@@ -21,7 +21,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         action="append",
         required=True,
         metavar="C",
-        help="checkpoint (.safetensors or run folder); repeat to ensemble several",
+        help="model file: a .safetensors checkpoint (or run folder), or an exported .onnx or TorchScript file; "
+        "repeat to ensemble several",
     )
     p.add_argument("--topk", type=positive_int, default=5, help="classes shown per image (default 5)")
     p.add_argument("--json", action="store_true", help="one JSON object per line instead of a table")
@@ -41,6 +42,8 @@ def run(args: argparse.Namespace) -> int:
         members = load_members(args.checkpoint, backend=args.backend, device=args.device, input_size=args.input_size)
         for m in members:
             check_contract_size(m.contract)
+        if args.cam:
+            cam_model(members[0])  # refused before any image is read
         names = class_names_of(members)
         files = expand_inputs(args.inputs)
         folder = cam_folder(args.cam) if args.cam else None

@@ -30,7 +30,13 @@ def _positive_float(text: str) -> float:
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser("serve", help="serve a checkpoint over HTTP, with a web page", description=__doc__)
-    p.add_argument("--checkpoint", required=True, metavar="C", help="checkpoint (.safetensors or run folder)")
+    p.add_argument(
+        "--checkpoint",
+        required=True,
+        metavar="C",
+        help="model file: a .safetensors checkpoint (or run folder), or an exported .onnx or TorchScript file "
+        "(no Grad-CAM: it needs the PyTorch model)",
+    )
     p.add_argument(
         "--backend", default="eager", help=f"inference back end: {', '.join(available_backends())} (default: eager)"
     )

@@ -64,7 +64,7 @@ class DataConfig(Group):
 class ModelConfig(Group):
     """The network, its builder options and the weights it starts from."""
 
-    name: Str = Field("googlenet", description="a registered model (googlenet models)")
+    name: Str = Field("googlenet", description="a registered model (`googlenet models` lists them)")
     kwargs: dict[str, Any] = Field(
         default_factory=dict, description="builder options, e.g. {width: 0.5, batch_norm: true}"
     )

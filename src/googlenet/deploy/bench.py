@@ -150,8 +150,10 @@ def run_bench(
     warmup: int = 2,
     repeats: int = 10,
     seed: int = 0,
+    file: tuple[str, Forward] | None = None,
 ) -> BenchReport:
-    """Time every back end in ``paths`` for ``model`` (and ``reference_paths`` for ``reference``).
+    """Time every back end in ``paths`` for ``model`` (and ``reference_paths`` for ``reference``); or, with
+    ``file``, an exported model file on its own runtime (``model`` then only gives the multiply-adds).
 
     Args:
         model: the network to deploy.
@@ -166,10 +168,13 @@ def run_bench(
         warmup: untimed calls per back end and batch size (after compilation).
         repeats: timed calls per back end and batch size; the median is reported, with min and max.
         seed: seed of the random input batch.
+        file: ``(label, forward)`` of an exported file (ONNX, TorchScript): timed instead of ``paths``, its own
+            outputs the reference of its difference columns.
     """
     paths = _parse_paths(paths)
     reference_paths = _parse_paths(reference_paths) if reference is not None else []
-    if "eager" not in paths:
+    own = file[0] if file is not None else "eager"  # the subject's own baseline path
+    if file is None and "eager" not in paths:
         paths = ["eager", *paths]
     if reference is not None and "eager" not in reference_paths:
         reference_paths = ["eager", *reference_paths]
@@ -177,8 +182,8 @@ def run_bench(
     model = model.eval()
     input_size, in_chans = contract.input_size, contract.in_chans
     macs = count_macs(model, input_size, in_chans)
-    subjects: list[tuple[str, str, Forward]] = []
-    for path in paths:
+    subjects: list[tuple[str, str, Forward]] = [(name, file[0], file[1])] if file is not None else []
+    for path in paths if file is None else []:
         subjects.append((name, path, make_backend(path, model, contract, batch_size=max(batches), threads=threads)))
     if reference is not None:
         for path in reference_paths:
@@ -202,7 +207,7 @@ def run_bench(
         for subject, path, fn in subjects:
             t = times[(subject, path)]
             median = statistics.median(t)
-            eager_out = outputs[(subject, "eager")]
+            eager_out = outputs[(subject, own if subject == name else "eager")]
             rows.append(
                 BenchRow(
                     model=subject,
@@ -218,10 +223,10 @@ def run_bench(
                     precision="int8" if is_reduced_precision(path) else str(getattr(fn, "precision", "fp32")),
                 )
             )
-    base_name = reference[0] if reference is not None else name
+    base_name, base_path = (reference[0], "eager") if reference is not None else (name, own)
     info = cpu_info()
     for row in rows:
-        base = next(r for r in rows if r.model == base_name and r.path == "eager" and r.batch == row.batch)
+        base = next(r for r in rows if r.model == base_name and r.path == base_path and r.batch == row.batch)
         row.ratio = row.images_per_s / base.images_per_s
         peers = [
             r for r in rows
@@ -243,7 +248,7 @@ def run_bench(
         "loadavg_before": [round(v, 2) for v in load_before],
         "loadavg_after": [round(v, 2) for v in os.getloadavg()],
     }
-    return BenchReport(rows, threads, input_size, repeats, macs, f"{base_name} eager", env)
+    return BenchReport(rows, threads, input_size, repeats, macs, f"{base_name} {base_path}", env)
 
 
 def _version(module: str) -> str:

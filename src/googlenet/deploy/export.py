@@ -3,7 +3,8 @@
 The exported graph is ``forward(x) -> logits`` only (auxiliary heads are not on that path), with batch norm
 folded into the convolutions and, optionally, the input normalisation baked in (the file then takes RGB in
 [0, 1] and does the contract's scaling, channel order and mean/std itself). The file carries
-``contract.to_meta()`` plus export fields; :func:`googlenet.runtime.exported.exported_contract` reads it back.
+``contract.to_meta()`` plus export fields; :func:`googlenet.weights.open_model` reads it back (the writers are
+:mod:`googlenet.weights.onnx_file` and :mod:`googlenet.weights.torchscript_file`).
 
 Every export is checked: the file is loaded back with ONNX Runtime or ``torch.jit.load`` and run on real
 images, and its logits must match the eager model's within ``tolerance`` (max abs), else :class:`ParityError`.
@@ -22,12 +23,13 @@ from torch import Tensor, nn
 
 from ..contract import ModelContract
 from ..preprocess import normalizer
-from ..runtime.exported import BAKED, load_exported
 from ..runtime.fuse import fold_batch_norm
 from ..runtime.lrn import use_conv_lrn
-from ..runtime.onnx import DEFAULT_OPSET, ExportError
+from ..runtime.onnx import DEFAULT_OPSET, ExportError, to_onnx
+from ..weights.formats import BAKED
+from ..weights.onnx_file import open_onnx, save_onnx
+from ..weights.torchscript_file import open_torchscript, save_torchscript
 from .parity import ParityError, check_parity
-from .writers import write_onnx, write_torchscript
 
 FORMATS = ("onnx", "torchscript")
 
@@ -126,11 +128,12 @@ def export_model(
     try:
         if fmt == "onnx":
             info.update(opset=opset, exporter="dynamo" if dynamo else "torchscript-legacy")
-            kwargs = {"dynamic_batch": dynamic_batch, "opset": opset, "dynamo": dynamo, "metadata": info}
-            write_onnx(graph, checking, example.contiguous(), **kwargs)
+            proto = to_onnx(graph, example.contiguous(), dynamic_batch=dynamic_batch, opset=opset, dynamo=dynamo)
+            save_onnx(proto, checking, info)
+            loaded = open_onnx(checking).forward()
         else:
-            write_torchscript(graph, checking, example, info)
-        loaded = load_exported(checking)
+            save_torchscript(graph, checking, example, info)
+            loaded = open_torchscript(checking).forward()
         chunk = batch_size if static else None
         diff, rel = check_parity(eager, loaded, normalized, inputs, chunk, tolerance, name=str(path))
         os.replace(checking, path)

@@ -9,10 +9,9 @@ from pathlib import Path
 from torch import Tensor
 
 from ..eval.evaluate import EvalOptions, run_pass
-from ..eval.members import load_exported_member
-from ..runtime.exported import read_metadata
+from ..eval.members import load_member
 from ..runtime.quantize import quantize_static_bytes
-from .writers import save_onnx
+from ..weights.onnx_file import read_onnx_metadata, save_onnx
 
 
 def write_int8(fp32: str | os.PathLike, path: str | os.PathLike, calibration: Tensor) -> Path:
@@ -20,7 +19,7 @@ def write_int8(fp32: str | os.PathLike, path: str | os.PathLike, calibration: Te
     file takes them); the int8 file carries the fp32 file's metadata and says how it was quantised."""
     import onnx
 
-    meta = read_metadata(fp32)
+    meta = read_onnx_metadata(fp32)
     proto = onnx.load_from_string(quantize_static_bytes(Path(fp32).read_bytes(), calibration))
     meta.update(quantization="int8 QDQ static", calibration_images=len(calibration))
     return save_onnx(proto, path, meta)
@@ -49,7 +48,7 @@ def compare_int8(
     """Evaluate both files (one centre crop, each preprocessed per its contract) on the class folders ``root``,
     at most ``limit`` images spread over the classes."""
     opts = EvalOptions(limit=limit, progress=False)
-    a, b = (run_pass(load_exported_member(p), root, 1, opts) for p in (fp32, int8))
+    a, b = (run_pass(load_member(p), root, 1, opts) for p in (fp32, int8))
     pred_a, pred_b = a.probs.argmax(1), b.probs.argmax(1)
     return Int8Comparison(
         images=len(a.targets),

@@ -1,4 +1,5 @@
-"""The model a deploy command works on, with its contract: from a checkpoint, or by registered name."""
+"""The model ``export`` works on, with its contract: from a checkpoint (PyTorch weights to build a graph from), or
+by registered name."""
 
 from __future__ import annotations
 
@@ -8,7 +9,8 @@ from torch import nn
 
 from ..contract import ModelContract
 from ..errors import UserError
-from ..factory import create_model, default_contract, load_model
+from ..factory import create_model, default_contract
+from ..weights import load_checkpoint
 
 
 def resolve_model(
@@ -19,7 +21,7 @@ def resolve_model(
     if checkpoint and model:
         raise UserError("give either --checkpoint or a model name, not both")
     if checkpoint:
-        net, contract, _ = load_model(checkpoint, **(model_args or {}))
+        net, contract, _ = load_checkpoint(checkpoint, **(model_args or {}))
         return net.eval(), contract
     if not model:
         raise UserError("give a model name or --checkpoint")

@@ -1,18 +1,20 @@
-"""The models of an evaluation or prediction: each a back-end forward with its contract."""
+"""The models of an evaluation or prediction: each a back-end forward with its contract, from any model file
+:func:`googlenet.weights.open_model` reads (a checkpoint, an ONNX or TorchScript export)."""
 
 from __future__ import annotations
 
 import os
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+
+from torch import nn
 
 from ..contract import ModelContract
 from ..errors import UserError
-from ..factory import load_model
 from ..preprocess import Normalize, normalizer
-from ..runtime.backends import Forward, make_backend
-from ..runtime.exported import exported_contract, input_contract, load_exported, read_metadata
+from ..runtime.backends import Forward
+from ..weights import ModelFile, open_model
 
 
 @dataclass
@@ -22,6 +24,7 @@ class Member:
     path: str
     forward: Forward
     contract: ModelContract
+    module: nn.Module | None = field(default=None, repr=False)  # the eager model (checkpoints): for Grad-CAM
 
     @property
     def model_name(self) -> str:
@@ -61,15 +64,23 @@ class Member:
 def load_member(
     path: str | os.PathLike, backend: str = "eager", device: str = "cpu", input_size: int | None = None
 ) -> Member:
-    """Load a checkpoint (:func:`googlenet.factory.load_model`) and wrap it in a back end.
+    """Open a model file (:func:`googlenet.weights.open_model`: a checkpoint or run folder, an ONNX or TorchScript
+    export) and wrap it in a back end (an export runs on its own runtime: ``backend`` must be ``eager``).
 
     ``input_size`` overrides the contract's crop size (the resize follows: ``input_size / crop_fraction``).
     """
-    model, contract, _ = load_model(path)
+    return member_of(open_model(path), str(path), backend, device, input_size)
+
+
+def member_of(
+    mf: ModelFile, path: str, backend: str = "eager", device: str = "cpu", input_size: int | None = None
+) -> Member:
+    """An opened model file as a member, fed as the file takes its input (0..1 RGB for baked normalisation)."""
+    contract = mf.feed_contract
     check_scores_classes(contract, path)
     if input_size:
         contract = contract.replace(input_size=input_size)
-    return Member(str(path), make_backend(backend, model, contract, device=device), contract)
+    return Member(path, mf.forward(backend, device, contract=contract), contract, mf.module)
 
 
 def check_scores_classes(contract: ModelContract, path: str | os.PathLike) -> None:
@@ -106,12 +117,3 @@ def class_names_of(members: Sequence[Member]) -> list[str]:
         if m.contract.class_names:
             return list(m.contract.class_names)
     return members[0].contract.names
-
-
-def load_exported_member(path: str | os.PathLike, threads: int | None = None) -> Member:
-    """An exported ONNX or TorchScript file as a member: run by ONNX Runtime or ``torch.jit`` on the CPU, fed
-    as the contract stored in the file says (0..1 RGB for a file with baked normalisation)."""
-    meta = read_metadata(path)
-    contract = input_contract(exported_contract(path, meta), meta)
-    check_scores_classes(contract, path)
-    return Member(str(path), load_exported(path, threads), contract)

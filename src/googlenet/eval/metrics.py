@@ -11,7 +11,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from ..checkpoint import atomic_write
+from ..fileio import atomic_write
 
 
 def topk_correct(scores: Tensor, targets: Tensor, k: int) -> Tensor:

@@ -15,7 +15,6 @@ from torchvision.transforms.v2 import functional as F
 from ..cam import GradCam, overlay
 from ..data.decode import IMAGE_EXTENSIONS, ImageDecodeError, open_image
 from ..errors import UserError
-from ..factory import load_model
 from ..preprocess import decode, views
 from .members import Member
 from .stream import stream_probabilities
@@ -119,6 +118,13 @@ def cam_folder(path: str | os.PathLike) -> Path:
     return folder
 
 
+def cam_model(member: Member) -> torch.nn.Module:
+    """The eager model Grad-CAM runs on; :class:`UserError` for an exported file (a graph without gradients)."""
+    if member.module is None:
+        raise UserError(f"--cam needs the PyTorch model: {member.path} is an exported graph; give its .safetensors")
+    return member.module
+
+
 def save_cams(
     member: Member, preds: Sequence[Prediction], folder: str | os.PathLike, layer: str | None = None
 ) -> tuple[dict[str, Path], str]:
@@ -128,8 +134,7 @@ def save_cams(
     predicted), for the class the prediction ranks first (the ensemble's, with several checkpoints), over the
     region its centre crop shows (:func:`googlenet.cam.overlay`). Files that could not be read get none.
     """
-    model, _, _ = load_model(member.path)
-    cam = GradCam(model, member.contract, layer)
+    cam = GradCam(cam_model(member), member.contract, layer)
     cut, normalize = views(member.contract), member.preprocess()
     written: dict[str, Path] = {}
     taken: set[str] = set()

@@ -24,10 +24,10 @@ from dataclasses import dataclass
 
 from torch import nn
 
-from ..caffe.nets import GOOGLENET, INCEPTIONS
 from ..errors import UserError
 from ..models.inception import Inception, InceptionNaive
 from ..models.layers import ConvBlock
+from ..weights.caffe.nets import GOOGLENET, INCEPTIONS
 
 # Caffe's non-convolution layers -> module paths
 _CAFFE_OTHER = {

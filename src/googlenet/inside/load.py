@@ -10,14 +10,15 @@ import torch
 from torch import nn
 
 from ..contract import ModelContract
-from ..factory import create_model, default_contract, load_model
+from ..factory import create_model, default_contract
+from ..weights import load_checkpoint
 
 __all__ = ["from_checkpoint", "from_registry"]
 
 
 def from_checkpoint(path: str | os.PathLike) -> tuple[nn.Module, ModelContract]:
     """The model a checkpoint names, its weights loaded strictly, in eval mode, and its contract."""
-    model, contract, _ = load_model(path)
+    model, contract, _ = load_checkpoint(path)
     return model.eval(), contract
 
 

@@ -35,7 +35,7 @@ import torch
 from torch import Tensor, nn
 from torchvision import models as tvm
 
-from ..registry import register_model
+from ..registry import PublishedWeights, register_model, torchvision_weights
 from .adapter import adapt
 
 # Krizhevsky LRN: b = a / (k + alpha * sum_n a^2)^beta with k=2, n=5, alpha=1e-4, beta=0.75. PyTorch divides
@@ -142,6 +142,20 @@ class AlexNet(nn.Module):
         self.num_classes = num_classes
 
 
+# BVLC's Caffe replication (models/bvlc_alexnet/readme.md); ``googlenet import-weights`` loads the file
+BVLC_ALEXNET = PublishedWeights(
+    tag="bvlc",
+    source="caffe",
+    publisher="BVLC",
+    ref="bvlc_alexnet.caffemodel",
+    url="http://dl.caffe.berkeleyvision.org/bvlc_alexnet.caffemodel",
+    sha1="9116a64c0fbe4459d18f4bb6b56d647b63920377",
+    top1=57.1,
+    top5=80.2,
+    evaluation="ILSVRC-2012 val, single centre crop",
+)
+
+
 @register_model(family="alexnet", min_input_size=63)
 def alexnet(num_classes: int = 1000, **kwargs) -> AlexNet:
     """AlexNet as the paper: 96-256-384-384-256, LRN, overlapping pools, dropout 0.5, on one device."""
@@ -154,13 +168,13 @@ def alexnet_grouped(num_classes: int = 1000, **kwargs) -> AlexNet:
     return AlexNet(num_classes, grouped=True, **kwargs)
 
 
-@register_model(family="alexnet", default_input_size=227, min_input_size=39)
+@register_model(family="alexnet", default_input_size=227, min_input_size=39, weights=(BVLC_ALEXNET,))
 def alexnet_bvlc(num_classes: int = 1000, **kwargs) -> AlexNet:
     """BVLC's Caffe AlexNet (deploy.prototxt: 227 px, unpadded conv1, groups, LRN k 1): loads bvlc_alexnet weights."""
     return AlexNet(num_classes, bvlc=True, **kwargs)
 
 
-@register_model(family="alexnet", min_input_size=63)
+@register_model(family="alexnet", min_input_size=63, weights=(torchvision_weights("alexnet"),))
 def alexnet_tv(num_classes: int = 1000, *, in_chans: int = 3, **kwargs) -> nn.Module:
     """torchvision's AlexNet ("one weird trick": 64-192-384-256-256, no LRN, no groups)."""
     return adapt(tvm.alexnet(weights=None, num_classes=num_classes or 1, **kwargs), in_chans, num_classes == 0)

@@ -39,7 +39,7 @@ weight init           paper: "gaussian" (so BVLC's     truncated normal 0.01 (sc
 
 ``num_classes=0`` builds a features-only model (timm's convention): no classifier and no auxiliary heads, ``forward``
 returns the pooled features (N x 1024). BVLC's published ``bvlc_googlenet.caffemodel`` loads into ``googlenet``
-(``googlenet import-weights``, :mod:`googlenet.caffe`).
+(``googlenet import-weights``, :mod:`googlenet.weights.caffe`).
 
 Variants: ``width`` multiplies every channel count (stem, every Inception branch, aux conv and FC
 hidden units; rounding ``max(1, floor(n * width + 0.5))``), ``small_input=True`` replaces the
@@ -57,7 +57,7 @@ import torch
 from torch import Tensor, nn
 
 from ..errors import InputSizeError
-from ..registry import register_model
+from ..registry import PublishedWeights, register_model
 from .inception import ConvFactory, Inception, InceptionAux, InceptionNaive
 from .layers import ConvBlock, caffe_xavier_, scale_channels
 
@@ -317,7 +317,21 @@ def _googlenet(num_classes: int, **kwargs) -> GoogLeNet:
     return GoogLeNet(num_classes=num_classes, **kwargs)
 
 
-@register_model(family="googlenet")
+# BVLC's Caffe replication (models/bvlc_googlenet/readme.md); ``googlenet import-weights`` loads the file
+BVLC_GOOGLENET = PublishedWeights(
+    tag="bvlc",
+    source="caffe",
+    publisher="BVLC",
+    ref="bvlc_googlenet.caffemodel",
+    url="http://dl.caffe.berkeleyvision.org/bvlc_googlenet.caffemodel",
+    sha1="405fc5acd08a3bb12de8ee5e23a96bec22f08204",
+    top1=68.7,
+    top5=88.9,
+    evaluation="ILSVRC-2012 val, single centre crop",
+)
+
+
+@register_model(family="googlenet", weights=(BVLC_GOOGLENET,))
 def googlenet(num_classes: int = 1000, **kwargs) -> GoogLeNet:
     """GoogLeNet exactly as the paper (Table 1) and its Caffe definition: 5x5 branches, LRN, aux heads."""
     return _googlenet(num_classes, **kwargs)

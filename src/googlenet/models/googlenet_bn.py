@@ -15,7 +15,7 @@ normalised with the ImageNet mean/std to the [-1, 1] range the ported weights we
 
 from __future__ import annotations
 
-from ..registry import register_model
+from ..registry import register_model, torchvision_weights
 from .googlenet import GoogLeNet
 
 # The knobs that turn the paper network into torchvision's port.
@@ -32,7 +32,10 @@ TORCHVISION_TOPOLOGY = {
 }
 
 
-@register_model(family="googlenet", min_input_size=15)
+# torchvision's GoogLeNet weights are ported from TensorFlow and expect [-1, 1] inputs: its loader sets transform_input
+@register_model(
+    family="googlenet", min_input_size=15, weights=(torchvision_weights("googlenet", transform_input=True),)
+)
 def googlenet_bn(num_classes: int = 1000, *, transform_input: bool = False, **kwargs) -> GoogLeNet:
     """torchvision's GoogLeNet (batch norm, 3x3 "5x5" branch) from our blocks; loads its checkpoints strictly."""
     options = {**TORCHVISION_TOPOLOGY, **kwargs}

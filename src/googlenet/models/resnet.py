@@ -19,7 +19,7 @@ from torch import nn
 from torchvision import models as tvm
 from torchvision.models.resnet import Bottleneck
 
-from ..registry import register_model
+from ..registry import register_model, torchvision_weights
 from .adapter import adapt
 
 
@@ -46,31 +46,31 @@ def _resnet(
 _RESNET = {"family": "resnet", "min_input_size": 1}  # torchvision's min_size for every ResNet
 
 
-@register_model(**_RESNET)
+@register_model(**_RESNET, weights=(torchvision_weights("resnet18"),))
 def resnet18(num_classes: int = 1000, **kwargs) -> nn.Module:
     """ResNet-18: basic blocks [2, 2, 2, 2]."""
     return _resnet(tvm.resnet18, num_classes, **kwargs)
 
 
-@register_model(**_RESNET)
+@register_model(**_RESNET, weights=(torchvision_weights("resnet34"),))
 def resnet34(num_classes: int = 1000, **kwargs) -> nn.Module:
     """ResNet-34: basic blocks [3, 4, 6, 3]."""
     return _resnet(tvm.resnet34, num_classes, **kwargs)
 
 
-@register_model(**_RESNET)
+@register_model(**_RESNET, weights=(torchvision_weights("resnet50"),))
 def resnet50(num_classes: int = 1000, **kwargs) -> nn.Module:
     """ResNet-50: bottlenecks [3, 4, 6, 3] (v1.5; ``stride_in_1x1=True`` for the paper's v1)."""
     return _resnet(tvm.resnet50, num_classes, **kwargs)
 
 
-@register_model(**_RESNET)
+@register_model(**_RESNET, weights=(torchvision_weights("resnet101"),))
 def resnet101(num_classes: int = 1000, **kwargs) -> nn.Module:
     """ResNet-101: bottlenecks [3, 4, 23, 3] (v1.5; ``stride_in_1x1=True`` for the paper's v1)."""
     return _resnet(tvm.resnet101, num_classes, **kwargs)
 
 
-@register_model(**_RESNET)
+@register_model(**_RESNET, weights=(torchvision_weights("resnet152"),))
 def resnet152(num_classes: int = 1000, **kwargs) -> nn.Module:
     """ResNet-152: bottlenecks [3, 8, 36, 3] (v1.5; ``stride_in_1x1=True`` for the paper's v1)."""
     return _resnet(tvm.resnet152, num_classes, **kwargs)

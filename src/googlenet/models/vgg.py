@@ -28,7 +28,7 @@ from collections.abc import Callable, Sequence
 from torch import nn
 from torchvision import models as tvm
 
-from ..registry import register_model
+from ..registry import register_model, torchvision_weights
 from .adapter import adapt
 from .alexnet import LRN
 
@@ -72,13 +72,13 @@ def _tv_vgg(builder: Callable[..., nn.Module], num_classes: int, in_chans: int =
 _VGG = {"family": "vgg", "min_input_size": 32}
 
 
-@register_model(**_VGG)
+@register_model(**_VGG, weights=(torchvision_weights("vgg11"),))
 def vgg11(num_classes: int = 1000, **kwargs) -> nn.Module:
     """VGG configuration A (11 layers)."""
     return _tv_vgg(tvm.vgg11, num_classes, **kwargs)
 
 
-@register_model(**_VGG)
+@register_model(**_VGG, weights=(torchvision_weights("vgg11_bn"),))
 def vgg11_bn(num_classes: int = 1000, **kwargs) -> nn.Module:
     """VGG configuration A (11 layers) with batch norm."""
     return _tv_vgg(tvm.vgg11_bn, num_classes, **kwargs)
@@ -96,13 +96,13 @@ def vgg11_lrn_bn(num_classes: int = 1000, **kwargs) -> nn.Module:
     return _paper_vgg("A-LRN", True, num_classes, **kwargs)
 
 
-@register_model(**_VGG)
+@register_model(**_VGG, weights=(torchvision_weights("vgg13"),))
 def vgg13(num_classes: int = 1000, **kwargs) -> nn.Module:
     """VGG configuration B (13 layers)."""
     return _tv_vgg(tvm.vgg13, num_classes, **kwargs)
 
 
-@register_model(**_VGG)
+@register_model(**_VGG, weights=(torchvision_weights("vgg13_bn"),))
 def vgg13_bn(num_classes: int = 1000, **kwargs) -> nn.Module:
     """VGG configuration B (13 layers) with batch norm."""
     return _tv_vgg(tvm.vgg13_bn, num_classes, **kwargs)
@@ -120,25 +120,25 @@ def vgg16_c_bn(num_classes: int = 1000, **kwargs) -> nn.Module:
     return _paper_vgg("C", True, num_classes, **kwargs)
 
 
-@register_model(**_VGG)
+@register_model(**_VGG, weights=(torchvision_weights("vgg16"),))
 def vgg16(num_classes: int = 1000, **kwargs) -> nn.Module:
     """VGG configuration D (16 layers, "VGG16")."""
     return _tv_vgg(tvm.vgg16, num_classes, **kwargs)
 
 
-@register_model(**_VGG)
+@register_model(**_VGG, weights=(torchvision_weights("vgg16_bn"),))
 def vgg16_bn(num_classes: int = 1000, **kwargs) -> nn.Module:
     """VGG configuration D (16 layers) with batch norm."""
     return _tv_vgg(tvm.vgg16_bn, num_classes, **kwargs)
 
 
-@register_model(**_VGG)
+@register_model(**_VGG, weights=(torchvision_weights("vgg19"),))
 def vgg19(num_classes: int = 1000, **kwargs) -> nn.Module:
     """VGG configuration E (19 layers, "VGG19")."""
     return _tv_vgg(tvm.vgg19, num_classes, **kwargs)
 
 
-@register_model(**_VGG)
+@register_model(**_VGG, weights=(torchvision_weights("vgg19_bn"),))
 def vgg19_bn(num_classes: int = 1000, **kwargs) -> nn.Module:
     """VGG configuration E (19 layers) with batch norm."""
     return _tv_vgg(tvm.vgg19_bn, num_classes, **kwargs)

@@ -80,15 +80,42 @@ def session_options(threads: int | None = None) -> Any:  # (onnxruntime.SessionO
 
 
 def ort_forward(model: str | os.PathLike | bytes, threads: int | None = None) -> Callable[[Tensor], Tensor]:
-    """An ONNX Runtime CPU session over an ONNX file (or serialised model bytes) as ``Tensor -> Tensor``."""
+    """An ONNX Runtime CPU session over an ONNX file (or serialised model bytes) as ``Tensor -> Tensor``.
+
+    A graph with a static batch size takes any batch: it is run in chunks of that size, the last one padded. A
+    file ONNX Runtime cannot load, or an input shape it refuses, is one :class:`ExportError` line.
+    """
     import onnxruntime as ort
 
     source = model if isinstance(model, bytes) else str(model)
-    session = ort.InferenceSession(source, session_options(threads), providers=["CPUExecutionProvider"])
-    name = session.get_inputs()[0].name
+    name = "the ONNX model" if isinstance(model, bytes) else str(model)
+    try:
+        session = ort.InferenceSession(source, session_options(threads), providers=["CPUExecutionProvider"])
+    except Exception as err:  # (onnxruntime raises its own types: InvalidGraph, Fail, NoSuchFile...)
+        raise ExportError(f"{name}: ONNX Runtime cannot load it ({' '.join(str(err).split())[:300]})") from None
+    first = session.get_inputs()[0]
+    fixed = first.shape[0] if first.shape and isinstance(first.shape[0], int) else None
+
+    def run_once(array: np.ndarray) -> np.ndarray:
+        try:
+            return session.run(None, {first.name: array})[0]
+        except Exception as err:  # a shape the graph does not take
+            reason = " ".join(str(err).split())[:200]
+            raise ExportError(
+                f"{name}: ONNX Runtime refused an input of shape {tuple(array.shape)} (the graph takes "
+                f"{tuple(first.shape)}): {reason}"
+            ) from None
 
     def run(x: Tensor) -> Tensor:
         array = np.ascontiguousarray(x.detach().cpu().numpy(), dtype=np.float32)
-        return torch.from_numpy(session.run(None, {name: array})[0])
+        if fixed is None or len(array) == fixed:
+            return torch.from_numpy(run_once(array))
+        outs = []
+        for i in range(0, len(array), fixed):
+            chunk = array[i : i + fixed]
+            if len(chunk) < fixed:  # pad with copies of the last image; their logits are dropped
+                chunk = np.concatenate([chunk, np.repeat(chunk[-1:], fixed - len(chunk), axis=0)])
+            outs.append(run_once(chunk)[: min(fixed, len(array) - i)])
+        return torch.from_numpy(np.concatenate(outs))
 
     return run

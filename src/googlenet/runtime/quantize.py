@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 from torch import Tensor
 
-from ..checkpoint import atomic_write
+from ..fileio import atomic_write
 
 
 def _reader(images: Tensor, input_name: str, batch_size: int):  # (onnxruntime base class)

@@ -183,6 +183,8 @@ class Api:
         start = time.perf_counter()
         index = query_int(request, "index", None, 0, self.service.contract.num_classes - 1)
         data = await read_upload(request, self.service.options.max_upload_bytes)
+        if self.service.card["serving"]["cam_layer"] is None:
+            raise ApiError(501, "Grad-CAM needs the PyTorch model; this server runs an exported graph")
         png, shown = await self._decode(self.service.cam_png, data, index)
         headers = {
             "X-Class-Index": str(shown),

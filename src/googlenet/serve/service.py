@@ -1,4 +1,7 @@
-"""What the server serves, without the web: a checkpoint behind a back end, its preprocessing, Grad-CAM and card.
+"""What the server serves, without the web: a model file behind a back end, its preprocessing, Grad-CAM and card.
+
+The model file is any :func:`googlenet.weights.open_model` reads: a checkpoint (any back end, Grad-CAM), or an
+exported ONNX or TorchScript file (its own runtime; no Grad-CAM, which needs the PyTorch model's gradients).
 
 An upload goes ``bytes -> data.decode.decode_bytes`` (in the contract's image mode, the server's pixel limit
 checked from the header before decoding) ``-> preprocess.views`` (the single centre crop) ``-> Normalize``: the
@@ -28,11 +31,14 @@ from ..contract import ModelContract
 from ..data.decode import decode_bytes
 from ..errors import UserError
 from ..eval.members import check_scores_classes
-from ..factory import load_model
 from ..preprocess import normalizer, views
-from ..runtime.backends import make_backend
+from ..weights import open_model
 
 MiB = 1 << 20
+
+
+class CamUnavailable(UserError):
+    """Grad-CAM asked of a server that runs an exported graph (no gradients to follow)."""
 
 
 @dataclass(frozen=True)
@@ -78,24 +84,20 @@ class Service:
     def __init__(self, checkpoint: str | os.PathLike, options: ServeOptions | None = None) -> None:
         self.options = options = options or ServeOptions()
         start = time.perf_counter()
-        model, contract, meta = load_model(checkpoint)
+        mf = open_model(checkpoint)
+        contract = mf.feed_contract  # what the file takes (0..1 RGB for an export with baked normalisation)
         check_scores_classes(contract, checkpoint)  # a features-only model cannot classify
         self.contract: ModelContract = contract
         self.names = contract.names
         self._cut = views(contract)
         self._normalize = normalizer(contract)
-        self.forward = make_backend(
-            options.backend,
-            model,
-            contract,
-            device=options.device,
-            batch_size=options.max_batch,
-            threads=options.threads,
-        )
-        self._model = model
-        self._cam = GradCam(model, contract, options.cam_layer)  # the eager model, beside the back end
+        self.forward = mf.forward(options.backend, options.device, options.max_batch, options.threads)
+        self._model = mf.module
+        # Grad-CAM runs on the eager model, beside the back end; an exported graph has none
+        self._cam = GradCam(mf.module, contract, options.cam_layer) if mf.module is not None else None
         self._cam_lock = threading.Lock()  # one CAM at a time: each holds a graph of the whole network
-        self.card = model_card(model, contract, meta, Path(checkpoint).name, options, self._cam.layer)
+        cam_layer = self._cam.layer if self._cam is not None else None
+        self.card = model_card(mf.architecture(), mf.contract, mf.meta, Path(checkpoint).name, options, cam_layer)
         self.load_seconds = time.perf_counter() - start  # checkpoint, back end and card (GET /metrics)
 
     # ---- requests (called in worker threads) -----------------------------------------------------------
@@ -123,6 +125,8 @@ class Service:
     def cam_png(self, data: bytes, index: int | None = None) -> tuple[bytes, int]:
         """The Grad-CAM overlay of an upload for class ``index`` (default: the eager model's top class), as a
         PNG, and the class it shows."""
+        if self._cam is None or self._model is None:
+            raise CamUnavailable("Grad-CAM needs the PyTorch model; this server runs an exported graph")
         image = self.decode(data)
         x = self.inputs(image).to(next(self._model.parameters()).device)
         with self._cam_lock:
@@ -132,7 +136,8 @@ class Service:
         return buf.getvalue(), cam.indices[0]
 
     def close(self) -> None:
-        self._cam.close()
+        if self._cam is not None:
+            self._cam.close()
 
 
 def model_card(
@@ -141,7 +146,7 @@ def model_card(
     meta: dict[str, Any],
     checkpoint: str,
     options: ServeOptions,
-    cam_layer: str,
+    cam_layer: str | None,
 ) -> dict[str, Any]:
     """``GET /v1/model``: the model card of :mod:`googlenet.card` (the same facts and text as ``googlenet card``),
     plus how this server runs the weights and the card as Markdown."""

@@ -7,8 +7,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..checkpoint import CheckpointError, save_weights
 from ..config import TrainConfig
+from ..weights import CheckpointError, save
 from .finetune import InitSource, InputScale
 from .inputs import Inputs
 from .provenance import run_contract
@@ -119,15 +119,15 @@ class RunFiles:
         """``last`` (raw weights), ``ema`` and, when the val accuracy improved, ``best`` (raw or EMA)."""
         parts = self.parts
         if self.cfg.checkpoint.save_all_ranks and self.world > 1:
-            save_weights(self.out / f"last_rank{self.rank}.safetensors", parts.module, self._meta(p, metrics, "raw"))
+            save(self.out / f"last_rank{self.rank}.safetensors", parts.module, self._meta(p, metrics, "raw"))
         if self.rank != 0:
             return
-        save_weights(self.out / "last.safetensors", parts.module, self._meta(p, metrics, "raw"))
+        save(self.out / "last.safetensors", parts.module, self._meta(p, metrics, "raw"))
         candidates = [(metrics.get("val_acc", -1.0), "raw", parts.module)]
         if parts.ema is not None:
-            save_weights(self.out / "ema.safetensors", parts.ema.module, self._meta(p, metrics, "ema"))
+            save(self.out / "ema.safetensors", parts.ema.module, self._meta(p, metrics, "ema"))
             candidates.append((metrics.get("ema_val_acc", -1.0), "ema", parts.ema.module))
         acc, kind, module = max(candidates, key=lambda c: c[0])
         if acc > p.best_acc:
             p.best_acc = acc
-            save_weights(self.out / "best.safetensors", module, self._meta(p, metrics, kind))
+            save(self.out / "best.safetensors", module, self._meta(p, metrics, kind))

@@ -1,7 +1,7 @@
 """Fine-tuning: a run that starts from other weights (``model.init_weights=PATH|torchvision``), and its input scale.
 
 Everything of the source that fits is loaded; the classifier (and the auxiliary heads' classifiers) is left freshly
-initialised when its class count differs (:func:`googlenet.factory.load_pretrained`). The source's builder options
+initialised when its class count differs (:func:`googlenet.weights.load_into`). The source's builder options
 (``aux_logits``, ``transform_input``...) are the run's unless its ``model.kwargs`` say otherwise, and with
 ``model.input_contract=auto`` its input scale (pixel range, channel order, mean/std) is the run's, so the features
 see what they were trained on. ``model.freeze=features`` trains the classifiers only (batch-norm statistics of the
@@ -17,11 +17,10 @@ from typing import Any
 import torch
 from torch import nn
 
-from ..checkpoint import CheckpointError, read_checkpoint
 from ..config import ConfigError, TrainConfig
 from ..contract import CAFFE_MEAN_BGR, ModelContract
-from ..factory import classifier_keys, contract_of, load_pretrained
-from ..pretrained import TORCHVISION_KWARGS, torchvision_contract, torchvision_state, torchvision_weights
+from ..weights import classifier_keys, load_into, resolve
+from ..weights.errors import CheckpointError
 
 
 @dataclass(frozen=True)
@@ -70,14 +69,7 @@ def resolve_init(cfg: TrainConfig) -> InitSource | None:
     """The source of ``cfg.model.init_weights`` with its contract (nothing downloaded or loaded yet), or None."""
     if cfg.model.init_weights is None:
         return None
-    if cfg.model.init_weights == "torchvision":
-        fields = torchvision_contract(torchvision_weights(cfg.model.name))
-        contract = ModelContract(
-            model=cfg.model.name, model_kwargs=TORCHVISION_KWARGS.get(cfg.model.name, {}), **fields
-        )
-        return InitSource("torchvision", contract)
-    _, meta = read_checkpoint(cfg.model.init_weights)
-    contract = contract_of(meta, cfg.model.init_weights)
+    contract = resolve(cfg.model.init_weights, cfg.model.name).contract()
     if contract.model != cfg.model.name:
         raise ConfigError(
             f"model.init_weights {cfg.model.init_weights} holds a {contract.model}, this run trains "
@@ -111,14 +103,8 @@ def input_scale(cfg: TrainConfig, in_chans: int, mean: tuple, std: tuple, init: 
 
 def load_init(model: nn.Module, init: InitSource, name: str, kwargs: dict[str, Any]) -> None:
     """Load the source's weights into ``model`` (built for the run's classes); records the reset classifier keys."""
-    if init.spec == "torchvision":
-        state, weights = torchvision_state(name)
-        source = weights.url
-    else:
-        state, _ = read_checkpoint(init.spec)
-        source = init.spec
     try:
-        init.reset = load_pretrained(model, state, source, classifier_keys(name, **kwargs))
+        init.reset = load_into(model, resolve(init.spec, name), name, kwargs)
     except CheckpointError as err:
         hint = options_hint(dict(init.contract.model_kwargs), kwargs, init.contract.model, name)
         raise CheckpointError(f"{err}{hint}") from None

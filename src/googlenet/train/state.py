@@ -12,7 +12,8 @@ from typing import Any
 
 import torch
 
-from ..checkpoint import CheckpointError, atomic_write
+from ..fileio import atomic_write
+from ..weights import CheckpointError
 
 STATE_FILE = "state.pt"
 

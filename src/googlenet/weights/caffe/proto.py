@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 from google.protobuf import descriptor_pb2, descriptor_pool, message, message_factory
 
-from ..errors import UserError
+from ...errors import UserError
 
 FieldProto = descriptor_pb2.FieldDescriptorProto
 V1_TYPES = {"Convolution": 4, "InnerProduct": 14}  # V1LayerParameter.LayerType values of the layers with weights

@@ -6,6 +6,9 @@ project's module names are the paper's (``inception3a.branch2.1`` is the 3x3 con
 AlexNet (``models/bvlc_alexnet``): conv1..conv5, fc6..fc8, into ``alexnet_bvlc`` (torchvision's ``features.N`` /
 ``classifier.N`` layout).
 
+Which files BVLC published, with their SHA-1 and figures, is data on the registry entries
+(:class:`~googlenet.registry.PublishedWeights` tagged ``bvlc``).
+
 Caffe stores a convolution's weight as out x in/group x kh x kw and an inner product's as out x in, as PyTorch does;
 the second blob of each layer is its bias.
 """
@@ -62,19 +65,10 @@ class BvlcNet:
 
     layers: dict[str, str]  # BVLC layer -> module path
     classifier: str  # the main classifier's layer (its first dimension is the class count)
-    aux: tuple[str, ...]  # the auxiliary heads' layers (absent from a deploy-only file)
     input_size: int  # crop side of Caffe's test phase, px
 
 
 NETWORKS: dict[str, BvlcNet] = {
-    "googlenet": BvlcNet(
-        GOOGLENET, "loss3/classifier", tuple(k for k in GOOGLENET if k.startswith(("loss1/", "loss2/"))), 224
-    ),
-    "alexnet_bvlc": BvlcNet(ALEXNET, "fc8", (), 227),
-}
-
-# sha1 of BVLC's published files (their readme.md)
-BVLC_SHA1 = {
-    "405fc5acd08a3bb12de8ee5e23a96bec22f08204": "bvlc_googlenet.caffemodel",
-    "9116a64c0fbe4459d18f4bb6b56d647b63920377": "bvlc_alexnet.caffemodel",
+    "googlenet": BvlcNet(GOOGLENET, "loss3/classifier", 224),
+    "alexnet_bvlc": BvlcNet(ALEXNET, "fc8", 227),
 }

@@ -1,12 +1,13 @@
-"""BVLC's Caffe weights in: ``.caffemodel`` files of GoogLeNet and AlexNet -> this project's checkpoints.
+"""BVLC's Caffe weights: ``.caffemodel`` files of GoogLeNet and AlexNet into registered models.
 
-``import_caffe("bvlc_googlenet.caffemodel", "googlenet", "googlenet-bvlc.safetensors")`` reads the file with a real
-protobuf parser (:mod:`~googlenet.caffe.proto`), maps BVLC's layer names onto the model's modules
-(:mod:`~googlenet.caffe.nets`), loads them strictly and writes the checkpoint with Caffe's input contract: BGR
+``load_caffe("bvlc_googlenet.caffemodel", "googlenet")`` reads the file with a real protobuf parser
+(:mod:`~googlenet.weights.caffe.proto`), maps BVLC's layer names onto the model's modules
+(:mod:`~googlenet.weights.caffe.nets`), loads them strictly and returns the model with Caffe's input contract: BGR
 channels, pixels 0-255 minus the mean (104, 117, 123), std 1, the image warped to 256 x 256 (aspect not kept) and
 its centre 224 (227 for AlexNet) cut, the 1000 ILSVRC-2012 classes in sorted WordNet-id order with the ids as
 ``class_ids``. A file that is not a caffemodel, or not this network, fails in one line naming the first missing or
-mis-shaped layer.
+mis-shaped layer. A file whose SHA-1 is the one BVLC publishes is recorded as BVLC's (the registry's
+:class:`~googlenet.registry.PublishedWeights`, with the figures BVLC reports).
 """
 
 from __future__ import annotations
@@ -18,13 +19,15 @@ from typing import Any
 
 import numpy as np
 import torch
+from torch import nn
 
-from ..checkpoint import load_state_strict, save_weights
-from ..contract import CAFFE_MEAN_BGR, ModelContract
-from ..errors import UserError
-from ..factory import create_model
-from ..pretrained import imagenet_class_ids, imagenet_class_names
-from .nets import BVLC_SHA1, NETWORKS
+from ...contract import CAFFE_MEAN_BGR, ModelContract
+from ...errors import UserError
+from ...factory import create_model
+from ..fit import load_state_strict, without_aux_if_file_lacks
+from ..imagenet import imagenet_class_ids, imagenet_class_names
+from ..published import published_file
+from .nets import NETWORKS
 from .proto import CaffeFormatError, CaffeNet, read_caffemodel, write_caffemodel
 
 __all__ = [
@@ -33,8 +36,8 @@ __all__ = [
     "CaffeNet",
     "caffe_contract",
     "caffe_state",
-    "import_caffe",
     "is_caffemodel",
+    "load_caffe",
     "read_caffemodel",
     "write_caffemodel",
 ]
@@ -46,16 +49,18 @@ class CaffeNetworkError(UserError):
     """A caffemodel that is not the network it is imported as."""
 
 
-def is_caffemodel(path: str | os.PathLike) -> bool:
-    """Whether ``path`` looks like a caffemodel rather than a PyTorch file (zip archive or pickle)."""
+def is_caffemodel(path: str | os.PathLike, head: bytes | None = None) -> bool:
+    """Whether ``path`` (whose first bytes are ``head``, read when None) looks like a caffemodel rather than a
+    PyTorch file (zip archive or pickle)."""
     path = Path(path)
     if path.suffix.lower() == ".caffemodel":
         return True
-    try:
-        with open(path, "rb") as f:
-            head = f.read(4)
-    except OSError:
-        return False
+    if head is None:
+        try:
+            with open(path, "rb") as f:
+                head = f.read(4)
+        except OSError:
+            return False
     if head.startswith((b"PK", b"\x80")):  # torch.save's zip archive, or a legacy pickle
         return False
     # a NetParameter begins with a field tag: name (1), layers (2), input (3), input_dim (4) or layer (100)
@@ -124,30 +129,30 @@ def _sha1(path: Path) -> str:
     return h.hexdigest()
 
 
-def import_caffe(src: str | os.PathLike, model: str, out: str | os.PathLike) -> tuple[Path, dict[str, Any]]:
-    """Convert BVLC's ``src`` caffemodel of ``model`` (``googlenet`` or ``alexnet_bvlc``) into ``out``.
+def load_caffe(src: str | os.PathLike, model: str) -> tuple[nn.Module, ModelContract]:
+    """Registered ``model`` (``googlenet`` or ``alexnet_bvlc``) with the weights of BVLC's caffemodel ``src``, and
+    Caffe's input contract.
 
-    Returns the written path and its metadata. The class count comes from the file's classifier; without the
-    auxiliary layers (a deploy-only file) GoogLeNet is built with ``aux_logits=False``.
+    The class count comes from the file's classifier; without the auxiliary layers (a deploy-only file) GoogLeNet is
+    built with ``aux_logits=False``.
     """
     if model not in NETWORKS:
         raise UserError(f"Caffe weights import into {', '.join(NETWORKS)}, not {model!r}")
     src = Path(src)
     net = read_caffemodel(src)
-    classifier, aux = NETWORKS[model].classifier, NETWORKS[model].aux
+    layers, classifier = NETWORKS[model].layers, NETWORKS[model].classifier
     if classifier not in net.blobs:
         raise CaffeNetworkError(f"{src} is not BVLC's {model}: layer {classifier!r} is missing")
     num_classes = int(_shape(net.blobs[classifier][0].shape)[0])
-    kwargs: dict[str, Any] = {}
-    if aux and not any(name in net.blobs for name in aux):
-        kwargs["aux_logits"] = False
+    keys = [f"{layers[name]}.weight" for name in net.blobs if name in layers]
+    kwargs = without_aux_if_file_lacks(model, keys, {})
     torch.manual_seed(0)  # what is not loaded is nothing; the seed only keeps construction deterministic
     module = create_model(model, num_classes=num_classes, **kwargs)
     state = caffe_state(net, model, module.state_dict(), str(src))
     load_state_strict(module, state, source=str(src))
     sha1 = _sha1(src)
     weights = {"source": "caffe", "file": src.name, "sha1": sha1, "net": net.name, "format": net.format}
-    if sha1 in BVLC_SHA1:
-        weights["published"] = BVLC_SHA1[sha1]
-    meta = caffe_contract(model, num_classes, kwargs, weights).to_meta()
-    return save_weights(out, module, meta), meta
+    known = published_file(sha1)
+    if known is not None:
+        weights["published"] = known[1].ref
+    return module, caffe_contract(model, num_classes, kwargs, weights)

@@ -1,0 +1,161 @@
+"""``googlenet detect train|eval|predict``: detection (:mod:`googlenet.detect`), until the engine's own verbs take it.
+
+- ``detect train --recipe pennfudan-fasterrcnn --out runs/det [--data PATH] [--max-steps N]``;
+- ``detect eval --checkpoint runs/det --data PATH [--json OUT]``: COCO AP, AP50, AP75, AP small/medium/large and
+  AR by pycocotools, on the recipe's held-out split (``--split all``: every image);
+- ``detect predict --checkpoint runs/det IMAGES... [--json] [--draw DIR] [--score-threshold 0.5]``: one JSON line
+  per image, boxes in the original image's pixels.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from ..detect.datasets import DetectionDataset, open_detection_data, split_indices
+from ..detect.predict import draw, image_paths, predict_images
+from ..detect.recipe import load_recipe
+from ..detect.run import train_from_recipe
+from ..detect.sources import locate_pennfudan
+from ..detect.store import load_detector
+from ..detect.train import evaluate_detector
+from ..errors import UserError
+from ..fileio import atomic_write
+from ..registry import list_models
+from ._common import positive_int, print_json, stdout_to_stderr
+
+EXTRA = {"pycocotools": "detect", "cv2": "detect"}
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("detect", help="object detection (Section 8): train, eval, predict")
+    verbs = p.add_subparsers(dest="verb", metavar="VERB")
+    t = verbs.add_parser("train", help="train a detector from a detection recipe")
+    t.add_argument("--recipe", default="pennfudan-fasterrcnn", help="shipped recipe name or YAML path")
+    t.add_argument("--data", default=None, help="dataset folder/archive (default: the recipe's, found in shared data)")
+    t.add_argument("--out", required=True, help="run folder: best/last.safetensors, metrics.json")
+    t.add_argument("--epochs", type=positive_int, default=None, help="override the recipe's epochs")
+    t.add_argument("--max-steps", type=positive_int, default=None, help="stop after this many steps (smoke runs)")
+    t.add_argument("--init-weights", default=None, help="classification checkpoint to start the backbone from")
+    t.add_argument("--model", default=None, choices=list_models(task="detect"), help="override the recipe's")
+    t.add_argument("--json", action="store_true", help="print the run's metrics as JSON (logs go to stderr)")
+    t.set_defaults(func=run_train)
+    e = verbs.add_parser("eval", help="COCO AP / AR of a detector (pycocotools)")
+    e.add_argument("--checkpoint", required=True, help="detector checkpoint or run folder")
+    e.add_argument("--data", required=True, help="Penn-Fudan / VOC folder, COCO JSON or a folder holding one")
+    e.add_argument("--split", choices=("val", "all"), default=None, help="val: the recipe's held-out images")
+    e.add_argument("--json", metavar="OUT", default=None, help="write the metrics as JSON ('-': stdout only)")
+    e.set_defaults(func=run_eval)
+    r = verbs.add_parser("predict", help="detect objects in images: one JSON line per image")
+    r.add_argument("images", nargs="+", help="image files or folders of images")
+    r.add_argument("--checkpoint", required=True, help="detector checkpoint or run folder")
+    r.add_argument("--score-threshold", type=float, default=0.5, help="drop detections scoring under this")
+    r.add_argument("--draw", metavar="DIR", default=None, help="write each image with its boxes drawn into DIR")
+    r.add_argument("--json", action="store_true", help="JSON lines only on stdout")
+    r.set_defaults(func=run_predict)
+    p.set_defaults(func=lambda args: _usage(p))
+
+
+def _usage(p: argparse.ArgumentParser) -> int:
+    p.print_help(sys.stderr)
+    return 2
+
+
+def _guard(fn):
+    """A missing optional package (pycocotools, OpenCV contrib) as one line naming the extra."""
+
+    def run(args: argparse.Namespace) -> int:
+        try:
+            return fn(args)
+        except ModuleNotFoundError as err:
+            top = (err.name or "").split(".")[0]
+            if top not in EXTRA:
+                raise
+            raise UserError(f"this needs the optional package {top!r}: pip install 'googlenet[detect]'") from None
+
+    return run
+
+
+@_guard
+def run_train(args: argparse.Namespace) -> int:
+
+    recipe = load_recipe(args.recipe, epochs=args.epochs, init_weights=args.init_weights, model=args.model)
+    with stdout_to_stderr(args.json):
+        result = train_from_recipe(recipe, args.out, args.data, args.max_steps, log=print)
+    if args.json:
+        print_json(result)
+    else:
+        m = result["val"]
+        print(f"{result['steps']} steps in {result['seconds']} s; val ({result['val_images']} images): "
+              f"AP {m['ap']:.3f} AP50 {m['ap50']:.3f} AP75 {m['ap75']:.3f}; wrote {args.out}")  # fmt: skip
+    return 0
+
+
+def _eval_data(args: argparse.Namespace, meta: dict[str, Any]):
+
+    data = Path(args.data)
+    if (data.is_file() and data.name.endswith(".tar.gz")) or (data / "pennfudanped.tar.gz").is_file():
+        data = locate_pennfudan(data)
+    ds = open_detection_data(data)
+    split = (meta.get("config") or {}).get("split")
+    own_split = isinstance(ds, DetectionDataset)  # a COCO file is its own split
+    use_val = args.split == "val" or (args.split is None and split is not None and own_split)
+    if use_val:
+        if split is None:
+            raise UserError(f"{args.checkpoint} records no split; use --split all")
+        if not own_split:
+            raise UserError(
+                "--split val applies to Penn-Fudan / VOC folders; a COCO file is its own split (--split all)"
+            )
+        _, val = split_indices(len(ds), float(split["val_fraction"]), int(split["seed"]))
+        return ds.subset(val), ds.class_names, f"val split ({len(val)} of {len(ds)} images)"
+    return ds, ds.class_names, f"all {len(ds)} images"
+
+
+@_guard
+def run_eval(args: argparse.Namespace) -> int:
+
+    to_stdout = args.json == "-"
+    with stdout_to_stderr(to_stdout):
+        model, meta = load_detector(args.checkpoint)
+        data, names, what = _eval_data(args, meta)
+        saved = meta.get("class_names")
+        if saved and list(saved) != list(names):
+            raise UserError(f"the data's classes {list(names)} are not the checkpoint's {list(saved)}")
+        metrics = evaluate_detector(model, data, list(names))
+    record = {"checkpoint": str(args.checkpoint), "data": str(args.data), "images": len(data), **metrics}
+    if to_stdout:
+        print_json(record)
+        return 0
+    if args.json:
+        out = Path(args.json)
+        atomic_write(out, lambda tmp: Path(tmp).write_text(json.dumps(record, indent=2) + "\n"))
+    shown = {k: ("n/a" if v is None else f"{v:.3f}") for k, v in metrics.items()}
+    print(f"{meta['model']} on {what}, COCO metrics by pycocotools:")
+    print("  " + "  ".join(f"{k} {v}" for k, v in shown.items()))
+    return 0
+
+
+@_guard
+def run_predict(args: argparse.Namespace) -> int:
+
+    if not 0.0 <= args.score_threshold <= 1.0:
+        raise UserError(f"--score-threshold must be between 0 and 1, got {args.score_threshold}")
+    with stdout_to_stderr(args.json):
+        model, meta = load_detector(args.checkpoint)
+        paths = image_paths(args.images)
+    names = meta.get("class_names") or [str(k) for k in range(int(meta.get("num_classes", 2)))]
+    for result, image in predict_images(model, paths, names, args.score_threshold):
+        if args.draw:
+            draw(image, result, Path(args.draw))
+        if args.json:
+            print(json.dumps(result), flush=True)
+        else:
+            shown = ", ".join(
+                f"{n} {s:.2f} {b}" for n, s, b in zip(result["names"], result["scores"], result["boxes"], strict=True)
+            )
+            print(f"{result['path']}: {len(result['boxes'])} detections" + (f": {shown}" if shown else ""))
+    return 0

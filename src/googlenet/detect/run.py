@@ -1,0 +1,181 @@
+"""A detection training run from a recipe: data and split, model, the loop, checkpoints and metrics in ``out``.
+
+``out/best.safetensors`` (the epoch with the best val AP), ``out/last.safetensors``, ``out/metrics.json`` (the
+recipe, per-epoch loss and COCO metrics, seconds). The engine's resume, DDP and curves come when the training
+engine takes detection; this run is a plain loop.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch.utils.data import Dataset
+
+from ..errors import UserError
+from ..fileio import atomic_write
+from ..registry import model_info
+from .datasets import DetectionDataset, open_detection_data, split_indices
+from .fasterrcnn import load_classification_backbone
+from .rcnn import RCNN, SelectiveSearch
+from .rcnn_train import RegionCrops, finetune_region_classifier, save_rcnn
+from .recipe import DetectionRecipe
+from .sources import locate_pennfudan
+from .store import detector_meta, save_detector
+from .train import evaluate_detector, train_detector
+from .transforms import detection_transforms
+
+
+def open_recipe_data(recipe: DetectionRecipe, data: str | os.PathLike | None) -> DetectionDataset:
+    """The recipe's dataset: ``data`` if given (any layout), else the named one (``pennfudan``) where it lives."""
+    if data is None and recipe.data == "pennfudan":
+        data = locate_pennfudan()
+    elif data is not None and recipe.data == "pennfudan" and not Path(data, "PNGImages").is_dir():
+        p = Path(data)
+        if p.is_file() or (p / "pennfudanped.tar.gz").is_file() or (p / "PennFudanPed").is_dir():
+            data = locate_pennfudan(p)
+    ds = open_detection_data(data if data is not None else recipe.data)
+    if not isinstance(ds, DetectionDataset):
+        raise UserError("training reads Penn-Fudan or VOC folders for now (COCO: evaluation only)")
+    return ds
+
+
+def split_data(recipe: DetectionRecipe, ds: DetectionDataset) -> tuple[Dataset, Dataset]:
+    """The recipe's fixed-seed train/val split, training augmentation on the first."""
+    train_idx, val_idx = split_indices(len(ds), float(recipe.split["val_fraction"]), int(recipe.split["seed"]))
+    aug = recipe.augment
+    train_tf = detection_transforms(
+        True, flip=float(aug.get("flip", 0.5)), crop=bool(aug.get("crop")), zoom_out=bool(aug.get("zoom_out"))
+    )
+    return ds.subset(train_idx, train_tf), ds.subset(val_idx)
+
+
+def train_from_recipe(
+    recipe: DetectionRecipe,
+    out: str | os.PathLike,
+    data: str | os.PathLike | None = None,
+    max_steps: int | None = None,
+    log: Callable[[str], None] | None = None,
+) -> dict[str, Any]:
+    """Train the recipe's detector; returns what ``out/metrics.json`` holds."""
+    threads = torch.get_num_threads()
+    if recipe.threads:
+        torch.set_num_threads(int(recipe.threads))
+    try:
+        return _train(recipe, Path(out), data, max_steps, log)
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _train(
+    recipe: DetectionRecipe,
+    out: Path,
+    data: str | os.PathLike | None,
+    max_steps: int | None,
+    log: Callable[[str], None] | None,
+) -> dict[str, Any]:
+    ds = open_recipe_data(recipe, data)
+    if recipe.num_classes != len(ds.class_names):
+        raise UserError(f"the recipe says num_classes {recipe.num_classes}, the data has {len(ds.class_names)}")
+    if recipe.model == "rcnn":
+        return _train_rcnn(recipe, out, ds, max_steps, log)
+    train_ds, val_ds = split_data(recipe, ds)
+    kwargs = dict(recipe.model_kwargs)
+    if "aspect_ratios" in kwargs:
+        kwargs["aspect_ratios"] = tuple(kwargs["aspect_ratios"])
+    if recipe.init_weights:
+        kwargs["backbone_weights"] = recipe.init_weights
+    torch.manual_seed(recipe.seed)
+    model = model_info(recipe.model).builder(num_classes=recipe.num_classes, **kwargs)
+    run = train_detector(
+        model,
+        train_ds,
+        epochs=recipe.epochs,
+        batch_size=recipe.batch_size,
+        lr=recipe.lr,
+        warmup_steps=recipe.warmup_steps,
+        max_steps=max_steps,
+        seed=recipe.seed,
+        log=log,
+    )
+    metrics = evaluate_detector(model, val_ds, ds.class_names)
+    result = {
+        "recipe": dataclasses.asdict(recipe),
+        "train_images": len(train_ds),
+        "val_images": len(val_ds),
+        "steps": len(run.losses),
+        "first_loss": run.losses[0] if run.losses else None,
+        "last_loss": run.losses[-1] if run.losses else None,
+        "epochs": run.epochs,
+        "seconds": round(run.seconds, 1),
+        "val": metrics,
+    }
+    meta = detector_meta(recipe.model, recipe.num_classes, kwargs, ds.class_names, metrics=metrics)
+    meta["config"] = dataclasses.asdict(recipe)
+    out.mkdir(parents=True, exist_ok=True)
+    save_detector(out / "last.safetensors", model, meta)
+    save_detector(out / "best.safetensors", model, meta)  # one evaluation at the end: last is best
+    atomic_write(out / "metrics.json", lambda tmp: Path(tmp).write_text(json.dumps(result, indent=2) + "\n"))
+    return result
+
+
+def _train_rcnn(
+    recipe: DetectionRecipe,
+    out: Path,
+    ds: DetectionDataset,
+    max_steps: int | None,
+    log: Callable[[str], None] | None,
+) -> dict[str, Any]:
+    """The paper's R-CNN: fine-tune the region classifier on R-CNN's windows of the train split, evaluate the
+    whole pipeline on the val split. ``model_kwargs``: ``classifier`` (a registered classifier), its
+    ``classifier_kwargs``, ``input_size``, ``max_side`` (Selective Search's), ``steps``, ``batch_size``."""
+    opts = dict(recipe.model_kwargs)
+    name, size = str(opts.get("classifier", "googlenet")), int(opts.get("input_size", 224))
+    clf_kwargs = dict(opts.get("classifier_kwargs", {}))
+    train_idx, val_idx = split_indices(len(ds), float(recipe.split["val_fraction"]), int(recipe.split["seed"]))
+    torch.manual_seed(recipe.seed)
+    if recipe.init_weights:  # a classification checkpoint: its trunk, a fresh K + 1 classifier
+        net, meta = load_classification_backbone(recipe.init_weights, **clf_kwargs)
+        name, clf_kwargs = meta["model"], {**meta.get("model_kwargs", {}), **clf_kwargs}
+        net.reset_classifier(recipe.num_classes)
+    else:
+        net = model_info(name).builder(num_classes=recipe.num_classes, **clf_kwargs)
+    proposals = SelectiveSearch(max_side=opts.get("max_side", 500))
+    crops = RegionCrops(ds.subset(train_idx), proposals, size=size)
+    steps = int(max_steps or opts.get("steps", 100))
+    start = time.perf_counter()
+    losses = finetune_region_classifier(
+        net, crops, steps=steps, batch_size=int(opts.get("batch_size", recipe.batch_size)), lr=recipe.lr, log=log
+    )
+    seconds = time.perf_counter() - start
+    if hasattr(net, "aux_logits"):  # rebuilt from the file with the heads it has (none after a backbone start)
+        clf_kwargs["aux_logits"] = bool(net.aux_logits)
+    rcnn = RCNN(net.eval(), input_size=size, proposals=proposals, context_pad=crops.context_pad)
+    start = time.perf_counter()
+    metrics = evaluate_detector(rcnn, ds.subset(val_idx), ds.class_names)
+    per_image = (time.perf_counter() - start) / max(1, len(val_idx))
+    result = {
+        "recipe": dataclasses.asdict(recipe),
+        "train_images": len(train_idx),
+        "val_images": len(val_idx),
+        "windows": len(crops),
+        "positive_windows": int((crops.labels > 0).sum()),
+        "steps": len(losses),
+        "first_loss": losses[0] if losses else None,
+        "last_loss": losses[-1] if losses else None,
+        "seconds": round(seconds, 1),
+        "seconds_per_val_image": round(per_image, 2),
+        "val": metrics,
+    }
+    out.mkdir(parents=True, exist_ok=True)
+    for file in ("last.safetensors", "best.safetensors"):
+        save_rcnn(out / file, net, name, clf_kwargs, ds.class_names, crops, metrics=metrics,
+                  config=dataclasses.asdict(recipe))  # fmt: skip
+    atomic_write(out / "metrics.json", lambda tmp: Path(tmp).write_text(json.dumps(result, indent=2) + "\n"))
+    return result

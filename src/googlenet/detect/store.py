@@ -1,0 +1,67 @@
+"""Detector checkpoints: the project's safetensors format (:mod:`googlenet.weights`) with ``task: detect``.
+
+Metadata: ``model`` (a registered detector), ``num_classes`` (background included), ``model_kwargs`` (builder
+options, never the path of the backbone's starting weights: the file holds every weight), ``class_names``
+(index 0 ``background``), ``task``, and what the run adds (``metrics``, ``config``, ``epoch``).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from torch import nn
+
+from ..errors import UserError
+from ..registry import UnknownModelError, model_info
+from ..weights import CheckpointError, load_state_strict, read_checkpoint, save
+from . import fasterrcnn as _detectors  # noqa: F401  (registers the detectors)
+from .rcnn_train import rcnn_from_checkpoint
+
+TASK = "detect"
+
+
+def detector_meta(
+    name: str, num_classes: int, model_kwargs: dict[str, Any], class_names: list[str], **extra: Any
+) -> dict[str, Any]:
+    """Checkpoint metadata for detector ``name`` (``backbone_weights`` left out: the weights are in the file)."""
+    kwargs = {k: v for k, v in model_kwargs.items() if k != "backbone_weights"}
+    return {
+        "model": name,
+        "task": TASK,
+        "num_classes": num_classes,
+        "model_kwargs": kwargs,
+        "class_names": list(class_names),
+        **extra,
+    }
+
+
+def save_detector(path: str | os.PathLike, model: nn.Module, meta: dict[str, Any]) -> Path:
+    """Write ``model`` with ``meta`` (from :func:`detector_meta`) atomically, plus the JSON beside it."""
+    return save(path, model, meta)
+
+
+def load_detector(path: str | os.PathLike, **overrides: Any) -> tuple[nn.Module, dict[str, Any]]:
+    """Build the detector a checkpoint names and load its weights strictly: a Faster R-CNN, or the paper's R-CNN
+    (a region classifier whose metadata has an ``rcnn`` entry); another classification checkpoint is refused in
+    one line. ``overrides`` are builder options on top of the saved ones (``box_score_thresh=0.3``)."""
+    tensors, meta = read_checkpoint(path)
+    name = meta.get("model")
+    if not isinstance(name, str):
+        raise CheckpointError(f"{path} has no googlenet metadata naming its model")
+    try:
+        info = model_info(name)
+    except UnknownModelError as err:
+        raise CheckpointError(f"{path}: {err}") from None
+    if info.task != TASK and isinstance(meta.get("rcnn"), dict):  # the paper's R-CNN: a region classifier
+        return rcnn_from_checkpoint(tensors, meta, str(path)), meta
+    if info.task != TASK:
+        raise UserError(
+            f"{path} is a {name} classification checkpoint, not a detector: detection needs a checkpoint trained "
+            "with a detection recipe (e.g. pennfudan-fasterrcnn)"
+        )
+    kwargs = {**meta.get("model_kwargs", {}), **overrides}
+    model = info.builder(num_classes=int(meta.get("num_classes", 2)), **kwargs)
+    load_state_strict(model, tensors, source=str(path))
+    return model.eval(), meta

@@ -1,0 +1,118 @@
+"""Faster R-CNN on the project's GoogLeNet: built by name, its pyramid fed by the classifier's own stages, its
+backbone started from a classification checkpoint, detection and classification checkpoints not confused."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from _synthetic_det import SMALL_DETECTOR, one_thread
+from googlenet import create_model, list_models, model_info
+from googlenet.detect.fasterrcnn import load_classification_backbone
+from googlenet.detect.store import detector_meta, load_detector, save_detector
+from googlenet.errors import UserError
+from googlenet.factory import default_contract
+from googlenet.weights import save
+
+SMALL = SMALL_DETECTOR
+_ = one_thread  # autouse
+
+
+def test_detectors_are_registered_apart_from_the_classifiers():
+    assert list_models(task="detect") == ["fasterrcnn_googlenet", "fasterrcnn_resnet18"]
+    assert not set(list_models()) & set(list_models(task="detect"))  # classification listings unchanged
+    assert set(list_models(task=None)) == set(list_models()) | set(list_models(task="detect"))
+    assert model_info("fasterrcnn_googlenet").task == "detect" and model_info("googlenet").task == "classify"
+
+
+def test_pyramid_levels_are_the_inception_stages_of_the_classifier():
+    torch.manual_seed(0)
+    model = create_model("fasterrcnn_googlenet", num_classes=3, **SMALL).eval()
+    assert model.task == "detect" and model.num_classes == 3
+    assert list(model.stage_names) == ["inception3b", "inception4e", "inception5b"]
+    # the body is the classification network itself: hook its stage outputs and compare
+    body = model.backbone.body
+    classifier = create_model("googlenet", num_classes=0, width=0.25).eval()
+    classifier.load_state_dict({k: v for k, v in body.state_dict().items()}, strict=False)
+    seen = {}
+    for name in model.stage_names:
+        getattr(classifier, name).register_forward_hook(lambda _m, _i, y, n=name: seen.__setitem__(n, y))
+    x = torch.randn(1, 3, 96, 96)
+    with torch.no_grad():
+        classifier(x)
+        feats = body(x)
+    for i, name in enumerate(model.stage_names):
+        torch.testing.assert_close(feats[str(i)], seen[name])
+    assert [f.shape[-1] for f in feats.values()] == [96 // 8, 96 // 16, 96 // 32]  # strides 8, 16, 32
+
+
+def test_training_returns_the_four_losses_and_eval_boxes_in_image_pixels():
+    torch.manual_seed(0)
+    model = create_model("fasterrcnn_googlenet", num_classes=2, **SMALL)
+    images = [torch.rand(3, 70, 90), torch.rand(3, 64, 64)]
+    targets = [{"boxes": torch.tensor([[5.0, 5.0, 40.0, 60.0]]), "labels": torch.tensor([1])}] * 2
+    losses = model.train()(images, targets)
+    assert set(losses) == {"loss_classifier", "loss_box_reg", "loss_objectness", "loss_rpn_box_reg"}
+    sum(losses.values()).backward()
+    with torch.no_grad():
+        out = model.eval()(images)
+    for o, im in zip(out, images, strict=True):
+        b = o["boxes"]
+        assert (b[:, 0] >= 0).all() and (b[:, 2] <= im.shape[-1]).all() and (b[:, 3] <= im.shape[-2]).all()
+
+
+def _classifier_ckpt(tmp_path, name="googlenet", **kwargs):
+    torch.manual_seed(1)
+    model = create_model(name, num_classes=5, **kwargs)
+    meta = default_contract(name, 5, **kwargs).to_meta()
+    return save(tmp_path / f"{name}.safetensors", model, meta), model
+
+
+def test_backbone_starts_from_a_classification_checkpoint(tmp_path):
+    path, trained = _classifier_ckpt(tmp_path, width=0.25)
+    model = create_model("fasterrcnn_googlenet", num_classes=2, backbone_weights=path, min_size=64, max_size=96)
+    body = model.backbone.body.state_dict()
+    expected = trained.state_dict()
+    assert any(k.startswith("inception5b.") for k in body)
+    for k, v in body.items():
+        torch.testing.assert_close(v, expected[k], msg=k)  # every kept tensor is the checkpoint's
+    assert not any(k.startswith(("aux1", "aux2", "fc")) for k in body)
+    assert not model.backbone.body.conv1.conv.weight.requires_grad  # the stem is frozen by default from a checkpoint
+
+
+def test_a_resnet18_checkpoint_starts_the_comparison_backbone(tmp_path):
+    path, trained = _classifier_ckpt(tmp_path, "resnet18")
+    model = create_model("fasterrcnn_resnet18", num_classes=2, backbone_weights=path, min_size=64, max_size=96)
+    bn = model.backbone.body.layer4[1].bn2  # frozen batch norm carrying the checkpoint's statistics
+    torch.testing.assert_close(bn.running_var, trained.layer4[1].bn2.running_var)
+    with pytest.raises(UserError, match="holds a 'resnet18' network, not the 'googlenet'"):
+        create_model("fasterrcnn_googlenet", num_classes=2, backbone_weights=path)
+
+
+def test_a_detection_checkpoint_is_not_a_backbone(tmp_path):
+    model = create_model("fasterrcnn_googlenet", num_classes=2, **SMALL)
+    path = save(tmp_path / "det.safetensors", model, {"model": "fasterrcnn_googlenet", "num_classes": 2})
+    with pytest.raises(UserError, match="detection checkpoint, not a classification network"):
+        load_classification_backbone(path)
+
+
+def test_a_detector_needs_a_background_and_a_class():
+    with pytest.raises(UserError, match="num_classes >= 2"):
+        create_model("fasterrcnn_googlenet", num_classes=1)
+
+
+def test_a_detector_checkpoint_round_trips_through_its_json_metadata(tmp_path):
+    kwargs = {**SMALL, "aspect_ratios": (0.5, 1.0, 2.5), "box_score_thresh": 0.0}
+    torch.manual_seed(0)
+    model = create_model("fasterrcnn_googlenet", num_classes=2, **kwargs).eval()
+    path = save_detector(
+        tmp_path / "d.safetensors", model, detector_meta("fasterrcnn_googlenet", 2, kwargs, ["bg", "p"])
+    )
+    loaded, meta = load_detector(path)  # the options come back from JSON (tuples as lists)
+    assert meta["class_names"] == ["bg", "p"] and meta["task"] == "detect"
+    x = [torch.rand(3, 70, 90)]
+    with torch.no_grad():
+        a, b = model(x)[0], loaded(x)[0]
+    assert len(a["boxes"]) > 0
+    torch.testing.assert_close(a["boxes"], b["boxes"])
+    torch.testing.assert_close(a["scores"], b["scores"])
