@@ -218,6 +218,12 @@ CASES: list[tuple[str, Case, tuple[str, ...]]] = [
     ("visualize/lr-nan", lambda e: ["visualize", "--model", "googlenet", "--lr", "nan"], ("finite",)),
     ("visualize/tv-neg", lambda e: ["visualize", "--model", "googlenet", "--tv", "-1"], ("finite",)),
     ("hub/dir-file", lambda e: ["hub", "save", str(e.ckpt), str(e.file / "hubdir")], ("afile",)),
+    ("detect/epochs-0", lambda e: ["detect", "train", "--out", str(e.root / "d"), "--epochs", "0"], ("positive",)),
+    (
+        "detect/score-nan",
+        lambda e: ["detect", "predict", str(e.image), "--checkpoint", str(e.ckpt), "--score-threshold", "nan"],
+        ("finite",),
+    ),
     ("models/family", lambda e: ["models", "--family", "nosuch"], ("'nosuch'", "googlenet")),
     ("train/epochs-0", lambda e: ["train", "--recipe", "cifar10", "--epochs", "0"], ("positive",)),
     ("serve/port-neg", lambda e: ["serve", "--checkpoint", str(e.ckpt), "--port", "-1"], ("non-negative",)),
@@ -235,7 +241,7 @@ def test_a_mistake_is_one_line_and_exit_2(
     lines = [line for line in err.splitlines() if line.strip()]
     assert code == 2, (args, err)
     assert "Traceback" not in err and len(lines) == 1, err
-    assert lines[0].startswith(f"googlenet {args[0]}: error: "), lines[0]
+    assert lines[0].startswith(f"googlenet {args[0]}") and ": error: " in lines[0], lines[0]
     for word in words:
         assert word in lines[0], (word, lines[0])
 

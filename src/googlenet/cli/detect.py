@@ -25,7 +25,7 @@ from ..detect.train import evaluate_detector
 from ..errors import UserError
 from ..fileio import atomic_write
 from ..registry import list_models
-from ._common import positive_int, print_json, stdout_to_stderr
+from ._common import non_negative_float, positive_int, print_json, stdout_to_stderr
 
 EXTRA = {"pycocotools": "detect", "cv2": "detect"}
 
@@ -52,7 +52,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     r = verbs.add_parser("predict", help="detect objects in images: one JSON line per image")
     r.add_argument("images", nargs="+", help="image files or folders of images")
     r.add_argument("--checkpoint", required=True, help="detector checkpoint or run folder")
-    r.add_argument("--score-threshold", type=float, default=0.5, help="drop detections scoring under this")
+    r.add_argument("--score-threshold", type=non_negative_float, default=0.5, help="drop detections scoring under this")
     r.add_argument("--draw", metavar="DIR", default=None, help="write each image with its boxes drawn into DIR")
     r.add_argument("--json", action="store_true", help="JSON lines only on stdout")
     r.set_defaults(func=run_predict)
