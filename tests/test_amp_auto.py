@@ -1,5 +1,6 @@
 """``precision.amp=auto``, the default: bf16 autocast where the hardware has bf16 matrix instructions, fp32 elsewhere;
-the choice printed at the start, recorded in the checkpoint, ``metrics.csv`` and the resume state, and kept on resume.
+the choice printed when training starts (stdout), recorded in the checkpoint, ``metrics.csv`` and the resume state,
+and kept on resume.
 (The choice for given flags is tested in test_cpu_engines.py.)"""
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ def test_a_run_records_the_precision_auto_picked(synthetic_root: Path, tmp_path:
     assert r.returncode == 0, r.stderr
     expected = this_machines_choice()
     shown = {"bf16": "bf16 autocast", "none": "fp32"}[expected]
-    assert f"precision: {shown} (precision.amp=auto on " in r.stderr
+    assert f"precision: {shown} (precision.amp=auto on " in r.stdout
     assert [row["amp"] for row in read_csv(out / "metrics.csv")] == [expected]
     assert json.loads((out / "best.json").read_text())["amp"] == expected
     assert torch.load(out / "state.pt", weights_only=True)["amp"] == expected

@@ -47,8 +47,6 @@ class Trainer:
         self.dist, self.device = setup_process(cfg)
         state = load_state(resume) if resume is not None else None
         self.amp = resolve_amp(cfg, self.device, state)
-        if self.dist.main:
-            print(describe_amp(self.amp, cfg.precision.amp, self.device), file=sys.stderr, flush=True)
         self.init = init_source(cfg, state)  # a resumed run reads it from its own state and loads nothing
         self.data = build_inputs(cfg, self.dist, self.device.type, self.init)
         spec = self.data.spec
@@ -202,7 +200,8 @@ class Trainer:
     def fit(self) -> dict[str, Any]:
         """Train to the end (or ``max_steps``) and return a summary: final metrics and output paths."""
         cfg, p = self.cfg, self.progress
-        if self.dist.main:
+        if self.dist.main:  # the run is set up: what it computes in, then its records
+            print(describe_amp(self.amp, cfg.precision.amp, self.device), flush=True)
             resume_step = p.global_step if p.global_step else None
             self.logger = RunLogger(self.out, cfg, self.data.steps_per_epoch, p.history, resume_step)
         try:
