@@ -1,0 +1,46 @@
+"""The OpenVINO back ends against a float64 eager reference, run as its own process by test_cpu_engines.py.
+
+OpenVINO's thread pool, once loaded into the pytest process, crashed later tests that fork DataLoader workers and
+then start torchrun (a segmentation fault in the parent), so the check runs apart and prints its figures as JSON.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+
+import torch
+
+from _families import REPRESENTATIVES, build
+from googlenet.deploy.parity import relative_diff
+from googlenet.runtime.backends import make_backend
+from googlenet.runtime.cpu import cpu_info
+
+
+def main() -> None:
+    model, contract = build(REPRESENTATIVES["googlenet_bn"])
+    # 64 px: at the smallest size PyTorch accepts (15), pool 3 meets a 2 x 2 map, which OpenVINO refuses
+    contract = contract.replace(input_size=64)
+    g = torch.Generator().manual_seed(7)
+    x = torch.randn(3, 3, 64, 64, generator=g)
+    with torch.no_grad():
+        expected = copy.deepcopy(model).double()(x.double())
+    forward = make_backend("openvino", model, contract, threads=1)
+    got = forward(x)  # a batch of 3: the converted model's batch dimension is dynamic
+    calibration = torch.randn(8, 3, 64, 64, generator=torch.Generator().manual_seed(3))
+    q = make_backend("openvino_int8", model, contract, threads=1, calibration=calibration)
+    print(
+        json.dumps(
+            {
+                "shape": list(got.shape),
+                "precision": forward.precision,
+                "diff": relative_diff(got, expected),
+                "int8_diff": relative_diff(q(x), expected),
+                "bf16_native": cpu_info().bf16_native,
+            }
+        )
+    )
+
+
+if __name__ == "__main__":
+    main()
