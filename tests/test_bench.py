@@ -148,7 +148,7 @@ def test_report_names_the_fastest_float32_path_beside_int8():
         "googlenet onnxruntime" in lines
     )
     assert (
-        "batch 16: fastest float32 path onnxruntime, 2.50x torchvision googlenet eager, 1.25x torchvision "
+        "batch 16: fastest float path onnxruntime, 2.50x torchvision googlenet eager, 1.25x torchvision "
         "googlenet onnxruntime" in lines
     )
 

@@ -287,7 +287,7 @@ def format_report(report: BenchReport) -> str:
         ref = [r for r in report.rows if r.batch == batch and r.model.startswith("torchvision") and r.path != "eager"]
         best = max(own, key=lambda r: r.images_per_s)
         exact = [r for r in own if not is_reduced_precision(r.path)]
-        for kind, row in (("fastest path", best), ("fastest float32 path", max(exact, key=lambda r: r.images_per_s))):
+        for kind, row in (("fastest path", best), ("fastest float path", max(exact, key=lambda r: r.images_per_s))):
             if kind != "fastest path" and row is best:
                 continue
             line = f"batch {batch}: {kind} {row.path}, {row.ratio:.2f}x {report.reference}"
