@@ -137,3 +137,14 @@ def test_hub_save_errors_are_one_line(tmp_path: Path, capsys) -> None:
     assert main(["hub", "save", str(tmp_path / "none.safetensors"), str(tmp_path / "out")]) == 2
     err = capsys.readouterr().err
     assert err.startswith("googlenet hub: error: checkpoint not found") and err.count("\n") == 1
+
+
+def test_export_format_hf_writes_the_same_directory(checkpoint: Path, tmp_path: Path, capsys) -> None:
+    """``googlenet export --format hf -o DIR``: the Hub layout, the logits of the checkpoint it came from."""
+    out = tmp_path / "exported"
+    assert main(["export", "--checkpoint", str(checkpoint), "--format", "hf", "-o", str(out)]) == 0
+    assert sorted(p.name for p in out.iterdir()) == ["README.md", "config.json", "model.safetensors"]
+    reference, _, _ = load_checkpoint(checkpoint)
+    assert torch.equal(logits(googlenet.from_pretrained(out), X), logits(reference, X))
+    assert main(["export", "--model", "googlenet", "--format", "hf", "-o", str(tmp_path / "x")]) == 2
+    assert "give --checkpoint" in capsys.readouterr().err

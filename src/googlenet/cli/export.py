@@ -8,6 +8,7 @@ from ..deploy.export import check_format, export_model
 from ..deploy.int8 import compare_int8, write_int8
 from ..deploy.loading import resolve_model
 from ..errors import UserError
+from ..hub import save_pretrained
 from ..runtime.images import image_root, sample_batch
 from ._common import (
     add_model_args,
@@ -32,7 +33,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     src.add_argument("--model", "-m", help="a registered model name (random weights)")
     add_model_args(p)
     p.add_argument("--num-classes", type=positive_int, default=1000, help="classes of a --model (default 1000)")
-    p.add_argument("--format", "-f", default="onnx", help="onnx or torchscript (default onnx)")
+    p.add_argument(
+        "--format",
+        "-f",
+        default="onnx",
+        help="onnx, torchscript, or hf (the Hugging Face Hub layout in the folder -o: config.json, "
+        "model.safetensors, README.md; the same as googlenet hub save)",
+    )
     p.add_argument("--output", "-o", required=True, type=output_file, help="output file (not a folder)")
     p.add_argument("--input-size", type=positive_int, help="image side (default: the checkpoint's or the model's)")
     p.add_argument("--dynamic-batch", action="store_true", help="symbolic batch dimension (ONNX)")
@@ -58,6 +65,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.format == "hf":
+        return _hub_layout(args)
     check_format(args.format)  # before any model or image is loaded
     if args.int8 and args.format != "onnx":
         raise UserError("--int8 needs --format onnx")
@@ -94,4 +103,15 @@ def run(args: argparse.Namespace) -> int:
         print(f"wrote {args.int8} (int8 QDQ, calibrated on {len(calibration)} images)")
         if args.evaluate:
             print(compare_int8(result.path, args.int8, image_root(args.data, "val"), args.eval_limit))
+    return 0
+
+
+def _hub_layout(args: argparse.Namespace) -> int:
+    """``--format hf``: a checkpoint's Hub directory, read back by ``googlenet.from_pretrained``."""
+    if not args.checkpoint:
+        raise UserError("--format hf writes a trained checkpoint's Hub directory: give --checkpoint")
+    if args.int8 or args.evaluate:
+        raise UserError("--format hf writes the weights as they are: --int8 and --evaluate are ONNX options")
+    out = save_pretrained(args.checkpoint, args.output)
+    print(f"wrote {out} (Hugging Face Hub layout: config.json, model.safetensors, README.md)")
     return 0
