@@ -10,7 +10,7 @@ from typing import Any
 
 from ..config import TrainConfig, dump_yaml
 from .curves import plot_curves
-from .metrics import StepLog, TensorBoard, write_epochs_csv
+from .records import StepLog, TensorBoard, write_epochs_csv
 
 
 class RunLogger:
