@@ -98,6 +98,12 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _refuse(command: str, line: str) -> int:
+    """A user's mistake: one line on stderr, exit status 2."""
+    print(f"googlenet {command}: error: {line}", file=sys.stderr)
+    return 2
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run ``googlenet ARGV``; returns the exit status (argparse's refusals included), never raising for a
     user's mistake."""
@@ -117,29 +123,22 @@ def main(argv: list[str] | None = None) -> int:
     except BrokenPipeError:
         return _closed_pipe()
     except UserError as err:
-        print(f"googlenet {args.command}: error: {one_line(err)}", file=sys.stderr)
-        return 2
+        return _refuse(args.command, one_line(err))
     except OSError as err:
         line = path_error(err)
         if line is None:
             raise
-        print(f"googlenet {args.command}: error: {one_line(line)}", file=sys.stderr)
-        return 2
+        return _refuse(args.command, one_line(line))
     except ValueError as err:  # the one ValueError the system raises for a path: a NUL character in it
         if "embedded null byte" not in str(err):
             raise
-        print(f"googlenet {args.command}: error: a path given holds a NUL character", file=sys.stderr)
-        return 2
+        return _refuse(args.command, "a path given holds a NUL character")
     except ModuleNotFoundError as err:
         extra = _optional_extra(err)
         if extra is None:
             raise
-        print(
-            f"googlenet {args.command}: error: this needs the optional package {(err.name or '').split('.')[0]!r}: "
-            f"pip install 'googlenet[{extra}]'",
-            file=sys.stderr,
-        )
-        return 2
+        package = (err.name or "").split(".")[0]
+        return _refuse(args.command, f"this needs the optional package {package!r}: pip install 'googlenet[{extra}]'")
     except KeyboardInterrupt:
         print(f"googlenet {args.command}: interrupted", file=sys.stderr)
         return 130

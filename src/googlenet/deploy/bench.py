@@ -21,7 +21,6 @@ from torch import nn
 
 from ..analysis.profile import profile_model
 from ..contract import ModelContract
-from ..device import cpu_model
 from ..errors import UserError
 from ..runtime.backends import Forward, check_backend, make_backend
 from ..runtime.cpu import cpu_info
@@ -242,7 +241,7 @@ def run_bench(
         "torch": torch.__version__,
         "onnxruntime": _version("onnxruntime"),
         "openvino": _version("openvino"),
-        "cpu": cpu_model(),
+        "cpu": info.model,  # the same /proc/cpuinfo read as the flags (googlenet.device.cpu_model's name)
         "cpu_flags": info.describe(),
         "cpu_count": os.cpu_count(),
         "loadavg_before": [round(v, 2) for v in load_before],

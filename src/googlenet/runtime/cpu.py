@@ -21,6 +21,8 @@ from pathlib import Path
 
 import torch
 
+from ..device import cpu_model
+
 MATRIX_FLAGS = ("amx_bf16", "amx_int8", "amx_tile", "avx512_bf16", "avx512_vnni", "avx512f", "avx2", "fma")
 
 
@@ -80,7 +82,9 @@ def cpu_info() -> CpuInfo:
         text = Path("/proc/cpuinfo").read_text()
     except OSError:
         text = ""
-    return parse_cpuinfo(text, cores)
+    info = parse_cpuinfo(text, cores)
+    # where /proc/cpuinfo names no model: the architecture, as googlenet.device.cpu_model gives it
+    return info if text else CpuInfo(cpu_model(), info.flags, info.mhz, cores)
 
 
 def auto_amp(device_type: str, flags: frozenset[str] | set[str] | None = None, cuda_bf16: bool | None = None) -> str:
