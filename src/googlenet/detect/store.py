@@ -42,6 +42,27 @@ def save_detector(path: str | os.PathLike, model: nn.Module, meta: dict[str, Any
     return save(path, model, meta)
 
 
+def is_detector_file(path: str | os.PathLike) -> bool:
+    """Whether ``path`` (a .safetensors file or a run folder) holds a detector: a Faster R-CNN (``task: detect``)
+    or the paper's R-CNN (an ``rcnn`` entry). Anything unreadable is not (its own loader says why)."""
+    import json
+
+    from safetensors.torch import safe_open
+
+    from ..weights.checkpoint import META_KEY, find_checkpoint
+
+    try:
+        file = find_checkpoint(Path(path))
+        if file.suffix != ".safetensors":
+            return False
+        with safe_open(str(file), framework="pt") as f:
+            header = f.metadata() or {}
+        meta = json.loads(header[META_KEY]) if META_KEY in header else json.loads(file.with_suffix(".json").read_text())
+    except Exception:  # any unreadable file: its own loader says why
+        return False
+    return isinstance(meta, dict) and (meta.get("task") == TASK or isinstance(meta.get("rcnn"), dict))
+
+
 def load_detector(path: str | os.PathLike, **overrides: Any) -> tuple[nn.Module, dict[str, Any]]:
     """Build the detector a checkpoint names and load its weights strictly: a Faster R-CNN, or the paper's R-CNN
     (a region classifier whose metadata has an ``rcnn`` entry); another classification checkpoint is refused in
