@@ -120,11 +120,13 @@ def read_openvino(path: str | os.PathLike) -> tuple[Any, dict[str, Any]]:
     recorded = {k: _rt_text(ov_model, [WEIGHTS_KEY, k]) for k in ("bytes", "sha256")}
     if None not in recorded.values():
         found = _digest(weights)
-        if str(found["bytes"]) != recorded["bytes"] or found["sha256"] != recorded["sha256"]:
-            raise ModelFileError(
-                f"{shown(path)}: {weights.name} is not the weights file exported with it ({found['bytes']} bytes, "
-                f"{recorded['bytes']} expected, or other contents)"
-            )
+        if str(found["bytes"]) != recorded["bytes"]:
+            why = f"{found['bytes']} bytes, {recorded['bytes']} expected"
+        elif found["sha256"] != recorded["sha256"]:
+            why = "its size, other contents: the SHA-256 differs"
+        else:
+            return ov_model, meta
+        raise ModelFileError(f"{shown(path)}: {weights.name} is not the weights file exported with it ({why})")
     return ov_model, meta
 
 
