@@ -87,6 +87,12 @@ def main_check(work: Path, checkpoint: Path, root: Path, images: list[str]) -> d
     )  # fmt: skip
     got["files"] = sorted(p.name for p in work.iterdir())
     got["predict"] = run("predict", "--checkpoint", str(xml), "--json", "--topk", "10", *images)
+    baked, strict = work / "baked" / "model.xml", work / "strict" / "model.xml"
+    export = ["export", "-c", str(checkpoint), "-f", "openvino", "--data", str(root / "test"), "--parity-images", "4"]
+    got["baked_export"] = run(*export, "-o", str(baked), "--bake-normalization")
+    got["baked_predict"] = run("predict", "--checkpoint", str(baked), "--json", "--topk", "10", *images)
+    got["strict_export"] = run(*export, "-o", str(strict), "--tolerance", "0")  # OpenVINO's sums are not torch's
+    got["strict_files"] = sorted(p.name for p in strict.parent.iterdir()) if strict.parent.exists() else []
     report = work / "eval.json"
     eval_args = ["eval", "--checkpoint", str(xml), "--data", str(root), "--split", "test", "--crops", "1", "10"]
     got["eval"] = run(*eval_args, "--json", str(report), "--no-progress")

@@ -71,6 +71,13 @@ def test_export_writes_the_pair_with_the_contract_inside(ir: dict[str, Any]) -> 
     for key in (*keys, "channel_order", "mean", "std", "resize", "crop_fraction", "interpolation"):
         assert meta[key] == original[key], key
     assert meta["format"] == "openvino" and meta["normalization"] == "external"
+    assert ir["baked_export"]["rc"] == 0 and "normalisation baked" in ir["baked_export"]["out"], ir["baked_export"]
+
+
+def test_an_ir_over_the_tolerance_is_not_written(ir: dict[str, Any]) -> None:
+    line = _one_line(ir["strict_export"], "export")
+    assert "max abs difference to the eager model is" in line and "> tolerance 0" in line, line
+    assert ir["strict_files"] == []  # neither half of the pair, nor the staging folder
 
 
 def test_the_ir_logits_match_float64(ir: dict[str, Any]) -> None:
@@ -83,8 +90,10 @@ def test_the_ir_logits_match_float64(ir: dict[str, Any]) -> None:
     assert relative_diff(got, expected) < F32_REL_TOLERANCE
 
 
-def test_predict_on_the_xml_gives_the_eager_classes(ir: dict[str, Any]) -> None:
-    predict = ir["predict"]
+@pytest.mark.parametrize("variant", ["predict", "baked_predict"])
+def test_predict_on_the_xml_gives_the_eager_classes(ir: dict[str, Any], variant: str) -> None:
+    """The IR as exported, and one with the normalisation baked in (it takes 0..1 RGB; predict feeds it so)."""
+    predict = ir[variant]
     assert predict["rc"] == 0, predict["err"]
     expected = reference_probs(ir["checkpoint"], [Path(p) for p in ir["images"]])  # float64, torchvision
     records = [json.loads(line) for line in predict["out"].splitlines()]
