@@ -21,7 +21,7 @@ import pytest
 import torch
 
 from _eval_kit import reference_probs
-from _runs import env
+from _runs import env, run_cli
 from _synthetic import CLASSES
 from googlenet.cli import main
 from googlenet.contract import ModelContract
@@ -172,3 +172,13 @@ def test_a_missing_openvino_names_the_extra(
         assert captured.out == "" and len(captured.err.strip().splitlines()) == 1, captured.err
         assert "needs the openvino package: pip install 'googlenet[openvino]'" in captured.err, captured.err
     assert not xml.with_name("new.xml").exists()
+
+
+def test_the_paper_googlenet_exports_to_ir_on_real_images(imagenette128_root: Path, tmp_path: Path) -> None:
+    """The paper's network (LRN, 10 classes, width 1/4, 64 px) exported to IR, its parity checked on Imagenette val:
+    in a subprocess (the CLI), as everything that loads OpenVINO."""
+    out = tmp_path / "googlenet.xml"
+    args = ["export", "--model", "googlenet", "--num-classes", "10", "--set", "width=0.25", "--input-size", "64"]
+    r = run_cli(*args, "-f", "openvino", "-o", str(out), "--data", str(imagenette128_root / "val"), timeout=600)
+    assert r.returncode == 0, r.stderr[-3000:]
+    assert "parity on 8 real images" in r.stdout and out.is_file() and out.with_suffix(".bin").is_file(), r.stdout
