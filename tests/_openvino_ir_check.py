@@ -38,7 +38,7 @@ def damaged(xml: Path, folder: Path) -> dict[str, Path]:
         "missing bin": (text, None),
         "truncated bin": (text, weights[: len(weights) // 2]),
         "longer bin": (text, weights + b"\0" * 16),
-        "mismatched bin": (text, weights[:-4] + bytes(4)),  # same size, the last float zeroed
+        "mismatched bin": (text, weights[:-4] + bytes(b ^ 0xFF for b in weights[-4:])),  # same size, last float flipped
     }
     out = {}
     for name, (xml_bytes, bin_bytes) in cases.items():
