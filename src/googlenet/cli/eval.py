@@ -76,8 +76,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         nargs="+",
         required=True,
         metavar="C",
-        help="model file(s): .safetensors checkpoints (or run folders), or exported .onnx or TorchScript files; "
-        "several are also ensembled",
+        help="model file(s): .safetensors checkpoints (or run folders), or exported .onnx, TorchScript or "
+        "OpenVINO .xml files; several are also ensembled",
     )
     p.add_argument(
         "--data",

@@ -24,8 +24,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         action="append",
         required=True,
         metavar="C",
-        help="model file: a .safetensors checkpoint (or run folder), or an exported .onnx or TorchScript file; "
-        "repeat to ensemble several",
+        help="model file: a .safetensors checkpoint (or run folder), or an exported .onnx, TorchScript or "
+        "OpenVINO .xml file; repeat to ensemble several",
     )
     p.add_argument("--topk", type=positive_int, default=5, help="classes shown per image (default 5)")
     p.add_argument("--json", action="store_true", help="one JSON object per line instead of a table")

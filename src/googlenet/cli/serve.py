@@ -34,8 +34,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--checkpoint",
         required=True,
         metavar="C",
-        help="model file: a .safetensors checkpoint (or run folder), or an exported .onnx or TorchScript file "
-        "(no Grad-CAM: it needs the PyTorch model)",
+        help="model file: a .safetensors checkpoint (or run folder), or an exported .onnx, TorchScript or "
+        "OpenVINO .xml file (no Grad-CAM: it needs the PyTorch model)",
     )
     p.add_argument(
         "--backend", default="eager", help=f"inference back end: {', '.join(available_backends())} (default: eager)"
