@@ -213,3 +213,14 @@ def test_a_task_not_trained_yet_stops_before_any_data(tmp_path: Path, capsys: py
         capsys.readouterr().err
         == "googlenet train: error: task=detect: this version trains classification only (task=classify)\n"
     )
+
+
+def test_overrides_may_come_in_several_runs_between_options(capsys, tmp_path):
+    """argparse alone takes the first run of positionals only: ``a=1 --out D b=2`` used to refuse ``b=2``."""
+    argv = ["train", "--recipe", "cifar10", "optim.lr=0.5", "--out", str(tmp_path / "r"), "schedule.epochs=3"]
+    assert main([*argv, "--print-config"]) == 0
+    saved = load_yaml(capsys.readouterr().out)
+    assert saved["optim"]["lr"] == 0.5 and saved["schedule"]["epochs"] == 3
+    assert saved["checkpoint"]["out"] == str(tmp_path / "r")
+    assert main([*argv, "--print-config", "--no-such-flag"]) == 2
+    assert "unrecognized arguments: --no-such-flag" in capsys.readouterr().err
