@@ -16,6 +16,7 @@ from torch import nn
 from ..errors import UserError
 from ..registry import UnknownModelError, model_info
 from ..weights import CheckpointError, load_state_strict, read_checkpoint, save
+from ..weights.files import model_format
 from . import fasterrcnn as _detectors  # noqa: F401  (registers the detectors)
 from .rcnn_train import rcnn_from_checkpoint
 
@@ -65,3 +66,15 @@ def load_detector(path: str | os.PathLike, **overrides: Any) -> tuple[nn.Module,
     model = info.builder(num_classes=int(meta.get("num_classes", 2)), **kwargs)
     load_state_strict(model, tensors, source=str(path))
     return model.eval(), meta
+
+
+def is_detector_meta(meta: dict[str, Any]) -> bool:
+    """Whether checkpoint metadata describes a detector: a ``task: detect`` model, or R-CNN's region classifier."""
+    return meta.get("task") == TASK or isinstance(meta.get("rcnn"), dict)
+
+
+def is_detector(path: str | os.PathLike) -> bool:
+    """Whether the model file at ``path`` is a detection checkpoint (a one-line error for a missing file)."""
+    if model_format(path) != "safetensors":
+        return False
+    return is_detector_meta(read_checkpoint(path)[1])

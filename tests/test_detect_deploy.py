@@ -1,0 +1,306 @@
+"""A detector served (``googlenet serve``: boxes from ``/v1/predict`` and ``/v2``, Grad-CAM refused, health and
+metrics) and exported (``googlenet export`` to ONNX, checked with ONNX Runtime), on generated images with a tiny
+random detector: every expectation is the model called directly (torchvision's list-of-images call), not the
+serving or export code."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+import io
+import json
+import struct
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+from safetensors.torch import load_file
+
+from _synthetic_det import SMALL_DETECTOR, make_scenes, one_thread, write_pennfudan
+from googlenet import create_model
+from googlenet.cli import main
+from googlenet.deploy.parity import ParityError
+from googlenet.detect import export as det_export
+from googlenet.detect.store import detector_meta, save_detector
+from googlenet.serve import ServeOptions
+
+pytest.importorskip("starlette", reason="needs the serve extra: pip install 'googlenet[serve]'")
+pytest.importorskip("onnxruntime", reason="needs onnxruntime (the export extra)")
+from starlette.testclient import TestClient
+
+from googlenet.detect.serving import DetectService, open_service
+from googlenet.serve.app import create_app
+
+_ = one_thread  # autouse
+NAMES = ["background", "rect", "ellipse"]
+KWARGS = {**SMALL_DETECTOR, "box_score_thresh": 0.0}  # an untrained detector's scores are low: keep them all
+SCENES = make_scenes(3, size=64, seed=5)
+OPTIONS = ServeOptions(max_batch=4, max_wait_ms=2.0, max_upload_bytes=1 << 20, max_pixels=100_000)
+
+
+def png(image: Image.Image) -> bytes:
+    buf = io.BytesIO()
+    image.save(buf, format="PNG")
+    return buf.getvalue()
+
+
+@pytest.fixture(scope="module")
+def checkpoint(tmp_path_factory) -> Path:
+    torch.manual_seed(0)
+    model = create_model("fasterrcnn_googlenet", num_classes=3, **KWARGS).eval()
+    root = tmp_path_factory.mktemp("detdeploy")
+    return save_detector(root / "det.safetensors", model, detector_meta("fasterrcnn_googlenet", 3, KWARGS, NAMES))
+
+
+def reference(checkpoint: Path) -> torch.nn.Module:
+    """The detector rebuilt from its weights by hand (the registry's builder, safetensors' loader)."""
+    model = create_model("fasterrcnn_googlenet", num_classes=3, **KWARGS)
+    model.load_state_dict(load_file(checkpoint))
+    return model.eval()
+
+
+def tensor(image: Image.Image) -> torch.Tensor:
+    return torch.from_numpy(np.asarray(image.convert("RGB")).copy()).permute(2, 0, 1).float() / 255
+
+
+def expected(model: torch.nn.Module, image: Image.Image, threshold: float) -> dict:
+    with torch.no_grad():
+        o = model([tensor(image)])[0]
+    keep = o["scores"] >= threshold
+    order = o["scores"][keep].argsort(descending=True)
+    return {k: o[k][keep][order] for k in ("boxes", "scores", "labels")}
+
+
+@pytest.fixture(scope="module")
+def client(checkpoint: Path):
+    service = open_service(checkpoint, OPTIONS)
+    assert isinstance(service, DetectService)
+    with TestClient(create_app(service), raise_server_exceptions=False) as c:
+        yield c
+
+
+def assert_matches(got: dict, want: dict) -> None:
+    assert got["labels"] == want["labels"].tolist()
+    assert got["names"] == [NAMES[k] for k in want["labels"].tolist()]
+    np.testing.assert_allclose(got["scores"], want["scores"].numpy(), atol=1e-4 + 1e-6)
+    np.testing.assert_allclose(np.reshape(got["boxes"], (-1, 4)), want["boxes"].numpy(), atol=0.005 + 1e-4)
+
+
+def test_predict_answers_the_detectors_boxes(client: TestClient, checkpoint: Path) -> None:
+    model = reference(checkpoint)
+    scene = SCENES[0]  # 80 x 64: the boxes are in the upload's pixels
+    r = client.post("/v1/predict?score_threshold=0", files={"file": ("x.png", png(scene.image), "image/png")})
+    assert r.status_code == 200, r.text
+    got = r.json()
+    assert {"boxes", "scores", "labels", "names"} <= set(got) and "top" not in got
+    assert (got["width"], got["height"]) == scene.image.size and got["model"] == "fasterrcnn_googlenet"
+    want = expected(model, scene.image, 0.0)
+    assert len(want["boxes"]) > 0
+    assert_matches(got, want)
+    # the default threshold is predict's 0.5; a raw body works as for a classifier
+    got = client.post("/v1/predict", content=png(scene.image), headers={"content-type": "image/png"}).json()
+    assert_matches(got, expected(model, scene.image, 0.5))
+    got = client.post("/v1/predict?score_threshold=1", content=png(scene.image)).json()
+    assert got["boxes"] == [] and got["labels"] == []
+
+
+def test_health_card_metrics_and_page(client: TestClient) -> None:
+    health = client.get("/healthz").json()
+    assert health["status"] == "ok" and health["model"] == "fasterrcnn_googlenet"
+    card = client.get("/v1/model").json()
+    assert card["task"] == "detect" and card["classes"] == NAMES and card["input"]["size"] == 64
+    client.post("/v1/predict", content=png(SCENES[1].image))
+    text = client.get("/metrics").text
+    assert 'googlenet_http_requests_total{method="POST",route="/v1/predict",status="200"}' in text
+    assert 'googlenet_model_info{backend="eager"' in text and "googlenet_batch_size_count" in text
+    page = client.get("/").text
+    assert "drawBoxes" in page and "<canvas" in page
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "status", "message"),
+    [
+        ("/v1/cam", "png", 400, "Grad-CAM explains a classifier's class score: fasterrcnn_googlenet is a detector"),
+        ("/v1/predict?score_threshold=2", "png", 400, "score_threshold must be a number from 0 to 1"),
+        ("/v1/predict?score_threshold=x", "png", 400, "score_threshold must be a number from 0 to 1"),
+        ("/v1/predict", b"GIF89a not really", 422, "not an image file"),
+        ("/v1/predict", b"", 400, "empty body"),
+    ],
+)
+def test_bad_requests_are_one_line(client: TestClient, path: str, body, status: int, message: str) -> None:
+    data = png(SCENES[0].image) if body == "png" else body
+    r = client.post(path, content=data, headers={"content-type": "image/png"})
+    assert r.status_code == status and message in r.json()["error"] and "\n" not in r.json()["error"], r.text
+
+
+def test_requests_together_share_one_forward_of_images_of_two_sizes(checkpoint: Path) -> None:
+    service = DetectService(checkpoint, ServeOptions(max_batch=2, max_wait_ms=5000))
+    a, b = SCENES[0].image, SCENES[1].image  # 80 x 64 and 64 x 64
+
+    async def both():
+        batcher = service.batcher()
+        batcher.start()
+        try:
+            return await asyncio.gather(*(batcher.submit(service.prepare(png(im))) for im in (a, b)))
+        finally:
+            await batcher.stop()
+
+    results = asyncio.run(both())
+    assert [n for _, n in results] == [2, 2]
+    with torch.no_grad():
+        want = reference(checkpoint)([tensor(a), tensor(b)])  # torchvision's own batch of two sizes
+    for (got, _), w in zip(results, want, strict=True):
+        torch.testing.assert_close(got["boxes"], w["boxes"], atol=1e-4, rtol=0)
+        torch.testing.assert_close(got["scores"], w["scores"], atol=1e-6, rtol=0)
+
+
+def test_v2_infer_gives_boxes_scores_and_labels(client: TestClient, checkpoint: Path) -> None:
+    meta = client.get("/v2/models/fasterrcnn_googlenet").json()
+    assert meta["inputs"] == [{"name": "image", "datatype": "BYTES", "shape": [1]}]
+    assert [(o["name"], o["datatype"]) for o in meta["outputs"]] == [
+        ("boxes", "FP32"), ("scores", "FP32"), ("labels", "INT64")
+    ]  # fmt: skip
+    scene = SCENES[2]
+    want = expected(reference(checkpoint), scene.image, 0.2)
+    image = {"name": "image", "datatype": "BYTES", "shape": [1], "data": [base64.b64encode(png(scene.image)).decode()]}
+    r = client.post("/v2/models/fasterrcnn_googlenet/infer", json={"inputs": [image],
+                                                                   "parameters": {"score_threshold": 0.2}})  # fmt: skip
+    assert r.status_code == 200, r.text
+    outs = {o["name"]: o for o in r.json()["outputs"]}
+    k = len(want["boxes"])
+    assert outs["boxes"]["shape"] == [k, 4] and outs["scores"]["shape"] == [k] and outs["labels"]["shape"] == [k]
+    np.testing.assert_allclose(np.reshape(outs["boxes"]["data"], (-1, 4)), want["boxes"].numpy(), atol=0.0051)
+    np.testing.assert_allclose(outs["scores"]["data"], want["scores"].numpy(), atol=1.1e-4)
+    assert outs["labels"]["data"] == want["labels"].tolist()
+    # binary outputs: labels as little-endian int64
+    body = {"inputs": [image], "outputs": [{"name": "labels", "parameters": {"binary_data": True}}],
+            "parameters": {"score_threshold": 0.2}}  # fmt: skip
+    r = client.post("/v2/models/fasterrcnn_googlenet/infer", json=body)
+    head = int(r.headers["Inference-Header-Content-Length"])
+    [out] = json.loads(r.content[:head])["outputs"]
+    raw = r.content[head:]
+    assert out["datatype"] == "INT64" and out["parameters"]["binary_data_size"] == 8 * k == len(raw)
+    assert list(struct.unpack(f"<{k}q", raw)) == want["labels"].tolist()
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"shape": [2], "twice": True}, "must have shape [1] for a detector"),
+        ({"name": "input"}, "a detector takes one input, 'image'"),
+        ({"outputs": [{"name": "logits"}]}, "unknown output 'logits': a detector gives boxes, scores, labels"),
+        ({"parameters": {"score_threshold": 3}}, "score_threshold must be a number from 0 to 1"),
+    ],
+)
+def test_v2_bad_requests_are_one_line(client: TestClient, change: dict, message: str) -> None:
+    data = base64.b64encode(png(SCENES[0].image)).decode()
+    image = {"name": change.get("name", "image"), "datatype": "BYTES", "shape": change.get("shape", [1]),
+             "data": [data, data] if change.get("twice") else [data]}  # fmt: skip
+    body = {"inputs": [image], **{k: v for k, v in change.items() if k in ("outputs", "parameters")}}
+    r = client.post("/v2/models/fasterrcnn_googlenet/infer", json=body)
+    assert r.status_code == 400 and message in r.json()["error"], r.text
+
+
+def test_serve_refuses_options_a_detector_has_no_use_for(checkpoint: Path, capsys) -> None:
+    for argv, message in (
+        (["--backend", "onnx"], "a detector is served by the eager back end only"),
+        (["--cam-layer", "inception5b"], "a detector has none"),
+    ):
+        assert main(["serve", "--checkpoint", str(checkpoint), *argv]) == 2
+        err = capsys.readouterr().err
+        assert err.startswith("googlenet serve: error: ") and message in err and err.count("\n") == 1, err
+
+
+# ---------------------------------------------------------------- export to ONNX
+@pytest.fixture(scope="module")
+def exported(checkpoint: Path, tmp_path_factory) -> tuple[Path, Path, str]:
+    root = tmp_path_factory.mktemp("detexport")
+    data = write_pennfudan(root / "PennFudanPed", SCENES)
+    out = root / "det.onnx"
+    argv = ["export", "--checkpoint", str(checkpoint), "--data", str(data), "-o", str(out), "--parity-images", "2"]
+    buf = io.StringIO()
+    with contextlib.redirect_stdout(buf):
+        assert main(argv) == 0
+    return out, data, buf.getvalue()
+
+
+def test_export_writes_an_onnx_file_that_matches_the_eager_detector(exported, checkpoint: Path) -> None:
+    import onnx
+    import onnxruntime as ort
+
+    out, _, printed = exported
+    assert printed.startswith(f"wrote {out} (onnx, opset 18") and "parity on 2 images" in printed
+    meta = json.loads({p.key: p.value for p in onnx.load(str(out)).metadata_props}["googlenet"])
+    assert meta["task"] == "detect" and meta["class_names"] == NAMES and meta["model"] == "fasterrcnn_googlenet"
+    assert meta["model_kwargs"]["min_size"] == 64 and meta["score_threshold"] == 0.0
+    session = ort.InferenceSession(str(out), providers=["CPUExecutionProvider"])
+    assert [i.name for i in session.get_inputs()] == ["image"]
+    model = reference(checkpoint)
+    for scene in (SCENES[2], make_scenes(1, size=72, seed=9)[0]):  # a size the parity check did not see
+        x = tensor(scene.image)
+        boxes, labels, scores = session.run(["boxes", "labels", "scores"], {"image": x.numpy()})
+        with torch.no_grad():
+            o = model([x])[0]
+        assert len(boxes) == len(o["boxes"]) > 0 and labels.tolist() == o["labels"].tolist()
+        np.testing.assert_allclose(boxes, o["boxes"].numpy(), atol=1e-3)
+        np.testing.assert_allclose(scores, o["scores"].numpy(), atol=1e-5)
+
+
+def test_the_exported_detector_is_refused_by_classification_commands(exported, capsys) -> None:
+    out, data, _ = exported
+    image = str(data / "PNGImages" / "img000.png")
+    assert main(["predict", "--checkpoint", str(out), image]) == 2
+    err = capsys.readouterr().err
+    assert "is an exported fasterrcnn_googlenet detector, not a classifier" in err and err.count("\n") == 1, err
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (["--format", "torchscript"], "a detector exports to ONNX only"),
+        (["--int8", "{tmp}/q.onnx"], "--int8 is a classifier's export option"),
+        (["--bake-normalization"], "--bake-normalization is a classifier's export option"),
+        (["--opset", "9"], "needs --opset >= 11"),
+    ],
+)
+def test_export_refuses_what_a_detector_cannot_take(exported, checkpoint, tmp_path, capsys, extra, message) -> None:
+    _, data, _ = exported
+    argv = ["export", "--checkpoint", str(checkpoint), "--data", str(data), "-o", str(tmp_path / "d.onnx")]
+    assert main([*argv, *(a.format(tmp=tmp_path) for a in extra)]) == 2
+    err = capsys.readouterr().err
+    assert message in err and err.count("\n") == 1, err
+    assert not (tmp_path / "d.onnx").exists()
+
+
+def test_parity_fails_over_the_tolerance_and_the_file_never_lands(checkpoint, tmp_path, monkeypatch) -> None:
+    # the exporter hands back another detector's graph (other weights): ONNX Runtime disagrees with the eager model
+    torch.manual_seed(1)
+    other = create_model("fasterrcnn_googlenet", num_classes=3, **KWARGS).eval()
+    real = det_export._onnx_proto
+    monkeypatch.setattr(det_export, "_onnx_proto", lambda model, example, opset: real(other, example, opset))
+    model = reference(checkpoint)
+    with pytest.raises(ParityError, match="parity image 0"):
+        det_export.export_detector(model, {"model": "fasterrcnn_googlenet"}, tmp_path / "d.onnx",
+                                   [tensor(SCENES[0].image)])  # fmt: skip
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_compare_states_each_kind_of_mismatch() -> None:
+    boxes = torch.tensor([[10.0, 10.0, 50.0, 40.0], [0.0, 0.0, 20.0, 20.0]])
+    eager = {"boxes": boxes, "labels": torch.tensor([1, 2]), "scores": torch.tensor([0.9, 0.4])}
+    same = [boxes.numpy(), np.array([1, 2]), np.array([0.9, 0.4], dtype=np.float32)]
+    box, score = det_export.compare(eager, same, 100, 1e-4, "x")
+    assert box == 0 and score < 1e-7
+    shifted = [boxes.numpy() + np.array([0, 0, 0.02, 0], dtype=np.float32), same[1], same[2]]  # 0.02 px of 100
+    assert det_export.compare(eager, shifted, 100, 1e-3, "x")[0] == pytest.approx(2e-4, rel=1e-3)
+    with pytest.raises(ParityError, match=r"boxes differ by 0\.0002 of the image's size > tolerance 0\.0001"):
+        det_export.compare(eager, shifted, 100, 1e-4, "x")
+    with pytest.raises(ParityError, match="gives 1 detections, the eager model 2"):
+        det_export.compare(eager, [a[:1] for a in same], 100, 1e-4, "x")
+    with pytest.raises(ParityError, match="labels differ"):
+        det_export.compare(eager, [same[0], np.array([2, 1]), same[2]], 100, 1e-4, "x")
+    with pytest.raises(ParityError, match=r"scores differ by 0\.01"):
+        det_export.compare(eager, [same[0], same[1], same[2] + np.float32(0.01)], 100, 1e-4, "x")
