@@ -10,7 +10,14 @@ import base64
 import contextlib
 import io
 import json
+import os
+import shutil
+import signal
 import struct
+import subprocess
+import sys
+import time
+import urllib.request
 from pathlib import Path
 
 import numpy as np
@@ -26,6 +33,7 @@ from googlenet.deploy.parity import ParityError
 from googlenet.detect import export as det_export
 from googlenet.detect.store import detector_meta, save_detector
 from googlenet.serve import ServeOptions
+from googlenet.weights import save
 
 pytest.importorskip("starlette", reason="needs the serve extra: pip install 'googlenet[serve]'")
 pytest.importorskip("onnxruntime", reason="needs onnxruntime (the export extra)")
@@ -214,6 +222,28 @@ def test_serve_refuses_options_a_detector_has_no_use_for(checkpoint: Path, capsy
         assert err.startswith("googlenet serve: error: ") and message in err and err.count("\n") == 1, err
 
 
+def test_the_papers_rcnn_is_served_too(tmp_path: Path) -> None:
+    pytest.importorskip("cv2", reason="needs OpenCV's contrib modules (the detect extra)")
+    from googlenet.detect.rcnn import RCNN, SelectiveSearch
+
+    torch.manual_seed(0)
+    kwargs = {"width": 0.125, "aux_logits": False}
+    net = create_model("googlenet", num_classes=3, **kwargs).eval()
+    rcnn = {"input_size": 64, "context_pad": 5, "selective_search": {"max_side": 64}}
+    path = save(tmp_path / "rcnn.safetensors", net, {"model": "googlenet", "num_classes": 3, "model_kwargs": kwargs,
+                                                     "class_names": NAMES, "input_size": 64, "rcnn": rcnn})  # fmt: skip
+    scene = SCENES[1]
+    by_hand = RCNN(net, input_size=64, proposals=SelectiveSearch(max_side=64), context_pad=5)
+    want = expected(by_hand, scene.image, 0.0)
+    service = open_service(path, OPTIONS)
+    assert isinstance(service, DetectService)
+    with TestClient(create_app(service)) as c:
+        assert c.get("/v1/model").json()["architecture"] == "rcnn (googlenet region classifier)"
+        got = c.post("/v1/predict?score_threshold=0", content=png(scene.image)).json()
+    assert len(want["boxes"]) > 0
+    assert_matches(got, want)
+
+
 # ---------------------------------------------------------------- export to ONNX
 @pytest.fixture(scope="module")
 def exported(checkpoint: Path, tmp_path_factory) -> tuple[Path, Path, str]:
@@ -304,3 +334,91 @@ def test_compare_states_each_kind_of_mismatch() -> None:
         det_export.compare(eager, [same[0], np.array([2, 1]), same[2]], 100, 1e-4, "x")
     with pytest.raises(ParityError, match=r"scores differ by 0\.01"):
         det_export.compare(eager, [same[0], same[1], same[2] + np.float32(0.01)], 100, 1e-4, "x")
+
+
+# ---------------------------------------------------------------- a real server and a real browser on the page
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+CHROMEDRIVER = shutil.which("chromedriver")
+RED = (0xE0, 0x31, 0x2B)  # the page's box colour
+
+
+def confident_checkpoint(path: Path) -> Path:
+    """A random detector whose box classifier is biased to ``rect`` (scores near 1, at most 3 boxes), so the page's
+    default threshold of 0.5 keeps boxes to draw."""
+    kwargs = {**SMALL_DETECTOR, "box_detections_per_img": 3}
+    torch.manual_seed(0)
+    model = create_model("fasterrcnn_googlenet", num_classes=3, **kwargs).eval()
+    with torch.no_grad():
+        model.roi_heads.box_predictor.cls_score.bias[1] = 8.0
+    return save_detector(path, model, detector_meta("fasterrcnn_googlenet", 3, kwargs, NAMES))
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(
+    not (CHROMIUM and CHROMEDRIVER), reason="Chromium absent (apt-get install chromium chromium-driver)"
+)
+def test_browser_draws_the_boxes_on_the_photo(tmp_path: Path) -> None:
+    webdriver = pytest.importorskip("selenium.webdriver", reason="needs selenium (the dev extra)")
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    ckpt = confident_checkpoint(tmp_path / "det.safetensors")
+    scene = make_scenes(1, size=150, seed=4)[0]  # 166 x 150
+    photo = tmp_path / "photo.png"
+    scene.image.save(photo)
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(Path(__file__).resolve().parents[1] / "src")}
+    argv = [sys.executable, "-m", "googlenet", "serve", "--checkpoint", str(ckpt), "--port", "0", "--threads", "1"]
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    driver = None
+    try:
+        line = proc.stdout.readline()
+        assert " on http://" in line, line + proc.stderr.read()
+        url = line.split(" on ", 1)[1].split()[0].rstrip("/")
+        for _ in range(600):
+            with contextlib.suppress(OSError):
+                urllib.request.urlopen(f"{url}/healthz", timeout=2)
+                break
+            time.sleep(0.1)
+        ask = urllib.request.Request(
+            f"{url}/v1/predict", data=photo.read_bytes(), headers={"content-type": "image/png"}
+        )
+        pred = json.loads(urllib.request.urlopen(ask, timeout=60).read())
+        assert 1 <= len(pred["boxes"]) <= 3 and min(pred["scores"]) >= 0.5
+        opts = webdriver.ChromeOptions()
+        opts.binary_location = CHROMIUM
+        for flag in ("--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-sync",
+                     "--disable-background-networking", "--disable-component-update",
+                     f"--user-data-dir={tmp_path / 'profile'}", "--window-size=960,720"):  # fmt: skip
+            opts.add_argument(flag)
+        driver = webdriver.Chrome(options=opts, service=webdriver.ChromeService(executable_path=CHROMEDRIVER))
+        driver.get(url + "/")
+        WebDriverWait(driver, 30).until(lambda d: "a detector of rect, ellipse" in d.find_element(By.ID, "card").text)
+        driver.find_element(By.ID, "file").send_keys(str(photo))
+        WebDriverWait(driver, 60).until(lambda d: d.find_element(By.ID, "boxes").is_displayed())
+        assert driver.find_element(By.ID, "error").text == ""
+        size = driver.execute_script("const c = document.getElementById('boxes'); return [c.width, c.height]")
+        assert size == list(scene.image.size)
+        pixel = "return Array.from(document.getElementById('boxes').getContext('2d').getImageData(arguments[0], " \
+                "arguments[1], 1, 1).data.slice(0, 3))"  # fmt: skip
+        top = pred["boxes"][0]
+        edge = driver.execute_script(pixel, round(top[0]), round((top[1] + top[3]) / 2))  # the top box's left side
+        assert all(abs(a - b) <= 2 for a, b in zip(edge, RED, strict=True)), edge
+        rows = driver.find_elements(By.CSS_SELECTOR, "#top .row")
+        assert len(rows) == len(pred["boxes"]) and rows[0].find_element(By.CLASS_NAME, "name").text == pred["names"][0]
+
+        # a pixel far from every box and from its label (drawn above the box's left corner) is the photo's own
+        def far(x: int, y: int) -> bool:
+            return all(
+                (x < x1 - 8 or x > x2 + 8 or y < y1 - 8 or y > y2 + 8) and (x < x1 - 8 or x > x1 + 100 or y > y1 + 8)
+                for x1, y1, x2, y2 in pred["boxes"]
+            )
+
+        spots = [(x, y) for x in range(0, 166, 5) for y in range(0, 150, 5) if far(x, y)]
+        assert spots, pred["boxes"]
+        for x, y in spots[:: max(1, len(spots) // 10)]:
+            assert driver.execute_script(pixel, x, y) == list(scene.image.getpixel((x, y))), (x, y)
+    finally:
+        if driver is not None:
+            driver.quit()
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=30)
