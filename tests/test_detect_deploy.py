@@ -294,12 +294,14 @@ def test_the_exported_detector_is_refused_by_classification_commands(exported, c
         (["--int8", "{tmp}/q.onnx"], "--int8 is a classifier's export option"),
         (["--bake-normalization"], "--bake-normalization is a classifier's export option"),
         (["--opset", "9"], "needs --opset >= 11"),
+        (["--data", "{tmp}"], "--data takes a folder of images (or Penn-Fudan) for the parity check"),
     ],
 )
 def test_export_refuses_what_a_detector_cannot_take(exported, checkpoint, tmp_path, capsys, extra, message) -> None:
     _, data, _ = exported
     argv = ["export", "--checkpoint", str(checkpoint), "--data", str(data), "-o", str(tmp_path / "d.onnx")]
-    assert main([*argv, *(a.format(tmp=tmp_path) for a in extra)]) == 2
+    (tmp_path / "empty").mkdir()
+    assert main([*argv, *(a.format(tmp=tmp_path / "empty") for a in extra)]) == 2
     err = capsys.readouterr().err
     assert message in err and err.count("\n") == 1, err
     assert not (tmp_path / "d.onnx").exists()

@@ -37,10 +37,10 @@ from ..runtime.onnx import ExportError
 from ..weights import read_checkpoint
 from ..weights.files import model_format
 from ..weights.onnx_file import save_onnx
-from .datasets import load_image
+from .datasets import IMAGE_SUFFIXES, load_image
 from .predict import image_paths
 from .sources import locate_pennfudan
-from .store import TASK, load_detector
+from .store import TASK, is_faster_rcnn_meta, load_detector
 
 INPUT = "image"
 OUTPUTS = ("boxes", "labels", "scores")  # the order torchvision's detectors return them in
@@ -152,15 +152,16 @@ def export_detector(
 
 
 def parity_images(data: str | None, count: int) -> list[Tensor]:
-    """Up to ``count`` images for the parity check: from ``data`` (an image folder, or a Penn-Fudan folder or
-    archive), else Penn-Fudan where it lives."""
-    if data is not None and Path(data).is_dir() and not (Path(data) / "PNGImages").is_dir():
-        paths = image_paths([data])
+    """Up to ``count`` images for the parity check: from ``data`` (a folder of images, or Penn-Fudan's folder or
+    archive, or a folder holding either), else Penn-Fudan where it lives."""
+    folder = Path(data) if data is not None else None
+    if folder is not None and folder.is_dir() and any(p.suffix.lower() in IMAGE_SUFFIXES for p in folder.iterdir()):
+        paths = image_paths([folder])
     else:
         try:
-            paths = image_paths([locate_pennfudan(data) / "PNGImages"])
+            paths = image_paths([locate_pennfudan(folder) / "PNGImages"])
         except UserError as err:
-            raise UserError(f"{err}: give --data, a folder of images for the detector's parity check") from None
+            raise UserError(f"{err}; --data takes a folder of images (or Penn-Fudan) for the parity check") from None
     return [load_image(p).as_subclass(Tensor) for p in paths[:count]]
 
 
@@ -179,11 +180,9 @@ def detector_export(args: argparse.Namespace) -> int | None:
     """``googlenet export --checkpoint`` of a Faster R-CNN: export, check, print; ``None`` for any other model (a
     classifier, or R-CNN's region classifier), which the classification export writes."""
     checkpoint = getattr(args, "checkpoint", None)
-    if (
-        not checkpoint
-        or model_format(checkpoint) != "safetensors"
-        or read_checkpoint(checkpoint)[1].get("task") != TASK
-    ):
+    if not checkpoint or model_format(checkpoint) != "safetensors":
+        return None
+    if not is_faster_rcnn_meta(read_checkpoint(checkpoint)[1]):
         return None
     if args.format != "onnx":
         raise ExportError(f"a detector exports to ONNX only (--format onnx), not {args.format!r}")

@@ -68,9 +68,19 @@ def load_detector(path: str | os.PathLike, **overrides: Any) -> tuple[nn.Module,
     return model.eval(), meta
 
 
+def is_faster_rcnn_meta(meta: dict[str, Any]) -> bool:
+    """Whether checkpoint metadata names a registered detection model (the registry's ``task``, as
+    :func:`load_detector` reads it)."""
+    name = meta.get("model")
+    try:
+        return isinstance(name, str) and model_info(name).task == TASK
+    except UnknownModelError:
+        return False
+
+
 def is_detector_meta(meta: dict[str, Any]) -> bool:
-    """Whether checkpoint metadata describes a detector: a ``task: detect`` model, or R-CNN's region classifier."""
-    return meta.get("task") == TASK or isinstance(meta.get("rcnn"), dict)
+    """Whether checkpoint metadata describes a detector: a detection model, or R-CNN's region classifier."""
+    return is_faster_rcnn_meta(meta) or isinstance(meta.get("rcnn"), dict)
 
 
 def is_detector(path: str | os.PathLike) -> bool:
