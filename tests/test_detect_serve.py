@@ -1,14 +1,12 @@
-"""A detector served (``googlenet serve``: boxes from ``/v1/predict`` and ``/v2``, Grad-CAM refused, health and
-metrics) and exported (``googlenet export`` to ONNX, checked with ONNX Runtime), on generated images with a tiny
-random detector: every expectation is the model called directly (torchvision's list-of-images call), not the
-serving or export code."""
+"""A detector served by ``googlenet serve``: boxes from ``/v1/predict`` and ``/v2``, Grad-CAM refused, health and
+metrics, requests batched across image sizes, the paper's R-CNN, and the page drawing the boxes in a real browser; on
+generated images with a tiny random detector, every expectation the model called directly."""
 
 from __future__ import annotations
 
 import asyncio
 import base64
 import contextlib
-import io
 import json
 import os
 import shutil
@@ -23,63 +21,28 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from PIL import Image
-from safetensors.torch import load_file
 
-from _synthetic_det import SMALL_DETECTOR, make_scenes, one_thread, write_pennfudan
+from _det_deploy import NAMES, SCENES, expected, png, reference, tensor, tiny_detector
+from _synthetic_det import SMALL_DETECTOR, make_scenes, one_thread
 from googlenet import create_model
 from googlenet.cli import main
-from googlenet.deploy.parity import ParityError
-from googlenet.detect import export as det_export
 from googlenet.detect.store import detector_meta, save_detector
 from googlenet.serve import ServeOptions
 from googlenet.weights import save
 
 pytest.importorskip("starlette", reason="needs the serve extra: pip install 'googlenet[serve]'")
-pytest.importorskip("onnxruntime", reason="needs onnxruntime (the export extra)")
 from starlette.testclient import TestClient
 
 from googlenet.detect.serving import DetectService, open_service
 from googlenet.serve.app import create_app
 
 _ = one_thread  # autouse
-NAMES = ["background", "rect", "ellipse"]
-KWARGS = {**SMALL_DETECTOR, "box_score_thresh": 0.0}  # an untrained detector's scores are low: keep them all
-SCENES = make_scenes(3, size=64, seed=5)
 OPTIONS = ServeOptions(max_batch=4, max_wait_ms=2.0, max_upload_bytes=1 << 20, max_pixels=100_000)
-
-
-def png(image: Image.Image) -> bytes:
-    buf = io.BytesIO()
-    image.save(buf, format="PNG")
-    return buf.getvalue()
 
 
 @pytest.fixture(scope="module")
 def checkpoint(tmp_path_factory) -> Path:
-    torch.manual_seed(0)
-    model = create_model("fasterrcnn_googlenet", num_classes=3, **KWARGS).eval()
-    root = tmp_path_factory.mktemp("detdeploy")
-    return save_detector(root / "det.safetensors", model, detector_meta("fasterrcnn_googlenet", 3, KWARGS, NAMES))
-
-
-def reference(checkpoint: Path) -> torch.nn.Module:
-    """The detector rebuilt from its weights by hand (the registry's builder, safetensors' loader)."""
-    model = create_model("fasterrcnn_googlenet", num_classes=3, **KWARGS)
-    model.load_state_dict(load_file(checkpoint))
-    return model.eval()
-
-
-def tensor(image: Image.Image) -> torch.Tensor:
-    return torch.from_numpy(np.asarray(image.convert("RGB")).copy()).permute(2, 0, 1).float() / 255
-
-
-def expected(model: torch.nn.Module, image: Image.Image, threshold: float) -> dict:
-    with torch.no_grad():
-        o = model([tensor(image)])[0]
-    keep = o["scores"] >= threshold
-    order = o["scores"][keep].argsort(descending=True)
-    return {k: o[k][keep][order] for k in ("boxes", "scores", "labels")}
+    return tiny_detector(tmp_path_factory.mktemp("detserve") / "det.safetensors")
 
 
 @pytest.fixture(scope="module")
@@ -242,100 +205,6 @@ def test_the_papers_rcnn_is_served_too(tmp_path: Path) -> None:
         got = c.post("/v1/predict?score_threshold=0", content=png(scene.image)).json()
     assert len(want["boxes"]) > 0
     assert_matches(got, want)
-
-
-# ---------------------------------------------------------------- export to ONNX
-@pytest.fixture(scope="module")
-def exported(checkpoint: Path, tmp_path_factory) -> tuple[Path, Path, str]:
-    root = tmp_path_factory.mktemp("detexport")
-    data = write_pennfudan(root / "PennFudanPed", SCENES)
-    out = root / "det.onnx"
-    argv = ["export", "--checkpoint", str(checkpoint), "--data", str(data), "-o", str(out), "--parity-images", "2"]
-    buf = io.StringIO()
-    with contextlib.redirect_stdout(buf):
-        assert main(argv) == 0
-    return out, data, buf.getvalue()
-
-
-def test_export_writes_an_onnx_file_that_matches_the_eager_detector(exported, checkpoint: Path) -> None:
-    import onnx
-    import onnxruntime as ort
-
-    out, _, printed = exported
-    assert printed.startswith(f"wrote {out} (onnx, opset 18") and "parity on 2 images" in printed
-    meta = json.loads({p.key: p.value for p in onnx.load(str(out)).metadata_props}["googlenet"])
-    assert meta["task"] == "detect" and meta["class_names"] == NAMES and meta["model"] == "fasterrcnn_googlenet"
-    assert meta["model_kwargs"]["min_size"] == 64 and meta["score_threshold"] == 0.0
-    session = ort.InferenceSession(str(out), providers=["CPUExecutionProvider"])
-    assert [i.name for i in session.get_inputs()] == ["image"]
-    model = reference(checkpoint)
-    for scene in (SCENES[2], make_scenes(1, size=72, seed=9)[0]):  # a size the parity check did not see
-        x = tensor(scene.image)
-        boxes, labels, scores = session.run(["boxes", "labels", "scores"], {"image": x.numpy()})
-        with torch.no_grad():
-            o = model([x])[0]
-        assert len(boxes) == len(o["boxes"]) > 0 and labels.tolist() == o["labels"].tolist()
-        np.testing.assert_allclose(boxes, o["boxes"].numpy(), atol=1e-3)
-        np.testing.assert_allclose(scores, o["scores"].numpy(), atol=1e-5)
-
-
-def test_the_exported_detector_is_refused_by_classification_commands(exported, capsys) -> None:
-    out, data, _ = exported
-    image = str(data / "PNGImages" / "img000.png")
-    assert main(["predict", "--checkpoint", str(out), image]) == 2
-    err = capsys.readouterr().err
-    assert "is an exported fasterrcnn_googlenet detector, not a classifier" in err and err.count("\n") == 1, err
-
-
-@pytest.mark.parametrize(
-    ("extra", "message"),
-    [
-        (["--format", "torchscript"], "a detector exports to ONNX only"),
-        (["--int8", "{tmp}/q.onnx"], "--int8 is a classifier's export option"),
-        (["--bake-normalization"], "--bake-normalization is a classifier's export option"),
-        (["--opset", "9"], "needs --opset >= 11"),
-        (["--data", "{tmp}"], "--data takes a folder of images (or Penn-Fudan) for the parity check"),
-    ],
-)
-def test_export_refuses_what_a_detector_cannot_take(exported, checkpoint, tmp_path, capsys, extra, message) -> None:
-    _, data, _ = exported
-    argv = ["export", "--checkpoint", str(checkpoint), "--data", str(data), "-o", str(tmp_path / "d.onnx")]
-    (tmp_path / "empty").mkdir()
-    assert main([*argv, *(a.format(tmp=tmp_path / "empty") for a in extra)]) == 2
-    err = capsys.readouterr().err
-    assert message in err and err.count("\n") == 1, err
-    assert not (tmp_path / "d.onnx").exists()
-
-
-def test_parity_fails_over_the_tolerance_and_the_file_never_lands(checkpoint, tmp_path, monkeypatch) -> None:
-    # the exporter hands back another detector's graph (other weights): ONNX Runtime disagrees with the eager model
-    torch.manual_seed(1)
-    other = create_model("fasterrcnn_googlenet", num_classes=3, **KWARGS).eval()
-    real = det_export._onnx_proto
-    monkeypatch.setattr(det_export, "_onnx_proto", lambda model, example, opset: real(other, example, opset))
-    model = reference(checkpoint)
-    with pytest.raises(ParityError, match="parity image 0"):
-        det_export.export_detector(model, {"model": "fasterrcnn_googlenet"}, tmp_path / "d.onnx",
-                                   [tensor(SCENES[0].image)])  # fmt: skip
-    assert list(tmp_path.iterdir()) == []
-
-
-def test_compare_states_each_kind_of_mismatch() -> None:
-    boxes = torch.tensor([[10.0, 10.0, 50.0, 40.0], [0.0, 0.0, 20.0, 20.0]])
-    eager = {"boxes": boxes, "labels": torch.tensor([1, 2]), "scores": torch.tensor([0.9, 0.4])}
-    same = [boxes.numpy(), np.array([1, 2]), np.array([0.9, 0.4], dtype=np.float32)]
-    box, score = det_export.compare(eager, same, 100, 1e-4, "x")
-    assert box == 0 and score < 1e-7
-    shifted = [boxes.numpy() + np.array([0, 0, 0.02, 0], dtype=np.float32), same[1], same[2]]  # 0.02 px of 100
-    assert det_export.compare(eager, shifted, 100, 1e-3, "x")[0] == pytest.approx(2e-4, rel=1e-3)
-    with pytest.raises(ParityError, match=r"boxes differ by 0\.0002 of the image's size > tolerance 0\.0001"):
-        det_export.compare(eager, shifted, 100, 1e-4, "x")
-    with pytest.raises(ParityError, match="gives 1 detections, the eager model 2"):
-        det_export.compare(eager, [a[:1] for a in same], 100, 1e-4, "x")
-    with pytest.raises(ParityError, match="labels differ"):
-        det_export.compare(eager, [same[0], np.array([2, 1]), same[2]], 100, 1e-4, "x")
-    with pytest.raises(ParityError, match=r"scores differ by 0\.01"):
-        det_export.compare(eager, [same[0], same[1], same[2] + np.float32(0.01)], 100, 1e-4, "x")
 
 
 # ---------------------------------------------------------------- a real server and a real browser on the page
