@@ -3,6 +3,7 @@
     python scripts/results_tables.py record RUN_DIR --command "googlenet train ..."   # append one entry
     python scripts/results_tables.py record RUN_DIR --study compare --command "..."   # one of a study's runs
     python scripts/results_tables.py bench BENCH.json --command "googlenet bench ..."  # keep a bench result
+    python scripts/results_tables.py detection RUN_DIR --command "googlenet train ..."  # a detection run
     python scripts/results_tables.py tables                                           # Markdown tables
     python scripts/results_tables.py readme                                           # rewrite README's tables
 
@@ -80,10 +81,67 @@ def record(run: Path, command: str, study: str | None = None, note: str | None =
     }
 
 
-def append_entry(entry: dict, path: Path = RESULTS_FILE) -> None:
+def append_entry(entry: dict, path: Path = RESULTS_FILE, key: str = "results") -> None:
+    """Add ``entry`` to the list ``key`` of the records file (``results``: classification, ``detection``)."""
     text = path.read_text()
-    block = yaml.safe_dump([entry], sort_keys=False, width=200)
-    path.write_text(text.rstrip("\n") + "\n" + "\n".join("  " + line for line in block.splitlines()) + "\n")
+    block = "\n".join("  " + line for line in yaml.safe_dump([entry], sort_keys=False, width=200).splitlines())
+    marker = f"\n{key}:\n"
+    if marker not in text:  # the list starts at the end of the file
+        path.write_text(text.rstrip("\n") + marker + block + "\n")
+        return
+    head, rest = text.split(marker, 1)
+    lines = rest.splitlines()
+    end = next((i for i, line in enumerate(lines) if line and not line.startswith((" ", "#"))), len(lines))
+    body = "\n".join(lines[:end]).rstrip("\n")
+    tail = "\n".join(lines[end:])
+    path.write_text(head + marker + body + "\n" + block + "\n" + (tail + "\n" if tail else ""))
+
+
+def record_detection(run: Path, command: str, note: str | None = None) -> dict:
+    """One ``detection`` entry for a detection run folder (its metrics.json and best checkpoint's metadata)."""
+    from googlenet.runtime.cpu import cpu_info
+
+    result = json.loads((run / "metrics.json").read_text())
+    recipe, val = result["recipe"], result["val"]
+    cpu = cpu_info()
+    return {
+        "model": recipe["model"],
+        "init_weights": recipe.get("init_weights"),
+        "model_args": recipe.get("model_kwargs") or {},
+        "dataset": f"{recipe['data']} held-out split ({result['val_images']} images, seed {recipe['split']['seed']})",
+        "train_images": result["train_images"],
+        "epochs": recipe.get("epochs"),
+        "steps": result["steps"],
+        **{k: round(float(val[k]), 4) for k in ("ap", "ap50", "ap75", "ar100") if val.get(k) is not None},
+        "train_min": round(result["seconds"] / 60, 1),
+        **({"eval_min": round(result["eval_seconds"] / 60, 1)} if result.get("eval_seconds") is not None else {}),
+        **({"s_per_image": result["seconds_per_val_image"]} if result.get("seconds_per_val_image") is not None else {}),
+        "amp": result.get("amp", "none"),
+        "date": dt.date.fromtimestamp((run / "metrics.json").stat().st_mtime).isoformat(),
+        "cpu": cpu.describe(),
+        "threads": recipe.get("threads"),
+        "command": command,
+        **({"note": note} if note else {}),
+    }
+
+
+def detection_entries(path: Path = RESULTS_FILE) -> list[dict]:
+    return (yaml.safe_load(path.read_text()) or {}).get("detection") or []
+
+
+def detection_table(path: Path = RESULTS_FILE) -> str:
+    """The detection runs: COCO AP by pycocotools on the held-out images, training minutes, seconds per image."""
+    columns = "detector|backbone start|AP50:|AP:|AP75:|AR100:|training:|s / val image:|precision|date, CPU|command"
+    rows = []
+    for e in detection_entries(path):
+        start = Path(e["init_weights"]).parent.name if e.get("init_weights") else "random"
+        per_image = f"{e['s_per_image']:.1f}" if e.get("s_per_image") is not None else "-"
+        rows.append(
+            [e["model"], start, f"{e['ap50']:.3f}", f"{e['ap']:.3f}", f"{e.get('ap75', 0):.3f}",
+             f"{e.get('ar100', 0):.3f}", f"{e['train_min']} min", per_image, e.get("amp", "none"),
+             f"{e['date']}, {e['cpu']}", f"`{e['command']}`"]
+        )  # fmt: skip
+    return _markdown(columns, rows)
 
 
 def _fmt_counts(n: int | None, unit: str) -> str:
@@ -235,6 +293,7 @@ def all_tables() -> dict[str, str]:
         "compare": compare_table(),
         "levers": lever_table(),
         "speed": speed_table(sorted(BENCH_DIR.glob("*.json"))),
+        **({"detection": detection_table()} if detection_entries() else {}),
     }
 
 
@@ -258,6 +317,10 @@ def main() -> int:
     rec.add_argument("--command", required=True)
     rec.add_argument("--study", choices=("compare", "levers"), help="the experiment this run belongs to")
     rec.add_argument("--note", help="what the figures alone do not say (kept or dropped, and why)")
+    det = sub.add_parser("detection", help="record a detection run folder (metrics.json)")
+    det.add_argument("run", type=Path)
+    det.add_argument("--command", required=True)
+    det.add_argument("--note")
     bench = sub.add_parser("bench")
     bench.add_argument("json", type=Path)
     bench.add_argument("--command", required=True)
@@ -267,6 +330,11 @@ def main() -> int:
     if args.cmd == "record":
         entry = record(args.run, args.command, args.study, args.note)
         append_entry(entry)
+        print(yaml.safe_dump(entry, sort_keys=False))
+        return 0
+    if args.cmd == "detection":
+        entry = record_detection(args.run, args.command, args.note)
+        append_entry(entry, key="detection")
         print(yaml.safe_dump(entry, sort_keys=False))
         return 0
     if args.cmd == "bench":

@@ -130,6 +130,7 @@ def test_a_classification_checkpoint_is_refused_by_detect_and_the_reverse(run, t
     assert main(["eval", "--checkpoint", str(out / "best.safetensors"), "--data", str(tmp_path)]) == 2
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and "detection checkpoint, not a classifier" in err
+    assert "class folders" in err  # the shared verb: detection data is asked for
 
 
 @pytest.mark.parametrize(

@@ -8,7 +8,8 @@ import torch
 from _synthetic_det import SMALL_DETECTOR, make_scenes, one_thread, write_pennfudan
 from googlenet import create_model
 from googlenet.detect.datasets import PennFudan
-from googlenet.detect.train import collate, detection_loss, make_optimizer, train_detector, train_step
+from googlenet.detect.loop import train_detector
+from googlenet.detect.train import collate, detection_loss, make_optimizer, train_step
 from googlenet.errors import UserError
 
 SMALL = SMALL_DETECTOR

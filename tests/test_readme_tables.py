@@ -86,3 +86,18 @@ def test_record_reads_a_finished_run(synthetic_root, tmp_path) -> None:
 
 def _aux_params(net) -> int:
     return sum(p.numel() for name, p in net.named_parameters() if name.startswith("aux"))
+
+
+def test_detection_entries_go_to_their_own_list_and_keep_the_classification_ones(tmp_path) -> None:
+    import yaml
+
+    script = _script()
+    records = tmp_path / "results.yaml"
+    records.write_text("# header\nresults:\n  - model: a\n    top1: 1.0\n")
+    script.append_entry({"model": "det1", "ap50": 0.5}, records, key="detection")
+    script.append_entry({"model": "b", "top1": 2.0}, records)
+    script.append_entry({"model": "det2", "ap50": 0.7}, records, key="detection")
+    data = yaml.safe_load(records.read_text())
+    assert [e["model"] for e in data["results"]] == ["a", "b"]
+    assert [e["model"] for e in data["detection"]] == ["det1", "det2"]
+    assert records.read_text().startswith("# header\n")

@@ -45,6 +45,8 @@ class Env:
         self.plot_folder.mkdir()
         self.bad_yaml = root / "bad.yaml"
         self.bad_yaml.write_text("results: [\n  - model: [unclosed\n")
+        self.lone_xml = root / "lone.xml"  # an OpenVINO IR's graph without the .bin beside it
+        self.lone_xml.write_text('<?xml version="1.0"?>\n<net name="Model0" version="11"></net>\n')
 
 
 @pytest.fixture(scope="module")
@@ -122,6 +124,16 @@ CASES: list[tuple[str, Case, tuple[str, ...]]] = [
         "export/format",
         lambda e: ["export", "-c", str(e.ckpt), "-o", str(e.root / "x.bin"), "--format", "caffe"],
         ("caffe",),
+    ),
+    (
+        "export/openvino-name",
+        lambda e: ["export", "-c", str(e.ckpt), "-o", str(e.root / "x.onnx"), "--format", "openvino"],
+        ("name the output .xml",),
+    ),
+    (
+        "predict/ir-without-bin",
+        lambda e: ["predict", "--checkpoint", str(e.lone_xml), str(e.image)],
+        ("lone.xml", "lone.bin are missing"),
     ),
     (
         "export/evaluate-alone",

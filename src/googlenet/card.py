@@ -357,8 +357,8 @@ def _table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
 # ---------------------------------------------------------------------------------------------- checkpoints
 def checkpoint_card(path: str | os.PathLike) -> tuple[str, dict[str, Any]]:
     """The Markdown card and its data for the model file at ``path`` (a checkpoint or a run folder: its best, last
-    or model.safetensors; or an exported ONNX or TorchScript file, whose contract it carries). The model is
-    opened once, to count its parameters (an exported graph's architecture is built on the meta device)."""
+    or model.safetensors; or an exported ONNX, TorchScript or OpenVINO IR file, whose contract it carries). The
+    model is opened once, to count its parameters (an exported graph's architecture is built on the meta device)."""
     mf = open_model(path)
     params, aux = count_params(mf.architecture())
     name = Path(path).name

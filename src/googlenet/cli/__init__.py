@@ -104,12 +104,25 @@ def _refuse(command: str, line: str) -> int:
     return 2
 
 
+def parse(parser: argparse.ArgumentParser, argv: list[str] | None) -> argparse.Namespace:
+    """``parse_args``, except that a command's FIELD=VALUE overrides may come in several runs between options
+    (``train --recipe R a=1 --data D b=2``): argparse takes the first run of positionals only."""
+    args, extra = parser.parse_known_args(argv)
+    pairs = [x for x in extra if "=" in x and not x.startswith("-")]
+    if pairs and isinstance(getattr(args, "overrides", None), list):
+        args.overrides += pairs
+        extra = [x for x in extra if x not in pairs]
+    if extra:
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
+    return args
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run ``googlenet ARGV``; returns the exit status (argparse's refusals included), never raising for a
     user's mistake."""
     parser = build_parser()
     try:
-        args = parser.parse_args(argv)
+        args = parse(parser, argv)
     except SystemExit as exit_info:  # a refused argument (one line, 2), --help or --version (0): returned, as below
         return exit_info.code if isinstance(exit_info.code, int) else 2
     configure(level_of(args.log_level_all, args.log_verbose, args.log_quiet))  # records to stderr, never stdout

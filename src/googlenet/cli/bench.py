@@ -45,7 +45,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--checkpoint",
         "-c",
         help="a model file instead of a random-weight model: a .safetensors checkpoint (timed on every --paths back "
-        "end), or an exported .onnx or TorchScript file (timed on its own runtime)",
+        "end), or an exported .onnx, TorchScript or OpenVINO .xml file (timed on its own runtime)",
     )
     add_model_args(p)
     p.add_argument("--batch", type=_ints, default=[1, 16], help="batch sizes, comma-separated (default 1,16)")
@@ -75,7 +75,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _exported(checkpoint: str | None, model: str | None, model_args: dict) -> ModelFile | None:
-    """The exported file ``checkpoint`` names (ONNX, TorchScript), or None for a checkpoint or a model name."""
+    """The exported file ``checkpoint`` names (ONNX, TorchScript, OpenVINO IR), or None for a checkpoint or a model
+    name."""
     if not checkpoint or model or model_format(checkpoint) == "safetensors":
         return None
     mf = open_model(checkpoint)

@@ -20,7 +20,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "checkpoint",
         help="model file: a .safetensors checkpoint (or a run folder with best/last.safetensors), or an exported "
-        ".onnx or TorchScript file",
+        ".onnx, TorchScript or OpenVINO .xml file",
     )
     p.add_argument(
         "-o", "--output", default=None, type=output_file, help="write the Markdown here instead of printing it"

@@ -17,7 +17,7 @@ from typing import Any
 
 from ..detect.datasets import DetectionDataset, open_detection_data, split_indices
 from ..detect.predict import draw, image_paths, predict_images
-from ..detect.recipe import load_recipe
+from ..detect.recipe import DetectionRecipe, load_recipe
 from ..detect.run import train_from_recipe
 from ..detect.sources import locate_pennfudan
 from ..detect.store import load_detector
@@ -25,6 +25,8 @@ from ..detect.train import evaluate_detector
 from ..errors import UserError
 from ..fileio import atomic_write
 from ..registry import list_models
+from ..train import rundir
+from ..train.state import load_state
 from ._common import non_negative_float, positive_int, print_json, stdout_to_stderr
 
 EXTRA = {"pycocotools": "detect", "cv2": "detect"}
@@ -34,13 +36,15 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("detect", help="object detection (Section 8): train, eval, predict")
     verbs = p.add_subparsers(dest="verb", metavar="VERB")
     t = verbs.add_parser("train", help="train a detector from a detection recipe")
-    t.add_argument("--recipe", default="pennfudan-fasterrcnn", help="shipped recipe name or YAML path")
+    t.add_argument("--recipe", default=None, help="shipped recipe name or YAML path (default pennfudan-fasterrcnn)")
     t.add_argument("--data", default=None, help="dataset folder/archive (default: the recipe's, found in shared data)")
-    t.add_argument("--out", required=True, help="run folder: best/last.safetensors, metrics.json")
+    t.add_argument("--out", default=None, help="run folder (default runs/det): weights, state.pt, records")
     t.add_argument("--epochs", type=positive_int, default=None, help="override the recipe's epochs")
     t.add_argument("--max-steps", type=positive_int, default=None, help="stop after this many steps (smoke runs)")
     t.add_argument("--init-weights", default=None, help="classification checkpoint to start the backbone from")
     t.add_argument("--model", default=None, choices=list_models(task="detect"), help="override the recipe's")
+    t.add_argument("--resume", metavar="DIR", default=None, help="continue the run saved in DIR exactly")
+    t.add_argument("--overwrite", action="store_true", help="--out may hold an earlier run: replace it")
     t.add_argument("--json", action="store_true", help="print the run's metrics as JSON (logs go to stderr)")
     t.set_defaults(func=run_train)
     e = verbs.add_parser("eval", help="COCO AP / AR of a detector (pycocotools)")
@@ -81,16 +85,46 @@ def _guard(fn):
 
 @_guard
 def run_train(args: argparse.Namespace) -> int:
+    overrides = {"epochs": args.epochs, "init_weights": args.init_weights, "model": args.model}
+    resume, overwrite = args.resume, args.overwrite
+    return train_run(args.recipe, args.out, args.data, overrides, resume, overwrite, args.max_steps, args.json)
 
-    recipe = load_recipe(args.recipe, epochs=args.epochs, init_weights=args.init_weights, model=args.model)
-    with stdout_to_stderr(args.json):
-        result = train_from_recipe(recipe, args.out, args.data, args.max_steps, log=print)
-    if args.json:
+
+def train_run(
+    recipe_name: str | None,
+    out: str | None,
+    data: str | None,
+    overrides: dict[str, Any],
+    resume: str | None = None,
+    overwrite: bool = False,
+    max_steps: int | None = None,
+    as_json: bool = False,
+) -> int:
+    """A detection run, new (``recipe_name`` + ``overrides``: recipe fields) or continued (``resume``: its folder),
+    for ``googlenet train`` and ``googlenet detect train`` alike."""
+    state = None
+    if resume:
+        if recipe_name or overwrite or any(v is not None for v in overrides.values()):
+            raise UserError("--resume continues the saved run exactly, with its own recipe: give --resume DIR alone")
+        rundir.check_resume_dir(resume)
+        state = load_state(resume)
+        if state.get("task") != "detect" or not isinstance(state.get("recipe"), dict):
+            raise UserError(f"--resume {resume}: not a detection run (its state.pt names no detection recipe)")
+        recipe, out = DetectionRecipe(**state["recipe"]), resume
+        data = data or state.get("data")
+    else:
+        recipe = load_recipe(recipe_name or "pennfudan-fasterrcnn", **overrides)
+        out = out or "runs/det"
+        rundir.check_writable_folder(out)
+        rundir.check_new_run(out, overwrite)
+    with stdout_to_stderr(as_json):
+        result = train_from_recipe(recipe, out, data, max_steps, log=print, resume=state)
+    if as_json:
         print_json(result)
     else:
         m = result["val"]
         print(f"{result['steps']} steps in {result['seconds']} s; val ({result['val_images']} images): "
-              f"AP {m['ap']:.3f} AP50 {m['ap50']:.3f} AP75 {m['ap75']:.3f}; wrote {args.out}")  # fmt: skip
+              f"AP {m['ap']:.3f} AP50 {m['ap50']:.3f} AP75 {m['ap75']:.3f}; wrote {out}")  # fmt: skip
     return 0
 
 
@@ -117,7 +151,13 @@ def _eval_data(args: argparse.Namespace, meta: dict[str, Any]):
 
 @_guard
 def run_eval(args: argparse.Namespace) -> int:
+    return eval_run(args.checkpoint, args.data, args.split, args.json)
 
+
+def eval_run(checkpoint: str, data_path: str, split: str | None, json_out: str | None) -> int:
+    """COCO metrics of a detector on ``data_path`` (``split``: ``val`` the recipe's held-out images, ``all``, or
+    None: the held-out ones where the checkpoint records a split); ``json_out``: a file, or ``-`` for stdout."""
+    args = argparse.Namespace(checkpoint=checkpoint, data=data_path, split=split, json=json_out)
     to_stdout = args.json == "-"
     with stdout_to_stderr(to_stdout):
         model, meta = load_detector(args.checkpoint)
@@ -141,7 +181,14 @@ def run_eval(args: argparse.Namespace) -> int:
 
 @_guard
 def run_predict(args: argparse.Namespace) -> int:
+    return predict_run(args.checkpoint, args.images, args.score_threshold, args.draw, args.json)
 
+
+def predict_run(checkpoint: str, images: list[str], score_threshold: float, draw_dir: str | None, as_json: bool) -> int:
+    """Boxes of a detector on image files: one line (or JSON object) per image; drawn copies in ``draw_dir``."""
+    args = argparse.Namespace(
+        checkpoint=checkpoint, images=images, score_threshold=score_threshold, draw=draw_dir, json=as_json
+    )
     if not 0.0 <= args.score_threshold <= 1.0:
         raise UserError(f"--score-threshold must be between 0 and 1, got {args.score_threshold}")
     with stdout_to_stderr(args.json):

@@ -8,6 +8,8 @@ from pathlib import Path
 
 from ..data.crops import CROP_SCHEMES
 from ..data.sources import resolve_split
+from ..detect.datasets import looks_like_detection_data
+from ..detect.store import is_detector_file
 from ..errors import UserError
 from ..eval.evaluate import CLASS_MAPS, EvalOptions, evaluate, table3_markdown
 from ..eval.members import class_names_of, load_members
@@ -16,6 +18,7 @@ from ..eval.stream import REDUCTIONS
 from ..fileio import atomic_write
 from ..runtime.backends import available_backends
 from ..runtime.images import idx_images
+from . import detect as detect_cli
 from ._common import check_contract_size, non_negative_int, output_file, positive_int
 
 
@@ -73,8 +76,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         nargs="+",
         required=True,
         metavar="C",
-        help="model file(s): .safetensors checkpoints (or run folders), or exported .onnx or TorchScript files; "
-        "several are also ensembled",
+        help="model file(s): .safetensors checkpoints (or run folders), or exported .onnx, TorchScript or "
+        "OpenVINO .xml files; several are also ensembled",
     )
     p.add_argument(
         "--data",
@@ -120,6 +123,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     check_output_paths(args.json, args.confusion)
+    if any(is_detector_file(c) for c in args.checkpoint):
+        return _detection(args)
     crops = args.crops or ([1, 10, 144] if args.table3 else [1])
     root = idx_images(args.data, args.split) or resolve_split(args.data, args.split or None)
     members = load_members(args.checkpoint, backend=args.backend, device=args.device, input_size=args.input_size)
@@ -163,3 +168,25 @@ def run(args: argparse.Namespace) -> int:
         atomic_write(args.json, lambda tmp: Path(tmp).write_text(text + "\n"))
         print(f"json: {args.json}")
     return 0
+
+
+def _detection(args: argparse.Namespace) -> int:
+    """A detector's checkpoint: COCO AP / AR by pycocotools (:func:`googlenet.cli.detect.eval_run`)."""
+    if len(args.checkpoint) > 1:
+        raise UserError("detectors are evaluated one at a time: give one --checkpoint (no ensembles of detectors)")
+    classification = {"--crops": args.crops, "--table3": args.table3, "--confusion": args.confusion}
+    classification |= {"--limit": args.limit, "--input-size": args.input_size, "--resize": args.resize}
+    classification["--backend"] = None if args.backend == "eager" else args.backend
+    given = [flag for flag, value in classification.items() if value]
+    if given:
+        raise UserError(f"{given[0]} is a classification option; {args.checkpoint[0]} is a detector")
+    if args.split not in ("val", "all", ""):
+        raise UserError(f"--split {args.split!r}: a detector is evaluated on the recipe's held-out split (val) or all")
+    classes = Path(args.data, args.split or "")
+    if classes.is_dir() and any(d.is_dir() for d in classes.iterdir()) and not looks_like_detection_data(args.data):
+        raise UserError(
+            f"{args.checkpoint[0]} is a detection checkpoint, not a classifier: --data must be detection data "
+            f"(Penn-Fudan, VOC or COCO), not the class folders of {classes}"
+        )
+    split = None if args.split == "val" else "all"  # val: the held-out split where the checkpoint records one
+    return detect_cli.eval_run(args.checkpoint[0], args.data, split, args.json)

@@ -1,4 +1,5 @@
-"""``googlenet export``: write the inference graph as ONNX or TorchScript, checked against the eager model."""
+"""``googlenet export``: write the inference graph as ONNX, TorchScript or OpenVINO IR, checked against the eager
+model."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from ..deploy.loading import resolve_model
 from ..errors import UserError
 from ..hub import save_pretrained
 from ..runtime.images import image_root, sample_batch
+from ..weights.openvino_file import import_openvino, weights_path
 from ._common import (
     add_model_args,
     check_contract_size,
@@ -23,7 +25,7 @@ from ._common import (
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "export",
-        help="export a model to ONNX or TorchScript (parity-checked on real images)",
+        help="export a model to ONNX, TorchScript or OpenVINO IR (parity-checked on real images)",
         description="Export the inference graph (logits only, batch norm folded) with the model's contract inside "
         "the file. The file is loaded back and compared with the eager model on real Imagenette images, "
         "preprocessed per the contract; the command fails if any logit differs by more than --tolerance.",
@@ -37,8 +39,9 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--format",
         "-f",
         default="onnx",
-        help="onnx, torchscript, or hf (the Hugging Face Hub layout in the folder -o: config.json, "
-        "model.safetensors, README.md; the same as googlenet hub save)",
+        help="onnx, torchscript, openvino (IR: -o NAME.xml and NAME.bin beside it; needs the openvino extra), or hf "
+        "(the Hugging Face Hub layout in the folder -o: config.json, model.safetensors, README.md; the same as "
+        "googlenet hub save)",
     )
     p.add_argument("--output", "-o", required=True, type=output_file, help="output file (not a folder)")
     p.add_argument("--input-size", type=positive_int, help="image side (default: the checkpoint's or the model's)")
@@ -71,7 +74,9 @@ def run(args: argparse.Namespace) -> int:
         return code
     if args.format == "hf":
         return _hub_layout(args)
-    check_format(args.format)  # before any model or image is loaded
+    check_format(args.format, args.output)  # before any model or image is loaded
+    if args.format == "openvino":
+        import_openvino("--format openvino")
     if args.int8 and args.format != "onnx":
         raise UserError("--int8 needs --format onnx")
     if args.evaluate and not args.int8:
@@ -95,8 +100,9 @@ def run(args: argparse.Namespace) -> int:
         tolerance=args.tolerance,
         lrn_as_conv=args.lrn_as_conv,
     )
+    written = f"{result.path} + {weights_path(result.path).name}" if args.format == "openvino" else result.path
     print(
-        f"wrote {result.path} ({result.format}, input {contract.input_size} px, normalisation "
+        f"wrote {written} ({result.format}, input {contract.input_size} px, normalisation "
         f"{result.metadata['normalization']}); parity on {result.images} real images: max abs logit difference "
         f"{result.max_abs_diff:.2e} <= {args.tolerance:g} ({result.max_rel_diff:.1e} of the largest logit)"
     )

@@ -5,9 +5,12 @@ from __future__ import annotations
 import argparse
 import sys
 
+from ..detect.store import is_detector_file
+from ..errors import UserError
 from ..eval.members import class_names_of, load_members
 from ..eval.predict import as_dict, cam_folder, cam_model, expand_inputs, predict, save_cams
-from ._common import check_contract_size, positive_int, print_json, stdout_to_stderr
+from . import detect as detect_cli
+from ._common import check_contract_size, non_negative_float, positive_int, print_json, stdout_to_stderr
 from .eval import add_model_options
 
 
@@ -21,8 +24,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         action="append",
         required=True,
         metavar="C",
-        help="model file: a .safetensors checkpoint (or run folder), or an exported .onnx or TorchScript file; "
-        "repeat to ensemble several",
+        help="model file: a .safetensors checkpoint (or run folder), or an exported .onnx, TorchScript or "
+        "OpenVINO .xml file; repeat to ensemble several",
     )
     p.add_argument("--topk", type=positive_int, default=5, help="classes shown per image (default 5)")
     p.add_argument("--json", action="store_true", help="one JSON object per line instead of a table")
@@ -34,10 +37,17 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--cam-layer", default=None, help="Grad-CAM layer (default: the last block, inception5b)")
     add_model_options(p, several_crops=False)
+    det = p.add_argument_group("detectors (a checkpoint trained with a detection recipe)")
+    det.add_argument("--score-threshold", type=non_negative_float, default=0.5, help="drop boxes scoring under this")
+    det.add_argument("--draw", metavar="DIR", default=None, help="write each image with its boxes drawn into DIR")
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    if any(is_detector_file(c) for c in args.checkpoint):
+        return _detection(args)
+    if args.draw:
+        raise UserError("--draw draws a detector's boxes; these checkpoints classify (--cam DIR: Grad-CAM)")
     with stdout_to_stderr(args.json):  # --json: stdout holds the JSON lines alone
         members = load_members(args.checkpoint, backend=args.backend, device=args.device, input_size=args.input_size)
         for m in members:
@@ -69,3 +79,13 @@ def run(args: argparse.Namespace) -> int:
     if failed:
         print(f"googlenet predict: {failed} of {len(preds)} file(s) could not be read", file=sys.stderr)
     return 1 if failed else 0
+
+
+def _detection(args: argparse.Namespace) -> int:
+    """A detector's checkpoint: boxes per image (:func:`googlenet.cli.detect.predict_run`)."""
+    if len(args.checkpoint) > 1:
+        raise UserError("a detector predicts alone: give one --checkpoint (no ensembles of detectors)")
+    if args.cam or args.backend != "eager" or args.input_size or args.resize:
+        raise UserError(f"--cam, --backend, --input-size and --resize are classification options; "
+                        f"{args.checkpoint[0]} is a detector")  # fmt: skip
+    return detect_cli.predict_run(args.checkpoint[0], args.inputs, args.score_threshold, args.draw, args.json)

@@ -37,7 +37,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         required=True,
         metavar="C",
         help="model file: a .safetensors checkpoint (or run folder; a detection checkpoint answers with boxes), or "
-        "an exported .onnx or TorchScript file (no Grad-CAM: it needs the PyTorch model)",
+        "an exported .onnx, TorchScript or OpenVINO .xml file (no Grad-CAM: it needs the PyTorch model)",
     )
     p.add_argument(
         "--backend", default="eager", help=f"inference back end: {', '.join(available_backends())} (default: eager)"

@@ -3,16 +3,23 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
+from pathlib import Path
 from typing import Any
 
 import torch
+import yaml
 
 from ..config import TrainConfig, dump_yaml, list_recipes, load_recipe, merge, parse_overrides
 from ..config.docs import schema_markdown
 from ..config.legacy import migrate
+from ..config.overrides import parse_pairs
 from ..config.validate import leaves
 from ..data.datasets import build_data
+from ..detect.recipe import is_detection_recipe
+from ..detect.recipe import load_recipe as detection_recipe
+from ..detect.recipe import recipe_names as detection_recipes
 from ..errors import UserError
 from ..factory import create_model
 from ..train import rundir
@@ -20,6 +27,7 @@ from ..train.distributed import is_main_process
 from ..train.loop import train
 from ..train.speed import loader_speed
 from ..train.state import load_state
+from . import detect as detect_cli
 from ._common import positive_int
 
 # fields a resumed run may change: where things are and how it runs, not what it computes (epochs extends it)
@@ -36,13 +44,16 @@ examples:
   googlenet train --recipe imagenette-128 --model googlenet_bn schedule.epochs=20
   googlenet train --resume runs/cifar10          # continue exactly where it stopped
   googlenet train --recipe cifar10 --out runs/cifar10 --overwrite   # replace the run there with a new one
+  googlenet train --recipe pennfudan-fasterrcnn --out runs/det init_weights=runs/in128/best.safetensors  # detection
   torchrun --nproc_per_node 2 -m googlenet train --recipe cifar10   # DDP"""
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "train",
-        help="train a model from scratch on real images (recipes: " + ", ".join(list_recipes()) + ")",
+        help="train a model from scratch on real images (recipes: "
+        + ", ".join(list_recipes() + detection_recipes())
+        + ")",
         epilog=HELP_EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -144,6 +155,8 @@ def run(args: argparse.Namespace) -> int:
     if args.print_schema:
         print(schema_markdown(), end="")
         return 0
+    if is_detection(args):
+        return train_detection(args)
     cfg = config_from_args(args)
     if args.print_config:
         print(dump_yaml(cfg.to_dict()), end="")
@@ -160,6 +173,31 @@ def run(args: argparse.Namespace) -> int:
         print(f"checkpoint: {summary['best']}")
         print(f"curves: {summary['curves']}")
     return 0
+
+
+def is_detection(args: argparse.Namespace) -> bool:
+    """A detection recipe (``pennfudan-fasterrcnn``, a YAML saying ``task: detect``) or a detection run to resume."""
+    if args.recipe:
+        return is_detection_recipe(args.recipe)
+    state = Path(args.resume or "", rundir.STATE)
+    return bool(args.resume) and state.is_file() and load_state(state).get("task") == "detect"
+
+
+def train_detection(args: argparse.Namespace) -> int:
+    """``googlenet train`` with a detection recipe: recipe fields as FIELD=VALUE (``lr=0.01 amp=bf16
+    model_kwargs.min_size=400``), the run in :mod:`googlenet.detect.run`."""
+    asked = [f for f in ("download", "strict_data", "compile", "loader_only") if getattr(args, f)]
+    if asked:
+        raise UserError(
+            f"--{asked[0].replace('_', '-')} is a classification option; a detection recipe does not take it"
+        )
+    flags = {k: v for k, v in {"epochs": args.epochs, "model": args.model}.items() if v is not None}
+    overrides = {**parse_pairs(args.overrides), **flags}
+    if args.print_config:
+        recipe = detection_recipe(args.recipe, **overrides)
+        print(yaml.safe_dump(dataclasses.asdict(recipe), sort_keys=False), end="")
+        return 0
+    return detect_cli.train_run(args.recipe, args.out, args.data, overrides, args.resume, args.overwrite)
 
 
 def prepare_run_dir(args: argparse.Namespace, cfg: TrainConfig) -> None:

@@ -1,20 +1,23 @@
-"""Export a model's inference graph to ONNX or TorchScript, with its contract inside and a parity check.
+"""Export a model's inference graph to ONNX, TorchScript or OpenVINO IR, with its contract inside and a parity check.
 
 The exported graph is ``forward(x) -> logits`` only (auxiliary heads are not on that path), with batch norm
 folded into the convolutions and, optionally, the input normalisation baked in (the file then takes RGB in
 [0, 1] and does the contract's scaling, channel order and mean/std itself). The file carries
 ``contract.to_meta()`` plus export fields; :func:`googlenet.weights.open_model` reads it back (the writers are
-:mod:`googlenet.weights.onnx_file` and :mod:`googlenet.weights.torchscript_file`).
+:mod:`googlenet.weights.onnx_file`, :mod:`googlenet.weights.torchscript_file` and
+:mod:`googlenet.weights.openvino_file`; an IR is ``ov.convert_model`` of the graph, saved as ``.xml`` + ``.bin``
+with float32 weights and the contract in its ``rt_info``).
 
-Every export is checked: the file is loaded back with ONNX Runtime or ``torch.jit.load`` and run on real
-images, and its logits must match the eager model's within ``tolerance`` (max abs), else :class:`ParityError`.
-A file that fails never reaches its path (an earlier file there stays).
+Every export is checked: the file is loaded back with ONNX Runtime, ``torch.jit.load`` or OpenVINO (compiled at
+f32) and run on real images, and its logits must match the eager model's within ``tolerance`` (max abs), else
+:class:`ParityError`. A file that fails never reaches its path (an earlier file there stays).
 """
 
 from __future__ import annotations
 
 import copy
 import os
+import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -26,12 +29,14 @@ from ..preprocess import normalizer
 from ..runtime.fuse import fold_batch_norm
 from ..runtime.lrn import use_conv_lrn
 from ..runtime.onnx import DEFAULT_OPSET, ExportError, to_onnx
+from ..runtime.openvino_engine import convert_graph
 from ..weights.formats import BAKED
 from ..weights.onnx_file import open_onnx, save_onnx
+from ..weights.openvino_file import move_ir, open_openvino, save_openvino
 from ..weights.torchscript_file import open_torchscript, save_torchscript
 from .parity import ParityError, check_parity
 
-FORMATS = ("onnx", "torchscript")
+FORMATS = ("onnx", "torchscript", "openvino")
 
 __all__ = ["FORMATS", "ExportError", "ExportResult", "ParityError", "check_format", "export_model", "inference_graph"]
 
@@ -60,10 +65,12 @@ def _whole_batches(images: Tensor, batch_size: int) -> Tensor:
     return images.repeat(-(-wanted // len(images)), 1, 1, 1)[:wanted]
 
 
-def check_format(fmt: str) -> None:
-    """:class:`ExportError` (one line) for a format this exporter does not write."""
+def check_format(fmt: str, path: str | os.PathLike | None = None) -> None:
+    """:class:`ExportError` (one line) for a format this exporter does not write, or an IR not named ``.xml``."""
     if fmt not in FORMATS:
         raise ExportError(f"unknown format {fmt!r}; choose one of: {', '.join(FORMATS)}")
+    if fmt == "openvino" and path is not None and Path(path).suffix.lower() != ".xml":
+        raise ExportError(f"--format openvino writes NAME.xml and NAME.bin beside it: name the output .xml, not {path}")
 
 
 def export_model(
@@ -86,11 +93,12 @@ def export_model(
     Args:
         model: the network (any mode; it is copied and put in eval mode).
         path: output file (folders are created).
-        fmt: ``"onnx"`` or ``"torchscript"``.
+        fmt: ``"onnx"``, ``"torchscript"`` or ``"openvino"`` (``path`` is then the ``.xml``; its ``.bin`` goes
+            beside it).
         images: real images in 0..1, cut per ``contract`` (:func:`googlenet.runtime.images.sample_batch` with
             ``normalized=False``): the parity inputs.
         contract: the model's contract (stored in the file; its normalisation prepares the parity inputs).
-        dynamic_batch: ONNX batch dimension symbolic (TorchScript is always batch-dynamic).
+        dynamic_batch: ONNX batch dimension symbolic (TorchScript and OpenVINO IR are always batch-dynamic).
         batch_size: example batch size of a static-batch ONNX export.
         opset: ONNX opset.
         bake_normalization: put the contract's normalisation in the graph; the file then takes 0..1 RGB.
@@ -99,7 +107,7 @@ def export_model(
         lrn_as_conv: write LRN as a banded 1x1 conv + sqrt (:class:`~googlenet.runtime.lrn.ConvLRN`), which ONNX
             Runtime runs faster than its own ``LRN`` kernel, instead of one portable ``LRN`` node.
     """
-    check_format(fmt)
+    check_format(fmt, path)
     if batch_size < 1 or len(images) < 1:
         raise ExportError(f"need a batch size >= 1 and at least one parity image (got {batch_size}, {len(images)})")
     shape = (contract.in_chans, contract.input_size, contract.input_size)
@@ -131,12 +139,21 @@ def export_model(
             proto = to_onnx(graph, example.contiguous(), dynamic_batch=dynamic_batch, opset=opset, dynamo=dynamo)
             save_onnx(proto, checking, info)
             loaded = open_onnx(checking).forward()
+        elif fmt == "openvino":  # the pair is staged in a folder and run at f32 (its weights are float32)
+            staged = checking / path.name
+            save_openvino(convert_graph(graph, contract), staged, info)
+            loaded = open_openvino(staged).forward()
         else:
             save_torchscript(graph, checking, example, info)
             loaded = open_torchscript(checking).forward()
         chunk = batch_size if static else None
         diff, rel = check_parity(eager, loaded, normalized, inputs, chunk, tolerance, name=str(path))
-        os.replace(checking, path)
+        if fmt == "openvino":
+            move_ir(staged, path)
+        else:
+            os.replace(checking, path)
     finally:
+        if checking.is_dir():
+            shutil.rmtree(checking)
         checking.unlink(missing_ok=True)
     return ExportResult(path, fmt, diff, len(images), rel, info)

@@ -17,8 +17,8 @@ Annotations are read and checked when the dataset is built, so a bad file stops 
 from __future__ import annotations
 
 import contextlib
+import io
 import os
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -163,7 +163,7 @@ class CocoFolder(Dataset):
         if not ann_file.is_file():
             raise DetectionDataError(f"{ann_file}: no such COCO annotation file")
         try:
-            with contextlib.redirect_stdout(sys.stderr):  # pycocotools prints progress on stdout
+            with contextlib.redirect_stdout(io.StringIO()):  # pycocotools prints progress on stdout
                 base = CocoDetection(str(images), str(ann_file))
         except (ValueError, KeyError, TypeError, AssertionError) as err:
             raise DetectionDataError(f"{ann_file}: not a COCO annotation file ({' '.join(str(err).split())})") from None
@@ -205,6 +205,16 @@ def split_indices(n: int, val_fraction: float = 0.2, seed: int = 0) -> tuple[lis
     order = torch.randperm(n, generator=torch.Generator().manual_seed(seed)).tolist()
     n_val = max(1, round(n * val_fraction)) if n > 1 else 0
     return sorted(order[n_val:]), sorted(order[:n_val])
+
+
+def looks_like_detection_data(path: str | os.PathLike) -> bool:
+    """Whether ``path`` is a COCO file or a folder in Penn-Fudan's or VOC's layout (or holding Penn-Fudan's
+    archive); a folder of a COCO file and images is not told apart from others here."""
+    p = Path(path)
+    if p.is_file():
+        return p.suffix == ".json" or p.name.endswith(".tar.gz")
+    marks = ("PennFudanPed", "PNGImages", "Annotation", "JPEGImages", "Annotations", "pennfudanped.tar.gz")
+    return any((p / m).exists() for m in marks)
 
 
 def open_detection_data(path: str | os.PathLike, transforms: Any = None) -> Dataset:

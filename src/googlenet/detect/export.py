@@ -34,13 +34,11 @@ from torch import Tensor, nn
 from ..deploy.parity import ParityError
 from ..errors import UserError
 from ..runtime.onnx import ExportError
-from ..weights import read_checkpoint
-from ..weights.files import model_format
 from ..weights.onnx_file import save_onnx
 from .datasets import IMAGE_SUFFIXES, load_image
 from .predict import image_paths
 from .sources import locate_pennfudan
-from .store import TASK, is_faster_rcnn_meta, load_detector
+from .store import TASK, is_faster_rcnn_file, load_detector
 
 INPUT = "image"
 OUTPUTS = ("boxes", "labels", "scores")  # the order torchvision's detectors return them in
@@ -180,9 +178,7 @@ def detector_export(args: argparse.Namespace) -> int | None:
     """``googlenet export --checkpoint`` of a Faster R-CNN: export, check, print; ``None`` for any other model (a
     classifier, or R-CNN's region classifier), which the classification export writes."""
     checkpoint = getattr(args, "checkpoint", None)
-    if not checkpoint or model_format(checkpoint) != "safetensors":
-        return None
-    if not is_faster_rcnn_meta(read_checkpoint(checkpoint)[1]):
+    if not checkpoint or not is_faster_rcnn_file(checkpoint):
         return None
     if args.format != "onnx":
         raise ExportError(f"a detector exports to ONNX only (--format onnx), not {args.format!r}")

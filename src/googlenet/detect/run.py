@@ -1,14 +1,16 @@
 """A detection training run from a recipe: data and split, model, the loop, checkpoints and metrics in ``out``.
 
-``out/best.safetensors`` (the epoch with the best val AP), ``out/last.safetensors``, ``out/metrics.json`` (the
-recipe, per-epoch loss and COCO metrics, seconds). The engine's resume, DDP and curves come when the training
-engine takes detection; this run is a plain loop.
+``out/best.safetensors`` and ``out/last.safetensors`` (the weights after the last epoch; ``last`` also after each
+epoch), ``out/state.pt`` (the resume state, :mod:`googlenet.detect.loop`), ``out/metrics.csv``, ``steps.csv`` and
+``curves.png`` (:mod:`googlenet.detect.records`), ``out/metrics.json`` (the recipe, per-epoch records, the final
+COCO metrics on the held-out split, seconds).
 """
 
 from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import os
 import time
 from collections.abc import Callable
@@ -21,14 +23,18 @@ from torch.utils.data import Dataset
 from ..errors import UserError
 from ..fileio import atomic_write
 from ..registry import model_info
+from ..runtime.cpu import auto_amp
+from ..train.state import save_state
 from .datasets import DetectionDataset, open_detection_data, split_indices
 from .fasterrcnn import load_classification_backbone
+from .loop import DetectionRun, train_detector
 from .rcnn import RCNN, SelectiveSearch
 from .rcnn_train import RegionCrops, finetune_region_classifier, save_rcnn
 from .recipe import DetectionRecipe
+from .records import write_records
 from .sources import locate_pennfudan
 from .store import detector_meta, save_detector
-from .train import evaluate_detector, train_detector
+from .train import evaluate_detector
 from .transforms import detection_transforms
 
 
@@ -62,15 +68,24 @@ def train_from_recipe(
     data: str | os.PathLike | None = None,
     max_steps: int | None = None,
     log: Callable[[str], None] | None = None,
+    resume: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """Train the recipe's detector; returns what ``out/metrics.json`` holds."""
+    """Train the recipe's detector into ``out``; returns what ``out/metrics.json`` holds. ``resume``: the run's
+    ``state.pt`` (:func:`googlenet.train.state.load_state`), continued exactly."""
     threads = torch.get_num_threads()
     if recipe.threads:
         torch.set_num_threads(int(recipe.threads))
     try:
-        return _train(recipe, Path(out), data, max_steps, log)
+        return _train(recipe, Path(out), data, max_steps, log, resume)
     finally:
         torch.set_num_threads(threads)
+
+
+def resolve_detection_amp(recipe: DetectionRecipe, resume: dict[str, Any] | None) -> str:
+    """The precision a run computes in: a resumed run's own, ``auto``'s choice for this CPU, or the recipe's."""
+    if resume is not None and resume.get("amp"):
+        return str(resume["amp"])
+    return auto_amp("cpu") if recipe.amp == "auto" else recipe.amp
 
 
 def _train(
@@ -79,20 +94,40 @@ def _train(
     data: str | os.PathLike | None,
     max_steps: int | None,
     log: Callable[[str], None] | None,
+    resume: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     ds = open_recipe_data(recipe, data)
     if recipe.num_classes != len(ds.class_names):
         raise UserError(f"the recipe says num_classes {recipe.num_classes}, the data has {len(ds.class_names)}")
     if recipe.model == "rcnn":
+        if resume is not None:
+            raise UserError("the R-CNN recipe fine-tunes in one go; it has no resume (start it again)")
         return _train_rcnn(recipe, out, ds, max_steps, log)
     train_ds, val_ds = split_data(recipe, ds)
     kwargs = dict(recipe.model_kwargs)
     if "aspect_ratios" in kwargs:
         kwargs["aspect_ratios"] = tuple(kwargs["aspect_ratios"])
-    if recipe.init_weights:
+    if recipe.init_weights and resume is None:  # a resumed run's weights come from its state
         kwargs["backbone_weights"] = recipe.init_weights
     torch.manual_seed(recipe.seed)
     model = model_info(recipe.model).builder(num_classes=recipe.num_classes, **kwargs)
+    amp = resolve_detection_amp(recipe, resume)
+    if log:
+        log(f"precision: {'bf16 autocast' if amp == 'bf16' else 'fp32'} (amp={recipe.amp})")
+    meta = detector_meta(recipe.model, recipe.num_classes, kwargs, ds.class_names, amp=amp)
+    meta["config"] = dataclasses.asdict(recipe)
+    out.mkdir(parents=True, exist_ok=True)
+    per_epoch = math.ceil(len(train_ds) / recipe.batch_size)
+    title = f"{recipe.model} on {recipe.data} ({len(train_ds)} train images)"
+
+    def save(state: dict[str, Any]) -> None:
+        extra = {"task": "detect", "recipe": dataclasses.asdict(recipe), "data": None if data is None else str(data)}
+        save_state(out, {**state, **extra})
+
+    def end_epoch(run: DetectionRun) -> None:
+        write_records(out, run.losses, run.epochs, per_epoch, title)
+        save_detector(out / "last.safetensors", model, {**meta, "epoch": run.epochs[-1]["epoch"]})
+
     run = train_detector(
         model,
         train_ds,
@@ -100,10 +135,17 @@ def _train(
         batch_size=recipe.batch_size,
         lr=recipe.lr,
         warmup_steps=recipe.warmup_steps,
+        val_data=val_ds if recipe.val_every_epoch else None,
+        class_names=ds.class_names,
         max_steps=max_steps,
         seed=recipe.seed,
         log=log,
+        amp=amp,
+        resume=resume,
+        save_state=save,
+        end_epoch=end_epoch,
     )
+    start = time.perf_counter()
     metrics = evaluate_detector(model, val_ds, ds.class_names)
     result = {
         "recipe": dataclasses.asdict(recipe),
@@ -113,14 +155,14 @@ def _train(
         "first_loss": run.losses[0] if run.losses else None,
         "last_loss": run.losses[-1] if run.losses else None,
         "epochs": run.epochs,
+        "amp": amp,
         "seconds": round(run.seconds, 1),
+        "eval_seconds": round(time.perf_counter() - start, 1),
         "val": metrics,
     }
-    meta = detector_meta(recipe.model, recipe.num_classes, kwargs, ds.class_names, metrics=metrics)
-    meta["config"] = dataclasses.asdict(recipe)
-    out.mkdir(parents=True, exist_ok=True)
-    save_detector(out / "last.safetensors", model, meta)
-    save_detector(out / "best.safetensors", model, meta)  # one evaluation at the end: last is best
+    final = {**meta, "metrics": metrics, "epoch": run.epochs[-1]["epoch"] if run.epochs else 0}
+    save_detector(out / "last.safetensors", model, final)
+    save_detector(out / "best.safetensors", model, final)  # one held-out evaluation, at the end: last is best
     atomic_write(out / "metrics.json", lambda tmp: Path(tmp).write_text(json.dumps(result, indent=2) + "\n"))
     return result
 

@@ -30,14 +30,14 @@ from ..registry import model_info
 from ..serve.batching import DynamicBatcher
 from ..serve.service import ServeOptions, Service
 from .predict import result_of
-from .store import TASK, is_detector, load_detector
+from .store import TASK, is_detector_file, load_detector
 
 DEFAULT_SCORE_THRESHOLD = 0.5  # as ``googlenet detect predict``
 
 
 def open_service(checkpoint: str | os.PathLike, options: ServeOptions | None = None) -> Service | DetectService:
     """The service for ``checkpoint``: :class:`DetectService` for a detector, else the classification one."""
-    if is_detector(checkpoint):
+    if is_detector_file(checkpoint):
         return DetectService(checkpoint, options)
     return Service(checkpoint, options)
 

@@ -16,7 +16,6 @@ from torch import nn
 from ..errors import UserError
 from ..registry import UnknownModelError, model_info
 from ..weights import CheckpointError, load_state_strict, read_checkpoint, save
-from ..weights.files import model_format
 from . import fasterrcnn as _detectors  # noqa: F401  (registers the detectors)
 from .rcnn_train import rcnn_from_checkpoint
 
@@ -69,22 +68,49 @@ def load_detector(path: str | os.PathLike, **overrides: Any) -> tuple[nn.Module,
 
 
 def is_faster_rcnn_meta(meta: dict[str, Any]) -> bool:
-    """Whether checkpoint metadata names a registered detection model (the registry's ``task``, as
-    :func:`load_detector` reads it)."""
+    """Whether checkpoint metadata is a Faster R-CNN's: ``task: detect``, or a model the registry calls a detector
+    (as :func:`load_detector` reads it; early checkpoints said ``task: detection``)."""
     name = meta.get("model")
     try:
-        return isinstance(name, str) and model_info(name).task == TASK
+        return meta.get("task") == TASK or (isinstance(name, str) and model_info(name).task == TASK)
     except UnknownModelError:
         return False
 
 
 def is_detector_meta(meta: dict[str, Any]) -> bool:
-    """Whether checkpoint metadata describes a detector: a detection model, or R-CNN's region classifier."""
+    """Whether checkpoint metadata describes a detector: a Faster R-CNN, or R-CNN's region classifier."""
     return is_faster_rcnn_meta(meta) or isinstance(meta.get("rcnn"), dict)
 
 
-def is_detector(path: str | os.PathLike) -> bool:
-    """Whether the model file at ``path`` is a detection checkpoint (a one-line error for a missing file)."""
-    if model_format(path) != "safetensors":
-        return False
-    return is_detector_meta(read_checkpoint(path)[1])
+def file_meta(path: str | os.PathLike) -> dict[str, Any] | None:
+    """The metadata of the .safetensors checkpoint (or run folder) at ``path``, read from its header alone; ``None``
+    for anything else or anything unreadable (its own loader says why)."""
+    import json
+
+    from safetensors.torch import safe_open
+
+    from ..weights.checkpoint import META_KEY, find_checkpoint
+
+    try:
+        file = find_checkpoint(Path(path))
+        if file.suffix != ".safetensors":
+            return None
+        with safe_open(str(file), framework="pt") as f:
+            header = f.metadata() or {}
+        meta = json.loads(header[META_KEY]) if META_KEY in header else json.loads(file.with_suffix(".json").read_text())
+    except Exception:  # any unreadable file: its own loader says why
+        return None
+    return meta if isinstance(meta, dict) else None
+
+
+def is_detector_file(path: str | os.PathLike) -> bool:
+    """Whether ``path`` (a .safetensors file or a run folder) holds a detector: a Faster R-CNN or the paper's
+    R-CNN (an ``rcnn`` entry). Anything unreadable is not (its own loader says why)."""
+    meta = file_meta(path)
+    return meta is not None and is_detector_meta(meta)
+
+
+def is_faster_rcnn_file(path: str | os.PathLike) -> bool:
+    """Whether ``path`` (a .safetensors file or a run folder) holds a Faster R-CNN (not R-CNN's classifier)."""
+    meta = file_meta(path)
+    return meta is not None and is_faster_rcnn_meta(meta)

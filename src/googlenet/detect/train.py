@@ -1,4 +1,4 @@
-"""Training and evaluating a torchvision detector: the step the engine can plug in, and a small loop.
+"""Training and evaluating a torchvision detector: the step, the optimiser, evaluation (the loop: :mod:`.loop`).
 
 The step is a function ``(model, images, targets) -> loss``: torchvision's detection models return a dict of
 losses in training mode (RPN objectness and box regression, RoI classification and box regression); the loss
@@ -8,9 +8,7 @@ trained on is their plain sum, as torchvision's reference scripts do.
 from __future__ import annotations
 
 import math
-import time
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
 from typing import Any
 
 import torch
@@ -54,11 +52,14 @@ def train_step(
     targets: list[dict[str, Any]],
     loss_fn: Callable[[nn.Module, list[Tensor], list[dict[str, Any]]], Tensor] = detection_loss,
     clip: float | None = 10.0,
+    amp: str = "none",
 ) -> float:
-    """One optimiser step on one batch; returns the loss. A non-finite loss is refused (the weights are kept)."""
+    """One optimiser step on one batch; returns the loss. A non-finite loss is refused (the weights are kept).
+    ``amp``: ``bf16`` computes the forward pass under bf16 autocast (the weights and the step stay fp32)."""
     model.train()
     optimizer.zero_grad(set_to_none=True)
-    loss = loss_fn(model, images, targets)
+    with torch.autocast("cpu", dtype=torch.bfloat16, enabled=amp == "bf16"):
+        loss = loss_fn(model, images, targets)
     value = float(loss.detach())
     if not math.isfinite(value):
         raise UserError(f"the detection loss is {value}: lower the learning rate")
@@ -69,78 +70,12 @@ def train_step(
     return value
 
 
-@dataclass
-class DetectionRun:
-    """What :func:`train_detector` did: the loss of every step, metrics after each epoch, seconds."""
-
-    losses: list[float] = field(default_factory=list)
-    epochs: list[dict[str, Any]] = field(default_factory=list)
-    seconds: float = 0.0
-
-
-def make_optimizer(model: nn.Module, lr: float = 0.01, momentum: float = 0.9, weight_decay: float = 1e-4):
+def make_optimizer(
+    model: nn.Module, lr: float = 0.01, momentum: float = 0.9, weight_decay: float = 1e-4
+) -> torch.optim.Optimizer:
     """SGD with momentum on the trainable parameters (torchvision's detection reference recipe)."""
     params = [p for p in model.parameters() if p.requires_grad]
     return torch.optim.SGD(params, lr=lr, momentum=momentum, weight_decay=weight_decay)
-
-
-def train_detector(
-    model: nn.Module,
-    train_data: Dataset,
-    *,
-    epochs: int = 1,
-    batch_size: int = 2,
-    lr: float = 0.01,
-    warmup_steps: int = 50,
-    val_data: Dataset | None = None,
-    class_names: list[str] | None = None,
-    max_steps: int | None = None,
-    seed: int = 0,
-    log: Callable[[str], None] | None = None,
-    workers: int = 0,
-) -> DetectionRun:
-    """A small loop: SGD, linear warmup then cosine decay per step, evaluation on ``val_data`` after each epoch."""
-    torch.manual_seed(seed)
-    loader = DataLoader(
-        train_data,
-        batch_size=batch_size,
-        shuffle=True,
-        collate_fn=collate,
-        num_workers=workers,
-        generator=torch.Generator().manual_seed(seed),
-    )
-    total = epochs * len(loader) if max_steps is None else min(max_steps, epochs * len(loader))
-    optimizer = make_optimizer(model, lr)
-
-    def factor(step: int) -> float:
-        if step < warmup_steps:
-            return (step + 1) / warmup_steps
-        return 0.5 * (1 + math.cos(math.pi * (step - warmup_steps) / max(1, total - warmup_steps)))
-
-    schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
-    run, start, step = DetectionRun(), time.perf_counter(), 0
-    for epoch in range(epochs):
-        first = len(run.losses)
-        for images, targets in loader:
-            if step >= total:
-                break
-            run.losses.append(train_step(model, optimizer, images, targets))
-            schedule.step()
-            step += 1
-            if log and (step % 10 == 0 or step == total):
-                parts = " ".join(f"{k}={v:.3f}" for k, v in model.last_losses.items())
-                log(f"epoch {epoch + 1} step {step}/{total} loss {run.losses[-1]:.4f} ({parts})")
-        epoch_losses = run.losses[first:]
-        record: dict[str, Any] = {"epoch": epoch + 1, "loss": sum(epoch_losses) / max(1, len(epoch_losses))}
-        if val_data is not None:
-            record.update(evaluate_detector(model, val_data, class_names))
-            if log:
-                log(f"epoch {epoch + 1}: AP {record['ap']:.3f} AP50 {record['ap50']:.3f}")
-        run.epochs.append(record)
-        if step >= total:
-            break
-    run.seconds = time.perf_counter() - start
-    return run
 
 
 @torch.no_grad()

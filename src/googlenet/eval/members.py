@@ -1,5 +1,5 @@
 """The models of an evaluation or prediction: each a back-end forward with its contract, from any model file
-:func:`googlenet.weights.open_model` reads (a checkpoint, an ONNX or TorchScript export)."""
+:func:`googlenet.weights.open_model` reads (a checkpoint, an ONNX, TorchScript or OpenVINO IR export)."""
 
 from __future__ import annotations
 
@@ -64,8 +64,8 @@ class Member:
 def load_member(
     path: str | os.PathLike, backend: str = "eager", device: str = "cpu", input_size: int | None = None
 ) -> Member:
-    """Open a model file (:func:`googlenet.weights.open_model`: a checkpoint or run folder, an ONNX or TorchScript
-    export) and wrap it in a back end (an export runs on its own runtime: ``backend`` must be ``eager``).
+    """Open a model file (:func:`googlenet.weights.open_model`: a checkpoint or run folder, an ONNX, TorchScript
+    or OpenVINO IR export) and wrap it in a back end (an export runs on its own runtime: ``backend`` must be ``eager``).
 
     ``input_size`` overrides the contract's crop size (the resize follows: ``input_size / crop_fraction``).
     """

@@ -9,6 +9,7 @@ precision the compiled model actually runs at is what :func:`precision_of` reads
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable
 from typing import Any
 
@@ -29,23 +30,34 @@ class OpenVinoError(UserError):
 
 def convert(model: nn.Module, contract: ModelContract) -> Any:
     """``model`` (batch norm folded) as an ``openvino.Model`` with a dynamic batch dimension."""
+    return convert_graph(fold_batch_norm(model.cpu()).eval(), contract)
+
+
+def convert_graph(graph: nn.Module, contract: ModelContract) -> Any:
+    """``graph`` as it is (already folded, eval mode) as an ``openvino.Model`` taking ``N x C x H x W`` with N
+    dynamic; the torch tracer's deprecation warnings are silenced."""
     import openvino as ov
 
     example = torch.zeros(1, contract.in_chans, contract.input_size, contract.input_size)
     shape = (-1, contract.in_chans, contract.input_size, contract.input_size)
     try:
-        return ov.convert_model(fold_batch_norm(model.cpu()).eval(), example_input=example, input=[shape])
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # torch.jit.trace's deprecation, inside OpenVINO's PyTorch frontend
+            return ov.convert_model(graph, example_input=example, input=[shape])
     except Exception as err:  # OpenVINO's frontends raise their own exception types
         raise OpenVinoError(f"OpenVINO could not convert the model: {str(err).strip().splitlines()[0]}") from None
 
 
-def compile_model(ov_model: Any, threads: int | None = None) -> Any:
-    """``ov_model`` compiled for the CPU with the throughput hint and ``threads`` intra-op threads."""
+def compile_model(ov_model: Any, threads: int | None = None, precision: str | None = None) -> Any:
+    """``ov_model`` compiled for the CPU with the throughput hint and ``threads`` intra-op threads, at
+    ``precision`` (``INFERENCE_PRECISION_HINT``: ``"f32"``, ``"bf16"``) or OpenVINO's default for the machine."""
     import openvino as ov
 
     config: dict[str, Any] = {"PERFORMANCE_HINT": "THROUGHPUT"}
     if threads:
         config["INFERENCE_NUM_THREADS"] = int(threads)
+    if precision:
+        config["INFERENCE_PRECISION_HINT"] = precision
     try:
         return ov.Core().compile_model(ov_model, "CPU", config)
     except RuntimeError as err:

@@ -1,7 +1,8 @@
 """What the server serves, without the web: a model file behind a back end, its preprocessing, Grad-CAM and card.
 
 The model file is any :func:`googlenet.weights.open_model` reads: a checkpoint (any back end, Grad-CAM), or an
-exported ONNX or TorchScript file (its own runtime; no Grad-CAM, which needs the PyTorch model's gradients).
+exported ONNX, TorchScript or OpenVINO IR file (its own runtime; no Grad-CAM, which needs the PyTorch model's
+gradients).
 
 An upload goes ``bytes -> data.decode.decode_bytes`` (in the contract's image mode, the server's pixel limit
 checked from the header before decoding) ``-> preprocess.views`` (the single centre crop) ``-> Normalize``: the

@@ -8,14 +8,14 @@ The API::
     model, contract = load("torchvision", model="resnet50", num_classes=10)   # all but the classifier
     reset = load_into(model, source, "resnet50", {})    # fine-tuning: into a model built for the run's classes
     save("out.safetensors", model, contract)            # safetensors + its contract, atomically
-    mf = open_model("exp/model.onnx")                   # any model file: .safetensors, .onnx, TorchScript
+    mf = open_model("exp/model.onnx")                   # any model file: .safetensors, .onnx, TorchScript, .xml
     logits = mf.forward()(batch)                        # batches prepared per mf.feed_contract
 
 One module per format: :mod:`.checkpoint` (this project's safetensors checkpoints), :mod:`.torchvision`
 (torchvision's published weights by name), :mod:`.caffe` (BVLC's ``.caffemodel``), :mod:`.pth` (PyTorch state
-dicts), :mod:`.onnx_file` and :mod:`.torchscript_file` (exported graphs); :mod:`.fit` puts a state dict into a
-model, :mod:`.published` reads what the registry records about published weights (and their figures),
-:mod:`.files` picks a model file's format.
+dicts), :mod:`.onnx_file`, :mod:`.torchscript_file` and :mod:`.openvino_file` (exported graphs); :mod:`.fit` puts
+a state dict into a model, :mod:`.published` reads what the registry records about published weights (and their
+figures), :mod:`.files` picks a model file's format.
 """
 
 from __future__ import annotations

@@ -3,8 +3,8 @@ bytes) and suffix, and returns a :class:`~googlenet.weights.formats.ModelFile` t
 file's contract. ``predict``, ``eval``, ``serve``, ``bench`` and ``card`` all read their ``--checkpoint`` here.
 
 Formats are tried by their ``order``: safetensors checkpoints (and run folders), TorchScript archives, then ONNX
-(its magic is weak, so its suffix counts too).
-Adding one (OpenVINO IR, a Hugging Face Hub folder) is one module that calls
+(its magic is weak, so its suffix counts too), then OpenVINO IR (an ``.xml`` with its ``.bin`` beside it).
+Adding one (a Hugging Face Hub folder) is one module that calls
 :func:`~googlenet.weights.formats.register_format`, imported below.
 """
 
@@ -14,7 +14,7 @@ import os
 from pathlib import Path
 
 from ..fileio import shown
-from . import onnx_file, torchscript_file  # noqa: F401  (each registers its format)
+from . import onnx_file, openvino_file, torchscript_file  # noqa: F401  (each registers its format)
 from .checkpoint import find_checkpoint  # (and registers the checkpoint format)
 from .errors import ModelFileError
 from .formats import FORMATS, ModelFile, sniffing_order

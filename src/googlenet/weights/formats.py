@@ -2,9 +2,9 @@
 registry of formats that :func:`googlenet.weights.open_model` picks from by content (magic bytes) and suffix.
 
 A format is one module that calls :func:`register_format` with a sniffer and an opener: this project's
-``.safetensors`` checkpoints (:mod:`~googlenet.weights.checkpoint`), ONNX (:mod:`~googlenet.weights.onnx_file`) and
-TorchScript (:mod:`~googlenet.weights.torchscript_file`) today; an OpenVINO IR or a Hugging Face Hub folder is one
-more module of the same shape. Exported files keep the model's
+``.safetensors`` checkpoints (:mod:`~googlenet.weights.checkpoint`), ONNX (:mod:`~googlenet.weights.onnx_file`),
+TorchScript (:mod:`~googlenet.weights.torchscript_file`) and OpenVINO IR (:mod:`~googlenet.weights.openvino_file`)
+today; a Hugging Face Hub folder is one more module of the same shape. Exported files keep the model's
 :meth:`~googlenet.contract.ModelContract.to_meta` plus export fields as JSON under :data:`META_KEY`.
 """
 
@@ -24,7 +24,8 @@ from ..factory import create_model
 from ..fileio import one_line, shown
 from .errors import ModelFileError
 
-META_KEY = "googlenet"  # the metadata key in every format: safetensors header, ONNX metadata_props, TorchScript extra
+# the metadata key in every format: safetensors header, ONNX metadata_props, TorchScript extra, OpenVINO IR rt_info
+META_KEY = "googlenet"
 BAKED = "baked"  # exported metadata "normalization": the file takes 0..1 RGB and normalises itself
 
 Forward = Callable[[Tensor], Tensor]
@@ -38,7 +39,7 @@ class ModelFile:
 
     Attributes:
         path: the file (for a run folder, the checkpoint found in it).
-        format: the format's registered name (``safetensors``, ``onnx``, ``torchscript``).
+        format: the format's registered name (``safetensors``, ``onnx``, ``torchscript``, ``openvino``).
         contract: the model's contract, as recorded with the weights.
         meta: all the file's metadata (the contract's fields, and epoch, metrics or export fields).
         runner: ``(backend, device, batch_size, threads, contract) -> forward``.
