@@ -68,6 +68,10 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from ..detect.export import detector_export  # a Faster R-CNN checkpoint: googlenet.detect's ONNX export
+
+    if (code := detector_export(args)) is not None:
+        return code
     if args.format == "hf":
         return _hub_layout(args)
     check_format(args.format, args.output)  # before any model or image is loaded

@@ -1,13 +1,15 @@
 """``googlenet serve``: an HTTP API (``POST /v1/predict``, ``POST /v1/cam``, ``GET /v1/model``, ``GET /healthz``)
-and a web page (``GET /``) for a checkpoint's predictions with Grad-CAM; concurrent requests share a forward."""
+and a web page (``GET /``) for a checkpoint's predictions with Grad-CAM, or a detector's boxes drawn on the photo;
+concurrent requests share a forward."""
 
 from __future__ import annotations
 
 import argparse
 
+from ..detect.serving import open_service
 from ..runtime.backends import available_backends
 from ..serve.server import serve
-from ..serve.service import MiB, ServeOptions, Service
+from ..serve.service import MiB, ServeOptions
 from ._common import non_negative_int, positive_int
 
 
@@ -34,8 +36,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--checkpoint",
         required=True,
         metavar="C",
-        help="model file: a .safetensors checkpoint (or run folder), or an exported .onnx, TorchScript or "
-        "OpenVINO .xml file (no Grad-CAM: it needs the PyTorch model)",
+        help="model file: a .safetensors checkpoint (or run folder; a detection checkpoint answers with boxes), or "
+        "an exported .onnx, TorchScript or OpenVINO .xml file (no Grad-CAM: it needs the PyTorch model)",
     )
     p.add_argument(
         "--backend", default="eager", help=f"inference back end: {', '.join(available_backends())} (default: eager)"
@@ -77,4 +79,4 @@ def run(args: argparse.Namespace) -> int:
         decode_threads=args.decode_threads,
         cam_layer=args.cam_layer,
     )
-    return serve(Service(args.checkpoint, options), args.host, args.port, args.log_level)
+    return serve(open_service(args.checkpoint, options), args.host, args.port, args.log_level)

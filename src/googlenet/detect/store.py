@@ -42,27 +42,6 @@ def save_detector(path: str | os.PathLike, model: nn.Module, meta: dict[str, Any
     return save(path, model, meta)
 
 
-def is_detector_file(path: str | os.PathLike) -> bool:
-    """Whether ``path`` (a .safetensors file or a run folder) holds a detector: a Faster R-CNN (``task: detect``)
-    or the paper's R-CNN (an ``rcnn`` entry). Anything unreadable is not (its own loader says why)."""
-    import json
-
-    from safetensors.torch import safe_open
-
-    from ..weights.checkpoint import META_KEY, find_checkpoint
-
-    try:
-        file = find_checkpoint(Path(path))
-        if file.suffix != ".safetensors":
-            return False
-        with safe_open(str(file), framework="pt") as f:
-            header = f.metadata() or {}
-        meta = json.loads(header[META_KEY]) if META_KEY in header else json.loads(file.with_suffix(".json").read_text())
-    except Exception:  # any unreadable file: its own loader says why
-        return False
-    return isinstance(meta, dict) and (meta.get("task") == TASK or isinstance(meta.get("rcnn"), dict))
-
-
 def load_detector(path: str | os.PathLike, **overrides: Any) -> tuple[nn.Module, dict[str, Any]]:
     """Build the detector a checkpoint names and load its weights strictly: a Faster R-CNN, or the paper's R-CNN
     (a region classifier whose metadata has an ``rcnn`` entry); another classification checkpoint is refused in
@@ -86,3 +65,52 @@ def load_detector(path: str | os.PathLike, **overrides: Any) -> tuple[nn.Module,
     model = info.builder(num_classes=int(meta.get("num_classes", 2)), **kwargs)
     load_state_strict(model, tensors, source=str(path))
     return model.eval(), meta
+
+
+def is_faster_rcnn_meta(meta: dict[str, Any]) -> bool:
+    """Whether checkpoint metadata is a Faster R-CNN's: ``task: detect``, or a model the registry calls a detector
+    (as :func:`load_detector` reads it; early checkpoints said ``task: detection``)."""
+    name = meta.get("model")
+    try:
+        return meta.get("task") == TASK or (isinstance(name, str) and model_info(name).task == TASK)
+    except UnknownModelError:
+        return False
+
+
+def is_detector_meta(meta: dict[str, Any]) -> bool:
+    """Whether checkpoint metadata describes a detector: a Faster R-CNN, or R-CNN's region classifier."""
+    return is_faster_rcnn_meta(meta) or isinstance(meta.get("rcnn"), dict)
+
+
+def file_meta(path: str | os.PathLike) -> dict[str, Any] | None:
+    """The metadata of the .safetensors checkpoint (or run folder) at ``path``, read from its header alone; ``None``
+    for anything else or anything unreadable (its own loader says why)."""
+    import json
+
+    from safetensors.torch import safe_open
+
+    from ..weights.checkpoint import META_KEY, find_checkpoint
+
+    try:
+        file = find_checkpoint(Path(path))
+        if file.suffix != ".safetensors":
+            return None
+        with safe_open(str(file), framework="pt") as f:
+            header = f.metadata() or {}
+        meta = json.loads(header[META_KEY]) if META_KEY in header else json.loads(file.with_suffix(".json").read_text())
+    except Exception:  # any unreadable file: its own loader says why
+        return None
+    return meta if isinstance(meta, dict) else None
+
+
+def is_detector_file(path: str | os.PathLike) -> bool:
+    """Whether ``path`` (a .safetensors file or a run folder) holds a detector: a Faster R-CNN or the paper's
+    R-CNN (an ``rcnn`` entry). Anything unreadable is not (its own loader says why)."""
+    meta = file_meta(path)
+    return meta is not None and is_detector_meta(meta)
+
+
+def is_faster_rcnn_file(path: str | os.PathLike) -> bool:
+    """Whether ``path`` (a .safetensors file or a run folder) holds a Faster R-CNN (not R-CNN's classifier)."""
+    meta = file_meta(path)
+    return meta is not None and is_faster_rcnn_meta(meta)

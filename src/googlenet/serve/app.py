@@ -137,14 +137,17 @@ class Api:
 
     @contextlib.asynccontextmanager
     async def lifespan(self, _app: Starlette) -> AsyncIterator[None]:
-        opts = self.service.options
-        # logits through the batcher: /v1 takes their softmax, /v2 gives either (one view an image: the same)
-        self.batcher = DynamicBatcher(self.service.logits, opts.max_batch, opts.max_wait_ms, self.on_batch)
+        self.batcher = self.make_batcher()
         self.batcher.start()
         try:
             yield
         finally:  # uvicorn gets here after the requests in flight have finished
             await self.batcher.stop()
+
+    def make_batcher(self) -> DynamicBatcher:
+        """Logits through the batcher: /v1 takes their softmax, /v2 gives either (one view an image: the same)."""
+        opts = self.service.options
+        return DynamicBatcher(self.service.logits, opts.max_batch, opts.max_wait_ms, self.on_batch)
 
     async def _decode(self, fn, *args):
         try:
@@ -204,8 +207,13 @@ def _error(request: Request, exc: Exception) -> Response:
 
 
 def create_app(service: Service) -> Starlette:
-    """The ASGI application serving ``service``."""
-    api = Api(service)
+    """The ASGI application serving ``service`` (a detector's: :mod:`googlenet.detect.serve_app`)."""
+    api_class, v2_class = Api, V2
+    if getattr(service, "task", "classify") == "detect":
+        from ..detect import serve_app
+
+        api_class, v2_class = serve_app.DetectApi, serve_app.DetectV2
+    api = api_class(service)
     routes = [
         Route("/", api.index, methods=["GET"]),
         Route("/healthz", api.healthz, methods=["GET"]),
@@ -213,7 +221,7 @@ def create_app(service: Service) -> Starlette:
         Route("/v1/predict", api.predict, methods=["POST"]),
         Route("/v1/cam", api.cam, methods=["POST"]),
     ]
-    routes += V2(api).routes()
+    routes += v2_class(api).routes()
     metrics = Metrics(service, lambda: api.batcher)
     api.on_batch = metrics.observe_batch
     routes.append(Route("/metrics", metrics.endpoint, methods=["GET"]))

@@ -15,6 +15,7 @@ import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from typing import Any
 
 import torch
 from torch import Tensor
@@ -127,13 +128,22 @@ class DynamicBatcher:
             if batch:
                 await self._forward(loop, batch)
 
+    def collate(self, views: list[Tensor]) -> Any:
+        """What the back end takes for a batch of requests' views: one ``N x C x S x S`` tensor."""
+        return torch.cat(views)
+
+    def separate(self, out: Any, views: list[Tensor]) -> list[Any]:
+        """The back end's output for a batch, split per request: the mean over each request's views."""
+        return [p.mean(dim=0) for p in out.split([len(v) for v in views])]
+
     async def _forward(self, loop: asyncio.AbstractEventLoop, batch: list[_Item]) -> None:
-        counts = [len(item.views) for item in batch]
+        views = [item.views for item in batch]
         try:
-            x = torch.cat([item.views for item in batch])
+            x = self.collate(views)
             start = time.perf_counter()
-            probs = await loop.run_in_executor(self._executor, self.probabilities, x)
+            out = await loop.run_in_executor(self._executor, self.probabilities, x)
             seconds = time.perf_counter() - start
+            results = self.separate(out, views)
         except Exception as err:  # the back end failed: every request of the batch hears why, the loop goes on
             log.error("the forward of a batch of %d failed", len(batch), exc_info=err)
             for item in batch:
@@ -143,6 +153,6 @@ class DynamicBatcher:
         self.stats.add(len(batch))
         if self.on_batch is not None:
             self.on_batch(len(batch), seconds)
-        for item, p in zip(batch, probs.split(counts), strict=True):
+        for item, p in zip(batch, results, strict=True):
             if not item.future.done():
-                item.future.set_result((p.mean(dim=0), len(batch)))
+                item.future.set_result((p, len(batch)))

@@ -188,6 +188,9 @@ def bytes_elements(t: InputTensor) -> list[bytes]:
     return out
 
 
+NUMERIC = {"FP32": "<f4", "INT64": "<i8"}  # the numeric datatypes of outputs, little-endian
+
+
 @dataclass
 class OutputTensor:
     name: str
@@ -200,13 +203,13 @@ class OutputTensor:
 def _raw(o: OutputTensor) -> bytes:
     if o.datatype == "BYTES":
         return b"".join(struct.pack("<I", len(v)) + v for v in o.values)  # type: ignore[operator]
-    return np.ascontiguousarray(o.values, dtype="<f4").tobytes()
+    return np.ascontiguousarray(o.values, dtype=NUMERIC[o.datatype]).tobytes()
 
 
 def _json_data(o: OutputTensor) -> list[Any]:
     if o.datatype == "BYTES":
         return [v.decode("utf-8") for v in o.values]  # type: ignore[union-attr]
-    return np.asarray(o.values, dtype=np.float32).ravel().tolist()
+    return np.asarray(o.values, dtype=NUMERIC[o.datatype]).ravel().tolist()
 
 
 def encode_response(

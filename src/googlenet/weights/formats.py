@@ -124,6 +124,11 @@ def exported_contract(meta: dict[str, Any], path: Path) -> ModelContract:
     """The contract in an exported file's metadata; one line naming the file when there is none."""
     if not isinstance(meta.get("model"), str):
         raise ModelFileError(f"{shown(path)} carries no googlenet contract (was it written by `googlenet export`?)")
+    if meta.get("task") == "detect":  # googlenet.detect.export: boxes, not logits
+        raise ModelFileError(
+            f"{shown(path)} is an exported {meta['model']} detector, not a classifier: run it with ONNX Runtime "
+            "(input 'image', outputs boxes, labels, scores; see docs/detection.md), or give its checkpoint"
+        )
     try:
         return ModelContract.from_meta(meta)
     except ContractError as err:
