@@ -27,9 +27,8 @@ from starlette.responses import JSONResponse, Response
 
 from ..serve.app import Api, ApiError, read_upload
 from ..serve.batching import DynamicBatcher
-from ..serve.v2 import HEADER, V2, VERSION, _read_body
+from ..serve.v2 import HEADER, V2, VERSION
 from ..serve.v2_codec import InferRequest, OutputRequest, OutputTensor, V2Error, bytes_elements, encode_response
-from ..serve.v2_codec import parse_request as parse_v2
 from .serving import DEFAULT_SCORE_THRESHOLD
 
 if TYPE_CHECKING:
@@ -116,12 +115,7 @@ class DetectV2(V2):
         )
 
     async def infer(self, request: Request) -> Response:
-        self._check_model(request)
-        limit = self.service.options.max_infer_bytes
-        declared = request.headers.get("content-length", "")
-        if declared.isdigit() and int(declared) > limit:
-            raise V2Error(413, f"request too large: {int(declared)} bytes (the limit is {limit} bytes)")
-        req = parse_v2(await _read_body(request, limit), request.headers.get(HEADER))
+        req = await self._read_request(request)
         image = self._image(req)
         wanted = self._wanted(req)
         try:

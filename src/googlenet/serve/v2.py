@@ -124,14 +124,17 @@ class V2:
         )
 
     # ---- inference -----------------------------------------------------------------------------------
-    async def infer(self, request: Request) -> Response:
+    async def _read_request(self, request: Request) -> InferRequest:
+        """The model checked, the body's size bounded (413 past the limit), the request parsed (JSON or binary)."""
         self._check_model(request)
         limit = self.service.options.max_infer_bytes
         declared = request.headers.get("content-length", "")
         if declared.isdigit() and int(declared) > limit:
             raise V2Error(413, f"request too large: {int(declared)} bytes (the limit is {limit} bytes)")
-        body = await _read_body(request, limit)
-        req = parse_v2(body, request.headers.get(HEADER))
+        return parse_v2(await _read_body(request, limit), request.headers.get(HEADER))
+
+    async def infer(self, request: Request) -> Response:
+        req = await self._read_request(request)
         x = await self._inputs(req)
         wanted = self._wanted(req)  # checked before the forward
         logits = await self._forward(x)
