@@ -18,6 +18,7 @@ from googlenet.contract import ModelContract
 from googlenet.deploy.export import export_model
 from googlenet.factory import create_model
 from googlenet.models.inception import Inception
+from googlenet.preprocess import normalizer
 from googlenet.runtime.backends import make_backend
 from googlenet.runtime.fuse_1x1 import FusedInception, fuse_inception_1x1
 
@@ -107,18 +108,12 @@ def test_onnx_export_of_the_fused_graph_matches_eager(tmp_path):
     plain_ops = [n.op_type for n in onnx.load(str(unfused.path)).graph.node]
     assert plain_ops.count("Conv") - ops.count("Conv") == 18
     # ONNX Runtime on the file against the UNFUSED eager model, on the normalised images
-    x = contract_normalized(contract, images)
+    x = normalizer(contract)(images)
     session = ort.InferenceSession(str(out), providers=["CPUExecutionProvider"])
     got = session.run(None, {session.get_inputs()[0].name: x.numpy()})[0]
     with torch.no_grad():
         expected = model(x).numpy()
     np.testing.assert_allclose(got, expected, atol=1e-4, rtol=1e-4)
-
-
-def contract_normalized(contract: ModelContract, images: torch.Tensor) -> torch.Tensor:
-    from googlenet.preprocess import normalizer
-
-    return normalizer(contract)(images)
 
 
 @pytest.mark.parametrize(("backend", "atol"), [("channels_last", 1e-4), ("onnxruntime", 1e-4), ("openvino", 1e-3)])
