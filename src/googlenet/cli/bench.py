@@ -69,6 +69,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--threads", type=positive_int, default=min(2, os.cpu_count() or 1), help="intra-op threads")
     p.add_argument("--repeats", type=positive_int, default=10, help="timed batches per back end (default 10)")
     p.add_argument("--warmup", type=non_negative_int, default=2, help="untimed batches per back end (default 2)")
+    p.add_argument(
+        "--fuse-1x1",
+        action="store_true",
+        help="also time each --paths back end on the model with every Inception module's three 1x1 convolutions on "
+        "its input fused into one (rows PATH+fuse1x1), and print the fused/unfused ratio per path",
+    )
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
     p.add_argument("--profile", action="store_true", help="also print per-operator time of each path (largest batch)")
     p.set_defaults(func=run)
@@ -133,6 +139,7 @@ def _bench(args: argparse.Namespace) -> BenchReport:
         warmup=args.warmup,
         repeats=args.repeats,
         file=(f"{exported.format} file", exported.forward(threads=args.threads)) if exported is not None else None,
+        fuse_1x1=args.fuse_1x1,
     )
     if not args.json:
         print(format_report(report))

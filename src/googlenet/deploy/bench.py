@@ -24,6 +24,7 @@ from ..contract import ModelContract
 from ..errors import UserError
 from ..runtime.backends import Forward, check_backend, make_backend
 from ..runtime.cpu import cpu_info
+from ..runtime.fuse_1x1 import count_fused, fuse_inception_1x1
 from ..runtime.images import image_root
 from .parity import relative_diff
 
@@ -33,6 +34,7 @@ TORCHVISION_EQUIVALENT = {"googlenet_bn": "googlenet", "alexnet_tv": "alexnet"}
 _TV_GOOGLENET_KWARGS = {"batch_norm": True, "lrn": False, "ch5x5_kernel": 3, "pool4_kernel": 2}
 # options that leave the inference computation as torchvision's (training-only parts, initialisation)
 _SAME_COMPUTATION = {"aux_logits", "dropout", "aux_dropout", "aux_paper_pool", "init"}
+FUSED_SUFFIX = "+fuse1x1"  # path label of a back end run on the model with its Inception 1x1 convolutions fused
 
 
 @dataclass
@@ -150,6 +152,7 @@ def run_bench(
     repeats: int = 10,
     seed: int = 0,
     file: tuple[str, Forward] | None = None,
+    fuse_1x1: bool = False,
 ) -> BenchReport:
     """Time every back end in ``paths`` for ``model`` (and ``reference_paths`` for ``reference``); or, with
     ``file``, an exported model file on its own runtime (``model`` then only gives the multiply-adds).
@@ -169,6 +172,9 @@ def run_bench(
         seed: seed of the random input batch.
         file: ``(label, forward)`` of an exported file (ONNX, TorchScript): timed instead of ``paths``, its own
             outputs the reference of its difference columns.
+        fuse_1x1: also time each of ``paths`` on the model with every Inception module's three 1x1 convolutions
+            fused into one (:func:`~googlenet.runtime.fuse_1x1.fuse_inception_1x1`), as rows ``PATH+fuse1x1``
+            right after ``PATH``; their difference columns are against the unfused eager model.
     """
     paths = _parse_paths(paths)
     reference_paths = _parse_paths(reference_paths) if reference is not None else []
@@ -182,8 +188,12 @@ def run_bench(
     input_size, in_chans = contract.input_size, contract.in_chans
     macs = count_macs(model, input_size, in_chans)
     subjects: list[tuple[str, str, Forward]] = [(name, file[0], file[1])] if file is not None else []
+    fused = _fused_model(model, name, file is not None) if fuse_1x1 else None
     for path in paths if file is None else []:
         subjects.append((name, path, make_backend(path, model, contract, batch_size=max(batches), threads=threads)))
+        if fused is not None:
+            fn = make_backend(path, fused, contract, batch_size=max(batches), threads=threads)
+            subjects.append((name, path + FUSED_SUFFIX, fn))
     if reference is not None:
         for path in reference_paths:
             fn = make_backend(path, reference[1], contract, batch_size=max(batches), threads=threads)
@@ -250,6 +260,16 @@ def run_bench(
     return BenchReport(rows, threads, input_size, repeats, macs, f"{base_name} {base_path}", env)
 
 
+def _fused_model(model: nn.Module, name: str, exported: bool) -> nn.Module:
+    """``model`` with its Inception 1x1 convolutions fused, or a one-line UserError when there is nothing to fuse."""
+    if exported:
+        raise UserError("--fuse-1x1 rewrites a PyTorch model: an exported file's graph is timed as it is")
+    fused = fuse_inception_1x1(model)
+    if count_fused(fused) == 0:
+        raise UserError(f"--fuse-1x1: {name} has no Inception module with 1x1 reductions to fuse")
+    return fused
+
+
 def _version(module: str) -> str:
     try:
         return __import__(module).__version__
@@ -293,4 +313,11 @@ def format_report(report: BenchReport) -> str:
             for r in ref:
                 line += f", {row.images_per_s / r.images_per_s:.2f}x {r.model} {r.path}"
             lines.append(line)
+        fused = [
+            f"{r.path.removesuffix(FUSED_SUFFIX)} {r.images_per_s / u.images_per_s:.2f}x"
+            for r in own if r.path.endswith(FUSED_SUFFIX)
+            for u in own if u.path == r.path.removesuffix(FUSED_SUFFIX)
+        ]  # fmt: skip
+        if fused:
+            lines.append(f"batch {batch}: 1x1 convolutions fused vs unfused, per path: " + ", ".join(fused))
     return "\n".join(lines)
