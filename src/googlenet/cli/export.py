@@ -8,6 +8,7 @@ import argparse
 from ..deploy.export import check_format, export_model
 from ..deploy.int8 import compare_int8, write_int8
 from ..deploy.loading import resolve_model
+from ..detect.export import detector_export
 from ..errors import UserError
 from ..hub import save_pretrained
 from ..runtime.images import image_root, sample_batch
@@ -68,9 +69,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..detect.export import detector_export  # a Faster R-CNN checkpoint: googlenet.detect's ONNX export
-
-    if (code := detector_export(args)) is not None:
+    if (code := detector_export(args)) is not None:  # a Faster R-CNN checkpoint: googlenet.detect's ONNX export
         return code
     if args.format == "hf":
         return _hub_layout(args)

@@ -19,6 +19,8 @@ from torchvision.utils import draw_bounding_boxes
 from .annotations import DetectionDataError
 from .datasets import IMAGE_SUFFIXES, load_image
 
+DEFAULT_SCORE_THRESHOLD = 0.5  # predict's --score-threshold and serve's score_threshold default
+
 Detector = Callable[[list[Tensor]], list[dict[str, Tensor]]]
 
 

@@ -19,20 +19,18 @@ from __future__ import annotations
 
 import re
 import time
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from .. import __version__
 from ..serve.app import Api, ApiError, read_upload
 from ..serve.batching import DynamicBatcher
 from ..serve.v2 import HEADER, V2, VERSION
 from ..serve.v2_codec import InferRequest, OutputRequest, OutputTensor, V2Error, bytes_elements, encode_response
-from .serving import DEFAULT_SCORE_THRESHOLD
-
-if TYPE_CHECKING:
-    from .serving import DetectService
+from .predict import DEFAULT_SCORE_THRESHOLD
 
 NUMBER = re.compile(r"[0-9]{1,6}(\.[0-9]{0,12})?|\.[0-9]{1,12}")
 OUTPUTS = {"boxes": "FP32", "scores": "FP32", "labels": "INT64"}
@@ -56,7 +54,7 @@ def score_threshold(value: Any) -> float:
 class DetectApi(Api):
     """The ``/v1`` handlers for a :class:`~googlenet.detect.serving.DetectService`."""
 
-    service: DetectService  # type: ignore[assignment]
+    service: Any  # a googlenet.detect.serving.DetectService (which names these classes: no import back)
 
     def make_batcher(self) -> DynamicBatcher:
         return self.service.batcher(self.on_batch)
@@ -91,11 +89,9 @@ class DetectApi(Api):
 class DetectV2(V2):
     """The Open Inference Protocol for a detector: one image in, its boxes, scores and labels out."""
 
-    service: DetectService  # type: ignore[assignment]
+    service: Any  # a googlenet.detect.serving.DetectService (which names these classes: no import back)
 
     async def server_metadata(self, request: Request) -> Response:
-        from .. import __version__
-
         return JSONResponse({"name": "googlenet", "version": __version__, "extensions": ["binary_tensor_data"]})
 
     async def metadata(self, request: Request) -> Response:

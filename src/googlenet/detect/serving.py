@@ -29,10 +29,9 @@ from ..errors import UserError
 from ..registry import model_info
 from ..serve.batching import DynamicBatcher
 from ..serve.service import ServeOptions, Service
-from .predict import result_of
+from .predict import DEFAULT_SCORE_THRESHOLD, result_of
+from .serve_app import DetectApi, DetectV2
 from .store import TASK, is_detector_file, load_detector
-
-DEFAULT_SCORE_THRESHOLD = 0.5  # as ``googlenet detect predict``
 
 
 def open_service(checkpoint: str | os.PathLike, options: ServeOptions | None = None) -> Service | DetectService:
@@ -73,6 +72,7 @@ class DetectService:
     """A detection checkpoint ready to serve: ``prepare`` an upload, ``detect`` a batch, ``card``."""
 
     task = TASK
+    api_class, v2_class = DetectApi, DetectV2  # the routes googlenet.serve.app.create_app serves it with
 
     def __init__(self, checkpoint: str | os.PathLike, options: ServeOptions | None = None) -> None:
         self.options = options = options or ServeOptions()

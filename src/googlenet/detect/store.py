@@ -7,15 +7,18 @@ options, never the path of the backbone's starting weights: the file holds every
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 from typing import Any
 
+from safetensors.torch import safe_open
 from torch import nn
 
 from ..errors import UserError
 from ..registry import UnknownModelError, model_info
 from ..weights import CheckpointError, load_state_strict, read_checkpoint, save
+from ..weights.checkpoint import META_KEY, find_checkpoint
 from . import fasterrcnn as _detectors  # noqa: F401  (registers the detectors)
 from .rcnn_train import rcnn_from_checkpoint
 
@@ -85,12 +88,6 @@ def is_detector_meta(meta: dict[str, Any]) -> bool:
 def file_meta(path: str | os.PathLike) -> dict[str, Any] | None:
     """The metadata of the .safetensors checkpoint (or run folder) at ``path``, read from its header alone; ``None``
     for anything else or anything unreadable (its own loader says why)."""
-    import json
-
-    from safetensors.torch import safe_open
-
-    from ..weights.checkpoint import META_KEY, find_checkpoint
-
     try:
         file = find_checkpoint(Path(path))
         if file.suffix != ".safetensors":

@@ -207,12 +207,9 @@ def _error(request: Request, exc: Exception) -> Response:
 
 
 def create_app(service: Service) -> Starlette:
-    """The ASGI application serving ``service`` (a detector's: :mod:`googlenet.detect.serve_app`)."""
-    api_class, v2_class = Api, V2
-    if getattr(service, "task", "classify") == "detect":
-        from ..detect import serve_app
-
-        api_class, v2_class = serve_app.DetectApi, serve_app.DetectV2
+    """The ASGI application serving ``service``; a service may name its own route classes (``api_class``,
+    ``v2_class``: a detector's, :mod:`googlenet.detect.serve_app`)."""
+    api_class, v2_class = getattr(service, "api_class", Api), getattr(service, "v2_class", V2)
     api = api_class(service)
     routes = [
         Route("/", api.index, methods=["GET"]),
