@@ -61,6 +61,7 @@ def test_openvino_back_ends_are_close_to_float64() -> None:
     # OpenVINO picks bf16 exactly where the CPU has bf16 instructions, as amp=auto does
     assert (got["precision"] == "bf16") == got["bf16_native"] == cpu_info().bf16_native
     assert 0 < got["int8_diff"] < 0.2  # quantised: close, not equal
+    assert 0 < got["int8_all_cores_diff"] < 0.2
 
 
 def test_cpu_facts_are_read_from_cpuinfo() -> None:
