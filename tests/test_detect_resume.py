@@ -147,3 +147,41 @@ def test_resume_of_nothing_is_one_line(tmp_path, capsys):
     assert main(["detect", "train", "--resume", str(tmp_path / "nothing")]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 2 and all("error" in line for line in err)
+
+
+def test_a_detector_started_from_a_classification_checkpoint_loads_and_resumes(data, tmp_path, capsys, monkeypatch):
+    """The backbone's own options (batch norm, width, no LRN) and normalisation are saved with the detector, so
+    eval rebuilds it without the starting file, and a resume rebuilds the same frozen stem."""
+    from googlenet import create_model
+    from googlenet.factory import default_contract
+    from googlenet.weights import save
+
+    root, pf = data
+    options = {"width": 0.25, "batch_norm": True, "lrn": False}
+    contract = default_contract("googlenet", 10, **options).to_meta()
+    start = save(tmp_path / "cls.safetensors", create_model("googlenet", num_classes=10, **options), contract)
+    kwargs = {k: v for k, v in SMALL_DETECTOR.items() if k != "backbone_kwargs"}
+    recipe = yaml.safe_load((root / "tiny.yaml").read_text())
+    recipe.update(model_kwargs={**kwargs, "box_score_thresh": 0.0}, init_weights=str(start), epochs=1)
+    (tmp_path / "from-cls.yaml").write_text(yaml.safe_dump(recipe))
+    out = tmp_path / "run"
+    calls = {"n": 0}
+    real_step = loop.train_step
+
+    def killed_at_step_2(*args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == 2:
+            raise KeyboardInterrupt
+        return real_step(*args, **kwargs)
+
+    monkeypatch.setattr(loop, "train_step", killed_at_step_2)
+    argv = ["train", "--recipe", str(tmp_path / "from-cls.yaml"), "--data", str(pf), "--out", str(out)]
+    assert main(argv) == 130  # interrupted: the state is saved
+    monkeypatch.setattr(loop, "train_step", real_step)
+    assert main(["train", "--resume", str(out)]) == 0
+    meta = json.loads((out / "best.json").read_text())
+    assert meta["model_kwargs"]["backbone_kwargs"] == options and "backbone_weights" not in meta["model_kwargs"]
+    start.unlink()  # the detector is whole without its starting checkpoint
+    capsys.readouterr()
+    assert main(["eval", "--checkpoint", str(out), "--data", str(pf), "--json", "-"]) == 0
+    assert json.loads(capsys.readouterr().out)["images"] == 2

@@ -152,7 +152,8 @@ def googlenet_detector(
     if num_classes < 2:
         raise UserError(f"a detector needs num_classes >= 2 (the background and at least one class), got {num_classes}")
     stages, stem = STAGES[arch]
-    trunk, meta = classification_backbone(arch, backbone_weights, **detector_kwargs.pop("backbone_kwargs", {}))
+    backbone_kwargs = dict(detector_kwargs.pop("backbone_kwargs", {}))
+    trunk, meta = classification_backbone(arch, backbone_weights, **backbone_kwargs)
     if meta and (meta.get("channel_order", "RGB") != "RGB" or float(meta.get("pixel_range", 1.0)) != 1.0):
         raise UserError(
             f"{backbone_weights}: its input contract ({meta.get('channel_order')}, 0-{meta.get('pixel_range')}) is "
@@ -193,6 +194,13 @@ def googlenet_detector(
     model.in_chans = 3  # type: ignore[assignment]
     model.task = "detect"  # type: ignore[assignment]
     model.stage_names = OrderedDict(zip(stages, channels, strict=True))  # type: ignore[assignment]
+    # what rebuilds this detector without the starting checkpoint: its backbone's builder options and normalisation
+    trunk_kwargs = {k: v for k, v in {**meta.get("model_kwargs", {}), **backbone_kwargs}.items() if k != "aux_logits"}
+    model.rebuild_kwargs = {  # type: ignore[assignment]
+        **({"backbone_kwargs": trunk_kwargs} if trunk_kwargs else {}),
+        "image_mean": [float(v) for v in model.transform.image_mean],
+        "image_std": [float(v) for v in model.transform.image_std],
+    }
     return model
 
 

@@ -107,14 +107,14 @@ def _train(
     kwargs = dict(recipe.model_kwargs)
     if "aspect_ratios" in kwargs:
         kwargs["aspect_ratios"] = tuple(kwargs["aspect_ratios"])
-    if recipe.init_weights and resume is None:  # a resumed run's weights come from its state
+    if recipe.init_weights:  # on a resume too: the same backbone options and frozen stem (the weights: the state's)
         kwargs["backbone_weights"] = recipe.init_weights
     torch.manual_seed(recipe.seed)
     model = model_info(recipe.model).builder(num_classes=recipe.num_classes, **kwargs)
     amp = resolve_detection_amp(recipe, resume)
     if log:
         log(f"precision: {'bf16 autocast' if amp == 'bf16' else 'fp32'} (amp={recipe.amp})")
-    meta = detector_meta(recipe.model, recipe.num_classes, kwargs, ds.class_names, amp=amp)
+    meta = detector_meta(recipe.model, recipe.num_classes, {**kwargs, **model.rebuild_kwargs}, ds.class_names, amp=amp)
     meta["config"] = dataclasses.asdict(recipe)
     out.mkdir(parents=True, exist_ok=True)
     per_epoch = math.ceil(len(train_ds) / recipe.batch_size)
