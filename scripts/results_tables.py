@@ -38,7 +38,8 @@ ROOT = Path(__file__).resolve().parents[1]
 BENCH_DIR = ROOT / "docs" / "results"
 README = ROOT / "README.md"
 RESULTS_PAGE = ROOT / "docs" / "results.md"
-TABLE_PAGES = (README, ROOT / "docs" / "training.md", RESULTS_PAGE)  # the pages holding <!-- results:NAME --> blocks
+# the pages holding <!-- results:NAME --> blocks
+TABLE_PAGES = (README, ROOT / "docs" / "training.md", RESULTS_PAGE, ROOT / "docs" / "detection.md")
 SAVED = {"dataset": "data.dataset", "input_size": "data.input_size", "threads": "precision.threads"}
 
 
@@ -123,6 +124,16 @@ def record_detection(run: Path, command: str, note: str | None = None) -> dict:
         "command": command,
         **({"note": note} if note else {}),
     }
+
+
+def detection_brief(path: Path = RESULTS_FILE) -> str:
+    """The README's detection table: AP50 and AP on the held-out images, training minutes, the command."""
+    rows = [
+        [e["model"], Path(e["init_weights"]).parent.name if e.get("init_weights") else "random", f"{e['ap50']:.3f}",
+         f"{e['ap']:.3f}", f"{e['train_min']} min", f"`{e['command']}`"]
+        for e in detection_entries(path)
+    ]  # fmt: skip
+    return _markdown("detector|backbone start|AP50:|AP:|training:|command", rows)
 
 
 def detection_entries(path: Path = RESULTS_FILE) -> list[dict]:
@@ -293,7 +304,7 @@ def all_tables() -> dict[str, str]:
         "compare": compare_table(),
         "levers": lever_table(),
         "speed": speed_table(sorted(BENCH_DIR.glob("*.json"))),
-        **({"detection": detection_table()} if detection_entries() else {}),
+        **({"detection": detection_table(), "detection-brief": detection_brief()} if detection_entries() else {}),
     }
 
 
