@@ -188,6 +188,9 @@ def test_ctrl_c_saves_and_exits_cleanly(synthetic_root: Path, tmp_path: Path) ->
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        # Ctrl-C as a terminal delivers it: a suite started in the background (nohup, `cmd &` in a script) has
+        # SIGINT ignored, which the run would inherit, and Python installs no KeyboardInterrupt over an ignored one
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     wait_for_steps(out, 3, p)
     os.kill(p.pid, signal.SIGINT)
