@@ -113,7 +113,7 @@ def record_detection(run: Path, command: str, note: str | None = None) -> dict:
         "train_images": result["train_images"],
         "epochs": recipe.get("epochs"),
         "steps": result["steps"],
-        **{k: round(float(val[k]), 4) for k in ("ap", "ap50", "ap75", "ar100") if val.get(k) is not None},
+        **{k: round(float(val[k]), 6) for k in ("ap", "ap50", "ap75", "ar100") if val.get(k) is not None},
         "train_min": round(result["seconds"] / 60, 1),
         **({"eval_min": round(result["eval_seconds"] / 60, 1)} if result.get("eval_seconds") is not None else {}),
         **_per_image(result),
