@@ -106,9 +106,10 @@ def train_detector(
         }
 
     started = time.perf_counter() - run.seconds
+    rng, rng_step = torch.get_rng_state(), step
     try:
         while step < total:
-            rng = torch.get_rng_state()  # where this step starts drawing: a step cut short is taken again from here
+            rng, rng_step = torch.get_rng_state(), step  # where this step draws from: a step cut short is redone
             epoch, index = divmod(step, per_epoch)
             batch = epoch_batches(n, batch_size, seed, epoch)[index]
             images, targets = collate([train_data[i] for i in batch])
@@ -129,8 +130,8 @@ def train_detector(
             elif save_state is not None and step % save_every == 0:
                 save_state(state(torch.get_rng_state()))
     except KeyboardInterrupt:
-        if save_state is not None and step < total:
-            save_state(state(rng))  # the step taken so far, and the random state its successor starts from
+        if save_state is not None and step < total:  # cut in a step: its start; between steps: the state now
+            save_state(state(rng if step == rng_step else torch.get_rng_state()))
         raise
     return run
 
