@@ -61,6 +61,26 @@ def test_training_returns_the_four_losses_and_eval_boxes_in_image_pixels():
         assert (b[:, 0] >= 0).all() and (b[:, 2] <= im.shape[-1]).all() and (b[:, 3] <= im.shape[-2]).all()
 
 
+def test_box_deltas_are_decoded_in_float32_under_bf16_autocast():
+    """bf16 has 8 significant bits: deltas decoded in bf16 would put box edges on a 2 px grid near x = 400."""
+    torch.manual_seed(0)
+    model = create_model("fasterrcnn_googlenet", num_classes=2, **SMALL).eval()
+    seen = {}
+    model.rpn.box_coder.decode = _spy(model.rpn.box_coder.decode, seen, "rpn")
+    model.roi_heads.box_coder.decode = _spy(model.roi_heads.box_coder.decode, seen, "roi")
+    with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16):
+        model([torch.rand(3, 96, 128)])
+    assert seen == {"rpn": torch.float32, "roi": torch.float32}
+
+
+def _spy(decode, seen, name):
+    def wrapped(rel_codes, boxes):
+        seen[name] = rel_codes.dtype
+        return decode(rel_codes, boxes)
+
+    return wrapped
+
+
 def _classifier_ckpt(tmp_path, name="googlenet", **kwargs):
     torch.manual_seed(1)
     model = create_model(name, num_classes=5, **kwargs)

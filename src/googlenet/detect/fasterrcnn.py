@@ -66,6 +66,21 @@ def freeze_batch_norm(module: nn.Module) -> nn.Module:
     return module
 
 
+def _float_outputs(_module: nn.Module, _inputs: Any, output: Any) -> Any:
+    """A forward hook: the head's tensors (or lists of them) in float32. Under bf16 autocast the box deltas would
+    be bf16, and torchvision decodes them against anchors and proposals cast to their dtype: 8 significant bits
+    put a box edge near x = 400 on a 2 px grid. In float32 the decoding, the losses and NMS keep the pixels."""
+
+    def f(v: Any) -> Any:
+        if isinstance(v, torch.Tensor):
+            return v.float()
+        if isinstance(v, (list, tuple)):
+            return type(v)(f(x) for x in v)
+        return v
+
+    return f(output)
+
+
 def _stage_channels(trunk: nn.Module, stages: tuple[str, ...]) -> list[int]:
     """Output channels of each stage module, found by running a small image through the trunk."""
     out: dict[str, int] = {}
@@ -190,6 +205,8 @@ def googlenet_detector(
         box_predictor=FastRCNNPredictor(representation_size, num_classes),
         **detector_kwargs,
     )
+    model.rpn.head.register_forward_hook(_float_outputs)  # heavy convs in bf16, their deltas in float32
+    model.roi_heads.box_predictor.register_forward_hook(_float_outputs)
     model.num_classes = num_classes  # type: ignore[assignment]  # the project's interface
     model.in_chans = 3  # type: ignore[assignment]
     model.task = "detect"  # type: ignore[assignment]
