@@ -5,6 +5,12 @@ Exact resume, the same way the classification engine keeps it: the order of the 
 weights, the optimiser's momentum, the schedule, the step, every loss so far and torch's random state (the
 augmentation and the RPN / RoI samplers draw from it). A run killed after a save and resumed computes the same
 losses, to the bit, as one never stopped (``tests/test_detect_resume.py``).
+
+Several processes (``torchrun``, gloo on the CPU): each step's batch is the same as one process's, split between
+the ranks (rank ``r`` takes ``batch[r::world]``), and ``DistributedDataParallel`` averages the gradients, each
+rank's loss weighted by its share of the batch's images; so the recipe's batch, steps and schedule hold whatever the
+number of processes. Each rank draws its augmentation and samplers from its own seed (``seed + rank``) and the
+resume state keeps every rank's random state (``tests/test_detect_ddp.py``). Rank 0 evaluates and writes.
 """
 
 from __future__ import annotations
@@ -16,12 +22,16 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import torch
+import torch.distributed as torch_dist
 from torch import nn
+from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import Dataset
 
+from ..train.distributed import Dist, all_reduce_sum
 from .train import collate, evaluate_detector, make_optimizer, train_step
 
 SaveState = Callable[[dict[str, Any]], None]
+ONE_PROCESS = Dist()  # no torchrun
 
 
 @dataclass
@@ -38,6 +48,25 @@ def epoch_batches(n: int, batch_size: int, seed: int, epoch: int) -> list[list[i
     g = torch.Generator().manual_seed(seed * 1_000_003 + epoch)
     order = torch.randperm(n, generator=g).tolist()
     return [order[i : i + batch_size] for i in range(0, n, batch_size)]
+
+
+def rank_share(batch: list[int], dist: Dist) -> tuple[list[int], float]:
+    """This rank's images of a step's ``batch`` and the weight of its loss, so that DDP's mean over the ranks is
+    the batch's mean over its images. A rank left without an image (a short last batch) runs the batch's first
+    image at weight 0: every rank must take part in the step."""
+    share = batch[dist.rank :: dist.world]
+    if not share:
+        return batch[:1], 0.0
+    return share, len(share) * dist.world / len(batch)
+
+
+def _gather_rng(dist: Dist, rng: torch.Tensor) -> list[torch.Tensor]:
+    """Every rank's random state, on every rank (rank 0 saves them all)."""
+    if not dist.enabled:
+        return [rng]
+    states: list[Any] = [None] * dist.world
+    torch_dist.all_gather_object(states, rng)
+    return states
 
 
 def warmup_cosine(warmup_steps: int, total: int) -> Callable[[int], float]:
@@ -69,12 +98,14 @@ def train_detector(
     save_state: SaveState | None = None,
     save_every: int = 20,
     end_epoch: Callable[[DetectionRun], None] | None = None,
+    dist: Dist = ONE_PROCESS,
 ) -> DetectionRun:
     """Train ``model`` on ``train_data``; evaluate on ``val_data`` (pycocotools) after each epoch when given.
 
     ``resume``: a state written by ``save_state`` (every ``save_every`` steps, at each epoch's end and when
     interrupted); training continues from it exactly. ``end_epoch`` is called after each epoch (records, weights).
-    ``amp``: ``none`` or ``bf16`` (autocast).
+    ``amp``: ``none`` or ``bf16`` (autocast). ``dist``: this process's rank under torchrun (the process group
+    joined); ``save_state``, ``end_epoch``, ``log`` and ``val_data`` are used by rank 0 alone.
     """
     n = len(train_data)  # type: ignore[arg-type]
     per_epoch = math.ceil(n / batch_size)
@@ -88,11 +119,13 @@ def train_detector(
         schedule.load_state_dict(resume["schedule"])
         step, run.losses, run.epochs = int(resume["step"]), list(resume["losses"]), list(resume["epochs"])
         run.seconds = float(resume["seconds"])
-        torch.set_rng_state(resume["rng"])
+        torch.set_rng_state(resume.get("rng_ranks", [resume["rng"]])[dist.rank])
     else:
-        torch.manual_seed(seed)
+        torch.manual_seed(seed + dist.rank)
+    net = DistributedDataParallel(model) if dist.enabled else model
+    main = dist.rank == 0
 
-    def state(rng: torch.Tensor) -> dict[str, Any]:
+    def state(rngs: list[torch.Tensor]) -> dict[str, Any]:
         return {
             "model": model.state_dict(),
             "optimizer": optimizer.state_dict(),
@@ -101,9 +134,16 @@ def train_detector(
             "losses": list(run.losses),
             "epochs": list(run.epochs),
             "seconds": run.seconds,
-            "rng": rng,
+            "rng": rngs[0],
+            "rng_ranks": rngs,
+            "world": dist.world,
             "amp": amp,
         }
+
+    def save(rng: torch.Tensor) -> None:  # a collective under DDP: every rank calls it
+        rngs = _gather_rng(dist, rng)
+        if save_state is not None and main:
+            save_state(state(rngs))
 
     started = time.perf_counter() - run.seconds
     rng, rng_step = torch.get_rng_state(), step
@@ -111,27 +151,33 @@ def train_detector(
         while step < total:
             rng, rng_step = torch.get_rng_state(), step  # where this step draws from: a step cut short is redone
             epoch, index = divmod(step, per_epoch)
-            batch = epoch_batches(n, batch_size, seed, epoch)[index]
-            images, targets = collate([train_data[i] for i in batch])
-            run.losses.append(train_step(model, optimizer, images, targets, amp=amp))
+            share, weight = rank_share(epoch_batches(n, batch_size, seed, epoch)[index], dist)
+            images, targets = collate([train_data[i] for i in share])
+            loss = train_step(net, optimizer, images, targets, amp=amp, weight=weight)
+            if dist.enabled:  # the batch's loss: each rank's weighted by its images
+                loss = all_reduce_sum([loss * weight / dist.world], torch.device("cpu"))[0]
+            run.losses.append(loss)
             schedule.step()
             step += 1
             run.seconds = time.perf_counter() - started
-            if log and (step % 10 == 0 or step == total):
-                parts = " ".join(f"{k}={v:.3f}" for k, v in model.last_losses.items())
+            if log and main and (step % 10 == 0 or step == total):
+                parts = " ".join(f"{k}={v:.3f}" for k, v in net.last_losses.items())
                 log(f"epoch {epoch + 1} step {step}/{total} loss {run.losses[-1]:.4f} ({parts})")
             if step % per_epoch == 0 or step == total:
-                _end_epoch(run, epoch, per_epoch, model, val_data, class_names, log)
-                if end_epoch is not None:
+                _end_epoch(run, epoch, per_epoch, model, val_data if main else None, class_names, log if main else None)
+                if end_epoch is not None and main:
                     end_epoch(run)
+                if dist.enabled:
+                    torch_dist.barrier()  # the other ranks wait for rank 0's evaluation and files
                 started = time.perf_counter() - run.seconds  # evaluation is not training time
-                if save_state is not None:
-                    save_state(state(torch.get_rng_state()))
-            elif save_state is not None and step % save_every == 0:
-                save_state(state(torch.get_rng_state()))
+                save(torch.get_rng_state())
+            elif step % save_every == 0:
+                save(torch.get_rng_state())
     except KeyboardInterrupt:
-        if save_state is not None and step < total:  # cut in a step: its start; between steps: the state now
-            save_state(state(rng if step == rng_step else torch.get_rng_state()))
+        # cut in a step: its start; between steps: the state now. Under DDP the ranks cannot meet any more:
+        # the last periodic save stands.
+        if save_state is not None and step < total and not dist.enabled:
+            save_state(state([rng if step == rng_step else torch.get_rng_state()]))
         raise
     return run
 

@@ -40,6 +40,7 @@ class DetectionRecipe:
     seed: int = 0
     amp: Literal["none", "bf16", "auto"] = "none"
     val_every_epoch: bool = False
+    save_all_ranks: bool = False  # under torchrun, each rank also writes last_rank{r}.safetensors (checks DDP)
 
 
 def recipe_names() -> list[str]:
@@ -89,7 +90,7 @@ def is_detection_recipe(name_or_path: str | os.PathLike) -> bool:
 TYPES: dict[str, tuple[type, ...]] = {
     "model": (str,), "data": (str,), "num_classes": (int,), "init_weights": (str, type(None)), "epochs": (int,),
     "batch_size": (int,), "lr": (float, int), "warmup_steps": (int,), "threads": (int, type(None)), "seed": (int,),
-    "val_every_epoch": (bool,), "split": (dict,), "model_kwargs": (dict,), "augment": (dict,),
+    "val_every_epoch": (bool,), "save_all_ranks": (bool,), "split": (dict,), "model_kwargs": (dict,), "augment": (dict,),
 }  # fmt: skip
 POSITIVE = ("num_classes", "epochs", "batch_size", "lr", "threads")
 

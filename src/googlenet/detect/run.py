@@ -24,10 +24,11 @@ from ..errors import UserError
 from ..fileio import atomic_write
 from ..registry import model_info
 from ..runtime.cpu import auto_amp
+from ..train import distributed
 from ..train.state import save_state
 from .datasets import DetectionDataset, open_detection_data, split_indices
 from .fasterrcnn import load_classification_backbone
-from .loop import DetectionRun, train_detector
+from .loop import ONE_PROCESS, DetectionRun, train_detector
 from .rcnn import RCNN, SelectiveSearch
 from .rcnn_train import RegionCrops, finetune_region_classifier, save_rcnn
 from .recipe import DetectionRecipe
@@ -75,10 +76,31 @@ def train_from_recipe(
     threads = torch.get_num_threads()
     if recipe.threads:
         torch.set_num_threads(int(recipe.threads))
+    dist = check_processes(recipe, resume)
+    joined = dist.enabled and not torch.distributed.is_initialized()
+    if joined:
+        dist, _ = distributed.setup("cpu")
     try:
-        return _train(recipe, Path(out), data, max_steps, log, resume)
+        return _train(recipe, Path(out), data, max_steps, log if dist.main else None, resume, dist)
     finally:
         torch.set_num_threads(threads)
+        if joined:
+            distributed.teardown()
+
+
+def check_processes(recipe: DetectionRecipe, resume: dict[str, Any] | None) -> distributed.Dist:
+    """This process's place under torchrun, checked against the recipe and a resumed run's process count."""
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    dist = distributed.Dist(int(os.environ.get("RANK", "0")), world, int(os.environ.get("LOCAL_RANK", "0")))
+    saved = int(resume.get("world", 1)) if resume is not None else world
+    if saved != world:
+        launch = f"torchrun --nproc_per_node {saved} -m googlenet" if saved > 1 else "googlenet (one process)"
+        raise UserError(f"this run was trained with {saved} process(es), not {world}: resume it with {launch}")
+    if world > 1 and recipe.model == "rcnn":
+        raise UserError("the R-CNN recipe trains in one process (its fine-tuning has no DDP): run it without torchrun")
+    if recipe.batch_size < world:
+        raise UserError(f"batch_size {recipe.batch_size} is split between {world} processes: give at least {world}")
+    return dist
 
 
 def resolve_detection_amp(recipe: DetectionRecipe, resume: dict[str, Any] | None) -> str:
@@ -95,6 +117,7 @@ def _train(
     max_steps: int | None,
     log: Callable[[str], None] | None,
     resume: dict[str, Any] | None = None,
+    dist: distributed.Dist = ONE_PROCESS,
 ) -> dict[str, Any]:
     ds = open_recipe_data(recipe, data)
     if recipe.num_classes != len(ds.class_names):
@@ -113,7 +136,10 @@ def _train(
     model = model_info(recipe.model).builder(num_classes=recipe.num_classes, **kwargs)
     amp = resolve_detection_amp(recipe, resume)
     if log:
-        log(f"precision: {'bf16 autocast' if amp == 'bf16' else 'fp32'} (amp={recipe.amp})")
+        log(
+            f"precision: {'bf16 autocast' if amp == 'bf16' else 'fp32'} (amp={recipe.amp})"
+            + (f"; {dist.world} processes (DDP, gloo)" if dist.enabled else "")
+        )
     meta = detector_meta(recipe.model, recipe.num_classes, {**kwargs, **model.rebuild_kwargs}, ds.class_names, amp=amp)
     meta["config"] = dataclasses.asdict(recipe)
     out.mkdir(parents=True, exist_ok=True)
@@ -144,7 +170,12 @@ def _train(
         resume=resume,
         save_state=save,
         end_epoch=end_epoch,
+        dist=dist,
     )
+    if recipe.save_all_ranks and dist.enabled:
+        save_detector(out / f"last_rank{dist.rank}.safetensors", model, meta)
+    if not dist.main:  # rank 0 evaluates and writes the run's files
+        return {"steps": len(run.losses), "seconds": round(run.seconds, 1), "rank": dist.rank}
     start = time.perf_counter()
     metrics = evaluate_detector(model, val_ds, ds.class_names)
     result = {
@@ -156,6 +187,7 @@ def _train(
         "last_loss": run.losses[-1] if run.losses else None,
         "epochs": run.epochs,
         "amp": amp,
+        "processes": dist.world,
         "seconds": round(run.seconds, 1),
         "eval_seconds": round(time.perf_counter() - start, 1),
         "val": metrics,

@@ -53,9 +53,11 @@ def train_step(
     loss_fn: Callable[[nn.Module, list[Tensor], list[dict[str, Any]]], Tensor] = detection_loss,
     clip: float | None = 10.0,
     amp: str = "none",
+    weight: float = 1.0,
 ) -> float:
     """One optimiser step on one batch; returns the loss. A non-finite loss is refused (the weights are kept).
-    ``amp``: ``bf16`` computes the forward pass under bf16 autocast (the weights and the step stay fp32)."""
+    ``amp``: ``bf16`` computes the forward pass under bf16 autocast (the weights and the step stay fp32).
+    ``weight``: the factor on the loss before backward (this rank's share of the batch under DDP)."""
     model.train()
     optimizer.zero_grad(set_to_none=True)
     with torch.autocast("cpu", dtype=torch.bfloat16, enabled=amp == "bf16"):
@@ -63,7 +65,7 @@ def train_step(
     value = float(loss.detach())
     if not math.isfinite(value):
         raise UserError(f"the detection loss is {value}: lower the learning rate")
-    loss.backward()
+    (loss * weight if weight != 1.0 else loss).backward()
     if clip is not None:
         nn.utils.clip_grad_norm_([p for p in model.parameters() if p.requires_grad], clip)
     optimizer.step()
