@@ -86,3 +86,18 @@ def test_two_processes_train_one_model_and_resume_exactly(data, tmp_path):
     assert _losses(cut) == _losses(whole)  # to the bit
     a, b = (torch.load(run / "state.pt", weights_only=False)["model"] for run in (whole, cut))
     assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_a_launch_the_recipe_cannot_split_is_refused_in_one_line(monkeypatch):
+    from googlenet.detect.recipe import DetectionRecipe
+    from googlenet.detect.run import check_processes
+    from googlenet.errors import UserError
+
+    monkeypatch.setenv("WORLD_SIZE", "4")
+    with pytest.raises(UserError, match="batch_size 2 is split between 4 processes"):
+        check_processes(DetectionRecipe(batch_size=2), None)
+    with pytest.raises(UserError, match="R-CNN recipe trains in one process"):
+        check_processes(DetectionRecipe(model="rcnn", batch_size=8), None)
+    with pytest.raises(UserError, match="trained with 1 process"):
+        check_processes(DetectionRecipe(batch_size=8), {"world": 1})
+    assert check_processes(DetectionRecipe(batch_size=8), {"world": 4}).world == 4

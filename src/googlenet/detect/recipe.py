@@ -90,7 +90,8 @@ def is_detection_recipe(name_or_path: str | os.PathLike) -> bool:
 TYPES: dict[str, tuple[type, ...]] = {
     "model": (str,), "data": (str,), "num_classes": (int,), "init_weights": (str, type(None)), "epochs": (int,),
     "batch_size": (int,), "lr": (float, int), "warmup_steps": (int,), "threads": (int, type(None)), "seed": (int,),
-    "val_every_epoch": (bool,), "save_all_ranks": (bool,), "split": (dict,), "model_kwargs": (dict,), "augment": (dict,),
+    "val_every_epoch": (bool,), "save_all_ranks": (bool,), "split": (dict,), "model_kwargs": (dict,),
+    "augment": (dict,),
 }  # fmt: skip
 POSITIVE = ("num_classes", "epochs", "batch_size", "lr", "threads")
 
