@@ -16,6 +16,9 @@ from safetensors.torch import load_file
 from _runs import env
 from _synthetic_det import SMALL_DETECTOR, make_scenes, one_thread, write_pennfudan
 from googlenet.detect.loop import rank_share
+from googlenet.detect.recipe import DetectionRecipe
+from googlenet.detect.run import check_processes
+from googlenet.errors import UserError
 from googlenet.train.distributed import Dist
 
 _ = one_thread  # autouse
@@ -89,10 +92,6 @@ def test_two_processes_train_one_model_and_resume_exactly(data, tmp_path):
 
 
 def test_a_launch_the_recipe_cannot_split_is_refused_in_one_line(monkeypatch):
-    from googlenet.detect.recipe import DetectionRecipe
-    from googlenet.detect.run import check_processes
-    from googlenet.errors import UserError
-
     monkeypatch.setenv("WORLD_SIZE", "4")
     with pytest.raises(UserError, match="batch_size 2 is split between 4 processes"):
         check_processes(DetectionRecipe(batch_size=2), None)
