@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 import torch
+import yaml
 from PIL import Image, ImageDraw
 
 CLASSES = ("rect", "ellipse")
@@ -153,3 +154,12 @@ SMALL_DETECTOR = {
     "rpn_post_nms_top_n_test": 100,
     "box_batch_size_per_image": 64,
 }
+
+
+def write_tiny_recipe(path: Path, **fields) -> Path:
+    """A detection recipe for the tests' runs: the tiny detector, batch 2, one thread; ``fields`` on top."""
+    recipe = {"task": "detect", "model": "fasterrcnn_googlenet", "num_classes": 2, "epochs": 2, "batch_size": 2,
+              "lr": 0.005, "warmup_steps": 1, "model_kwargs": {**SMALL_DETECTOR, "box_score_thresh": 0.0},
+              "threads": 1, "split": {"val_fraction": 0.25, "seed": 0}, **fields}  # fmt: skip
+    path.write_text(yaml.safe_dump(recipe))
+    return path

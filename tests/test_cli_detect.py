@@ -10,13 +10,12 @@ import json
 import numpy as np
 import pytest
 import torch
-import yaml
 from PIL import Image
 from pycocotools.coco import COCO
 from pycocotools.cocoeval import COCOeval
 from safetensors.torch import load_file
 
-from _synthetic_det import SMALL_DETECTOR, make_scenes, one_thread, write_coco, write_pennfudan
+from _synthetic_det import SMALL_DETECTOR, make_scenes, one_thread, write_coco, write_pennfudan, write_tiny_recipe
 from googlenet import create_model
 from googlenet.cli import main
 from googlenet.detect.datasets import split_indices
@@ -34,12 +33,8 @@ def run(tmp_path_factory):
     """A two-step training run through the CLI on 10 generated images (8 train, 2 val)."""
     root = tmp_path_factory.mktemp("det")
     data = write_pennfudan(root / "PennFudanPed", SCENES)
-    kwargs = {k: v for k, v in SMALL_DETECTOR.items()}
-    kwargs["box_score_thresh"] = 0.0  # an untrained detector's scores are low: keep them for the AP
-    recipe = {"model": "fasterrcnn_googlenet", "num_classes": 2, "epochs": 1, "batch_size": 2, "lr": 0.005,
-              "warmup_steps": 1, "model_kwargs": kwargs, "threads": 1,
-              "split": {"val_fraction": 0.2, "seed": 0}}  # fmt: skip
-    (root / "tiny.yaml").write_text(yaml.safe_dump(recipe))
+    # an untrained detector's scores are low: box_score_thresh 0 keeps them for the AP
+    write_tiny_recipe(root / "tiny.yaml", epochs=1, split={"val_fraction": 0.2, "seed": 0})
     out = root / "run"
     threads = torch.get_num_threads()
     code = main(["detect", "train", "--recipe", str(root / "tiny.yaml"), "--data", str(data), "--out", str(out),

@@ -10,11 +10,10 @@ import sys
 
 import pytest
 import torch
-import yaml
 from safetensors.torch import load_file
 
 from _runs import env
-from _synthetic_det import SMALL_DETECTOR, make_scenes, one_thread, write_pennfudan
+from _synthetic_det import make_scenes, one_thread, write_pennfudan, write_tiny_recipe
 from googlenet.detect.loop import rank_share
 from googlenet.detect.recipe import DetectionRecipe
 from googlenet.detect.run import check_processes
@@ -41,10 +40,7 @@ def test_each_rank_takes_its_share_of_the_batch_and_the_weights_restore_the_batc
 def data(tmp_path_factory):
     root = tmp_path_factory.mktemp("detddp")
     pf = write_pennfudan(root / "PennFudanPed", SCENES)
-    recipe = {"task": "detect", "model": "fasterrcnn_googlenet", "num_classes": 2, "epochs": 2, "batch_size": 2,
-              "lr": 0.005, "warmup_steps": 1, "model_kwargs": {**SMALL_DETECTOR, "box_score_thresh": 0.0},
-              "threads": 1, "split": {"val_fraction": 0.25, "seed": 0}, "save_all_ranks": True}  # fmt: skip
-    (root / "tiny.yaml").write_text(yaml.safe_dump(recipe))
+    write_tiny_recipe(root / "tiny.yaml", save_all_ranks=True)
     return root, pf
 
 

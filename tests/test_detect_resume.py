@@ -10,7 +10,7 @@ import pytest
 import torch
 import yaml
 
-from _synthetic_det import SMALL_DETECTOR, make_scenes, one_thread, write_pennfudan
+from _synthetic_det import SMALL_DETECTOR, make_scenes, one_thread, write_pennfudan, write_tiny_recipe
 from googlenet.cli import main
 from googlenet.detect import loop
 from googlenet.detect.loop import epoch_batches
@@ -27,10 +27,7 @@ SCENES = make_scenes(8, size=64, seed=5, shapes=("rect",))
 def data(tmp_path_factory):
     root = tmp_path_factory.mktemp("detres")
     pf = write_pennfudan(root / "PennFudanPed", SCENES)
-    recipe = {"task": "detect", "model": "fasterrcnn_googlenet", "num_classes": 2, "epochs": 2, "batch_size": 2,
-              "lr": 0.005, "warmup_steps": 1, "model_kwargs": {**SMALL_DETECTOR, "box_score_thresh": 0.0},
-              "threads": 1, "split": {"val_fraction": 0.25, "seed": 0}}  # fmt: skip
-    (root / "tiny.yaml").write_text(yaml.safe_dump(recipe))
+    write_tiny_recipe(root / "tiny.yaml")
     return root, pf
 
 
