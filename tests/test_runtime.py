@@ -26,7 +26,8 @@ def test_representatives_are_the_smallest() -> None:
 
 def test_the_registry_holds_the_documented_back_ends() -> None:
     assert available_backends() == [
-        "eager", "channels_last", "compile", "onnxruntime", "onnxruntime_int8", "bf16", "openvino", "openvino_int8"
+        "eager", "channels_last", "compile", "compile_bf16", "onnxruntime", "onnxruntime_int8", "bf16", "openvino",
+        "openvino_int8",
     ]  # fmt: skip
     assert {"onnxruntime", "onnxruntime_int8", "openvino", "openvino_int8"} == CPU_ONLY
     with pytest.raises(UnknownBackendError, match="'onnxruntime_merged'; available: eager, channels_last"):
@@ -57,6 +58,17 @@ def test_compile_matches_float64_eager() -> None:
     x = torch.randn(2, 3, contract.input_size, contract.input_size, generator=torch.Generator().manual_seed(2))
     forward = make_backend("compile", model, contract, batch_size=2, threads=1)
     assert relative_diff(forward(x), float64_reference(model, x)) < 1e-5
+
+
+@pytest.mark.slow
+def test_compile_bf16_matches_float64_eager_within_bf16() -> None:
+    model, contract = build(REPRESENTATIVES["googlenet_bn"])
+    x = torch.randn(2, 3, contract.input_size, contract.input_size, generator=torch.Generator().manual_seed(2))
+    forward = make_backend("compile_bf16", model, contract, batch_size=2, threads=1)
+    got, expected = forward(x), float64_reference(model, x)
+    assert forward.precision == "bf16" and got.dtype == torch.float32
+    assert 0 < relative_diff(got, expected) < 5e-2  # bf16: close, not equal (the docs' tolerance for bf16)
+    assert torch.equal(got.argmax(1), expected.argmax(1))
 
 
 def test_int8_is_close_and_cpu_only_backends_refuse_other_devices() -> None:
