@@ -9,6 +9,7 @@ import torch
 from _synthetic_det import SMALL_DETECTOR, one_thread
 from googlenet import create_model, list_models, model_info
 from googlenet.detect.fasterrcnn import load_classification_backbone
+from googlenet.detect.serving import _input_size
 from googlenet.detect.store import detector_meta, load_detector, save_detector
 from googlenet.errors import UserError
 from googlenet.factory import default_contract
@@ -136,3 +137,13 @@ def test_a_detector_checkpoint_round_trips_through_its_json_metadata(tmp_path):
     assert len(a["boxes"]) > 0
     torch.testing.assert_close(a["boxes"], b["boxes"])
     torch.testing.assert_close(a["scores"], b["scores"])
+
+
+def test_several_min_sizes_train_at_a_random_one_and_predict_at_the_last():
+    torch.manual_seed(0)
+    model = create_model("fasterrcnn_googlenet", num_classes=2, **{**SMALL, "min_size": [48, 64], "max_size": 200})
+    image = [torch.rand(3, 80, 100)]
+    seen = {tuple(model.train().transform(image)[0].image_sizes[0]) for _ in range(20)}
+    assert seen == {(48, 60), (64, 80)}  # the shorter side 80 -> 48 or 64, the longer scaled alike
+    assert model.eval().transform(image)[0].image_sizes[0] == (64, 80)
+    assert _input_size(model) == 64  # the card of `googlenet serve`
