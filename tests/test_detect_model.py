@@ -8,6 +8,7 @@ import torch
 
 from _synthetic_det import SMALL_DETECTOR, one_thread
 from googlenet import create_model, list_models, model_info
+from googlenet.contract import CAFFE_MEAN_BGR
 from googlenet.detect.fasterrcnn import load_classification_backbone
 from googlenet.detect.serving import _input_size
 from googlenet.detect.store import detector_meta, load_detector, save_detector
@@ -99,6 +100,28 @@ def test_backbone_starts_from_a_classification_checkpoint(tmp_path):
         torch.testing.assert_close(v, expected[k], msg=k)  # every kept tensor is the checkpoint's
     assert not any(k.startswith(("aux1", "aux2", "fc")) for k in body)
     assert not model.backbone.body.conv1.conv.weight.requires_grad  # the stem is frozen by default from a checkpoint
+
+
+def test_a_caffe_contract_backbone_sees_the_pixels_it_was_trained_on(tmp_path):
+    """BVLC's contract (BGR, 0..255, mean 104/117/123) rewritten for the detector's RGB 0..1 images: the stage
+    outputs equal the classifier's on the image preprocessed by hand the Caffe way."""
+    torch.manual_seed(1)
+    trained = create_model("googlenet", num_classes=5, width=0.25).eval()
+    contract = default_contract("googlenet", 5, width=0.25).replace(
+        pixel_range=255.0, channel_order="BGR", mean=CAFFE_MEAN_BGR, std=(1.0, 1.0, 1.0)
+    )
+    path = save(tmp_path / "bvlc.safetensors", trained, contract.to_meta())
+    model = create_model("fasterrcnn_googlenet", num_classes=2, backbone_weights=path, min_size=64, max_size=96).eval()
+    image = torch.rand(1, 3, 64, 64)  # RGB 0..1, as the detector takes it
+    by_hand = image.flip(1) * 255 - torch.tensor(CAFFE_MEAN_BGR).view(1, 3, 1, 1)
+    seen = {}
+    for name in model.stage_names:
+        getattr(trained, name).register_forward_hook(lambda _m, _i, y, n=name: seen.__setitem__(n, y))
+    with torch.no_grad():
+        trained(by_hand)
+        feats = model.backbone.body(model.transform.normalize(image[0])[None])
+    for i, name in enumerate(model.stage_names):
+        torch.testing.assert_close(feats[str(i)], seen[name], rtol=1e-4, atol=1e-4)
 
 
 def test_a_resnet18_checkpoint_starts_the_comparison_backbone(tmp_path):

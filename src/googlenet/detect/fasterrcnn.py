@@ -16,8 +16,9 @@ Batch norm in a backbone is frozen (``FrozenBatchNorm2d``), as torchvision does:
 
 ``backbone_weights=PATH`` starts the backbone from a classification checkpoint of this project (any
 ``googlenet`` / ``resnet18`` run, an Imagenette run, BVLC's import): the checkpoint's own builder options
-(``width``, ``lrn``...) build the backbone, its classifier and auxiliary heads are dropped, and its input mean/std
-become the detector's normalisation.
+(``width``, ``lrn``...) build the backbone, its classifier and auxiliary heads are dropped, and its input contract
+becomes the detector's normalisation (a Caffe contract too: BGR 0..255 is rewritten exactly for RGB 0..1 images,
+:func:`rgb_unit_normalisation`).
 """
 
 from __future__ import annotations
@@ -79,6 +80,21 @@ def _float_outputs(_module: nn.Module, _inputs: Any, output: Any) -> Any:
         return v
 
     return f(output)
+
+
+def rgb_unit_normalisation(trunk: nn.Module, meta: dict[str, Any]) -> tuple[list[float], list[float]]:
+    """The detector's normalisation (RGB images in 0..1, as torchvision's detectors take them) equivalent to a
+    classification checkpoint's input contract. A Caffe contract (BVLC's: BGR, pixels 0..255, mean 104/117/123)
+    becomes mean / 255 and std / 255 in RGB order, and the first convolution's input channels are reversed to read
+    RGB: ``conv(BGR * 255 - mean) == conv'((RGB - mean' ) / std')`` exactly."""
+    scale = float(meta.get("pixel_range", 1.0))
+    mean, std = list(meta.get("mean") or (0.485, 0.456, 0.406)), list(meta.get("std") or (0.229, 0.224, 0.225))
+    if meta.get("channel_order", "RGB") == "BGR":
+        first = next(m for m in trunk.modules() if isinstance(m, nn.Conv2d))
+        with torch.no_grad():
+            first.weight.copy_(first.weight.flip(1))
+        mean, std = mean[::-1], std[::-1]
+    return [float(m) / scale for m in mean], [float(v) / scale for v in std]
 
 
 def _stage_channels(trunk: nn.Module, stages: tuple[str, ...]) -> list[int]:
@@ -169,11 +185,7 @@ def googlenet_detector(
     stages, stem = STAGES[arch]
     backbone_kwargs = dict(detector_kwargs.pop("backbone_kwargs", {}))
     trunk, meta = classification_backbone(arch, backbone_weights, **backbone_kwargs)
-    if meta and (meta.get("channel_order", "RGB") != "RGB" or float(meta.get("pixel_range", 1.0)) != 1.0):
-        raise UserError(
-            f"{backbone_weights}: its input contract ({meta.get('channel_order')}, 0-{meta.get('pixel_range')}) is "
-            "not RGB 0-1; the detector normalises RGB 0-1 images only"
-        )
+    mean, std = rgb_unit_normalisation(trunk, meta) if meta else (None, None)
     if getattr(trunk, "transform_input", False):
         raise UserError("a backbone built with transform_input=True is not supported (the FPN skips the remap)")
     trunk = freeze_batch_norm(trunk)
@@ -197,8 +209,8 @@ def googlenet_detector(
         num_classes=None,  # the box predictor below has the classes
         min_size=min_size,
         max_size=max_size,
-        image_mean=list(image_mean or meta.get("mean") or (0.485, 0.456, 0.406)),
-        image_std=list(image_std or meta.get("std") or (0.229, 0.224, 0.225)),
+        image_mean=list(image_mean or mean or (0.485, 0.456, 0.406)),
+        image_std=list(image_std or std or (0.229, 0.224, 0.225)),
         rpn_anchor_generator=anchors,
         box_roi_pool=roi_pool,
         box_head=TwoMLPHead(FPN_CHANNELS * 7 * 7, representation_size),
