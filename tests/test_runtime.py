@@ -60,6 +60,20 @@ def test_compile_matches_float64_eager() -> None:
     assert relative_diff(forward(x), float64_reference(model, x)) < 1e-5
 
 
+def test_a_compile_that_fails_is_one_line(monkeypatch) -> None:
+    def no_compiler(net, **_):
+        def run(x):
+            raise RuntimeError("InvalidCxxCompiler: No working C++ compiler found in torch._inductor.config.cpp.cxx")
+
+        return run
+
+    monkeypatch.setattr(torch, "compile", no_compiler)
+    model, contract = build(REPRESENTATIVES["googlenet_bn"])
+    for name in ("compile", "compile_bf16"):
+        with pytest.raises(UserError, match=r"torch.compile could not compile .*InvalidCxxCompiler.*without compile"):
+            make_backend(name, model, contract)
+
+
 @pytest.mark.slow
 def test_compile_bf16_matches_float64_eager_within_bf16() -> None:
     model, contract = build(REPRESENTATIVES["googlenet_bn"])
