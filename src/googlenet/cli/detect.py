@@ -119,7 +119,7 @@ def train_run(
         rundir.check_new_run(out, overwrite)
     with stdout_to_stderr(as_json):
         result = train_from_recipe(recipe, out, data, max_steps, log=print, resume=state)
-    if "val" not in result:  # a rank other than 0 under torchrun: rank 0 reports
+    if result.get("rank", 0) != 0:  # a rank other than 0 under torchrun: rank 0 reports
         return 0
     if as_json:
         print_json(result)

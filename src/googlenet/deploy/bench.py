@@ -23,7 +23,7 @@ from ..analysis.profile import profile_model
 from ..contract import ModelContract
 from ..errors import UserError
 from ..runtime.backends import Forward, check_backend, make_backend
-from ..runtime.cpu import auto_amp, cpu_info
+from ..runtime.cpu import cpu_info
 from ..runtime.fuse_1x1 import count_fused, fuse_inception_1x1
 from ..runtime.images import image_root
 from .parity import relative_diff
@@ -117,7 +117,7 @@ def default_paths(ours: bool) -> list[str]:
     import importlib.util
 
     paths = ["eager", "channels_last", "bf16", "onnxruntime"] if ours else ["eager", "onnxruntime"]
-    if ours and auto_amp("cpu") == "bf16":  # compiled bf16 only where the CPU has bf16 instructions (else emulated)
+    if ours and cpu_info().bf16_native:  # compiled bf16 only where the CPU has bf16 instructions (else emulated)
         paths.insert(3, "compile_bf16")
     openvino = all(importlib.util.find_spec(m) is not None for m in ("openvino", "nncf"))
     if openvino:

@@ -38,6 +38,7 @@ from torchvision.ops.feature_pyramid_network import LastLevelMaxPool
 from torchvision.ops.misc import FrozenBatchNorm2d
 
 from .. import models as _families  # noqa: F401  (registers the backbones' builders)
+from ..contract import IMAGENET_MEAN, IMAGENET_STD
 from ..errors import UserError
 from ..registry import model_info, register_model
 from ..weights import CheckpointError, load_state_strict, read_checkpoint
@@ -88,7 +89,7 @@ def rgb_unit_normalisation(trunk: nn.Module, meta: dict[str, Any]) -> tuple[list
     becomes mean / 255 and std / 255 in RGB order, and the first convolution's input channels are reversed to read
     RGB: ``conv(BGR * 255 - mean) == conv'((RGB - mean' ) / std')`` exactly."""
     scale = float(meta.get("pixel_range", 1.0))
-    mean, std = list(meta.get("mean") or (0.485, 0.456, 0.406)), list(meta.get("std") or (0.229, 0.224, 0.225))
+    mean, std = list(meta.get("mean") or IMAGENET_MEAN), list(meta.get("std") or IMAGENET_STD)
     if meta.get("channel_order", "RGB") == "BGR":
         first = next(m for m in trunk.modules() if isinstance(m, nn.Conv2d))
         with torch.no_grad():
@@ -209,8 +210,8 @@ def googlenet_detector(
         num_classes=None,  # the box predictor below has the classes
         min_size=min_size,
         max_size=max_size,
-        image_mean=list(image_mean or mean or (0.485, 0.456, 0.406)),
-        image_std=list(image_std or std or (0.229, 0.224, 0.225)),
+        image_mean=list(image_mean or mean or IMAGENET_MEAN),
+        image_std=list(image_std or std or IMAGENET_STD),
         rpn_anchor_generator=anchors,
         box_roi_pool=roi_pool,
         box_head=TwoMLPHead(FPN_CHANNELS * 7 * 7, representation_size),

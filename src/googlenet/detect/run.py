@@ -90,8 +90,8 @@ def train_from_recipe(
 
 def check_processes(recipe: DetectionRecipe, resume: dict[str, Any] | None) -> distributed.Dist:
     """This process's place under torchrun, checked against the recipe and a resumed run's process count."""
-    world = int(os.environ.get("WORLD_SIZE", "1"))
-    dist = distributed.Dist(int(os.environ.get("RANK", "0")), world, int(os.environ.get("LOCAL_RANK", "0")))
+    dist = distributed.place()
+    world = dist.world
     saved = int(resume.get("world", 1)) if resume is not None else world
     if saved != world:
         launch = f"torchrun --nproc_per_node {saved} -m googlenet" if saved > 1 else "googlenet (one process)"
@@ -175,7 +175,7 @@ def _train(
     if recipe.save_all_ranks and dist.enabled:
         save_detector(out / f"last_rank{dist.rank}.safetensors", model, meta)
     if not dist.main:  # rank 0 evaluates and writes the run's files
-        return {"steps": len(run.losses), "seconds": round(run.seconds, 1), "rank": dist.rank}
+        return {"steps": len(run.losses), "seconds": round(run.seconds, 1), "rank": dist.rank}  # no "val"
     start = time.perf_counter()
     metrics = evaluate_detector(model, val_ds, ds.class_names)
     result = {

@@ -65,7 +65,7 @@ def train_step(
     value = float(loss.detach())
     if not math.isfinite(value):
         raise UserError(f"the detection loss is {value}: lower the learning rate")
-    (loss * weight if weight != 1.0 else loss).backward()
+    (loss * weight).backward()
     if clip is not None:
         nn.utils.clip_grad_norm_([p for p in model.parameters() if p.requires_grad], clip)
     optimizer.step()

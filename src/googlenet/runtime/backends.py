@@ -180,8 +180,8 @@ def _frozen_compile(
     except Exception as err:  # inductor's errors (no C++ compiler, an unsupported op) have many types
         first = (str(err).strip().splitlines() or [type(err).__name__])[0]
         raise UserError(
-            f"torch.compile could not compile the model on this machine ({first}); inductor needs a C++ compiler: "
-            "use the back end without compile (channels_last, bf16)"
+            f"torch.compile could not compile the model on this machine ({first}); inductor needs a working C++ "
+            "compiler: use the back end without compile (channels_last, bf16)"
         ) from None
     return run
 

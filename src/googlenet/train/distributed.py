@@ -40,16 +40,21 @@ def is_main_process() -> bool:
     return int(os.environ.get("RANK", "0")) == 0
 
 
+def place() -> Dist:
+    """This process's place in a torchrun launch, from its environment (one process without torchrun)."""
+    env = os.environ
+    return Dist(int(env.get("RANK", "0")), int(env.get("WORLD_SIZE", "1")), int(env.get("LOCAL_RANK", "0")))
+
+
 def setup(device_name: str) -> tuple[Dist, torch.device]:
     """Join the process group when launched by torchrun (``WORLD_SIZE`` > 1); return (Dist, device)."""
-    world = int(os.environ.get("WORLD_SIZE", "1"))
-    rank, local = int(os.environ.get("RANK", "0")), int(os.environ.get("LOCAL_RANK", "0"))
-    device = resolve_device(device_name, local)
-    if world > 1 and not dist.is_initialized():
+    here = place()
+    device = resolve_device(device_name, here.local_rank)
+    if here.enabled and not dist.is_initialized():
         if device.type == "cuda":
             torch.cuda.set_device(device)
         dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
-    return Dist(rank, world, local), device
+    return here, device
 
 
 def teardown() -> None:
