@@ -113,6 +113,24 @@ def test_predict_json_lines_and_drawn_images(run, tmp_path, capsys):
     assert all(json.loads(x)["boxes"] == [] for x in capsys.readouterr().out.strip().splitlines())
 
 
+def test_a_test_scale_reaches_eval_and_predict(run, tmp_path, capsys):
+    _, data, out = run
+    image = sorted((data / "PNGImages").iterdir())[0]
+    assert main(["eval", "--checkpoint", str(out), "--data", str(data), "--json", "-", "--resize", "96"]) == 0
+    record = json.loads(capsys.readouterr().out)
+    assert record["resize"] == 96 and record["images"] == 2
+    argv = ["predict", "--checkpoint", str(out), str(image), "--json", "--score-threshold", "0"]
+    assert main(argv) == 0
+    at_own_scale = json.loads(capsys.readouterr().out.strip().splitlines()[0])["boxes"]  # the recipe's 64 px
+    assert main([*argv, "--resize", "96"]) == 0
+    boxes = json.loads(capsys.readouterr().out.strip().splitlines()[0])["boxes"]
+    w, h = Image.open(image).size
+    assert boxes and all(0 <= b[0] <= b[2] <= w and 0 <= b[1] <= b[3] <= h for b in boxes)  # back in its pixels
+    assert boxes != at_own_scale  # the network saw the image at 96 px, not 64
+    assert main(["detect", "predict", str(image), "--checkpoint", str(out), "--resize", "8"]) == 2
+    assert "at least 32 px" in capsys.readouterr().err
+
+
 def test_a_classification_checkpoint_is_refused_by_detect_and_the_reverse(run, tmp_path, capsys):
     _, data, out = run
     model = create_model("googlenet_small", num_classes=2, width=0.125)

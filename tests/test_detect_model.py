@@ -11,7 +11,7 @@ from googlenet import create_model, list_models, model_info
 from googlenet.contract import CAFFE_MEAN_BGR
 from googlenet.detect.fasterrcnn import load_classification_backbone
 from googlenet.detect.serving import _input_size
-from googlenet.detect.store import detector_meta, load_detector, save_detector
+from googlenet.detect.store import detector_meta, load_detector, save_detector, set_test_size
 from googlenet.errors import UserError
 from googlenet.factory import default_contract
 from googlenet.weights import save
@@ -170,3 +170,18 @@ def test_several_min_sizes_train_at_a_random_one_and_predict_at_the_last():
     assert seen == {(48, 60), (64, 80)}  # the shorter side 80 -> 48 or 64, the longer scaled alike
     assert model.eval().transform(image)[0].image_sizes[0] == (64, 80)
     assert _input_size(model) == 64  # the card of `googlenet serve`
+
+
+def test_a_test_scale_resizes_the_shorter_side_and_scales_the_cap():
+    model = create_model("fasterrcnn_googlenet", num_classes=2, **{**SMALL, "min_size": [48, 64], "max_size": 100})
+    image = [torch.rand(3, 80, 200)]
+    assert model.eval().transform(image)[0].image_sizes[0] == (40, 100)  # capped: 200 -> 100, so 80 -> 40
+    set_test_size(model, 96)  # x1.5 of the last min_size: the cap 100 -> 150
+    assert (model.transform.min_size, model.transform.max_size) == ((96,), 150)
+    assert model.transform(image)[0].image_sizes[0] == (60, 150)  # the cap still binds: 200 -> 150, 80 -> 60
+    assert model.transform([torch.rand(3, 80, 100)])[0].image_sizes[0] == (96, 120)  # 80 -> 96, 100 -> 120
+    assert set_test_size(model, None).transform.min_size == (96,)  # None keeps what the model has
+    with pytest.raises(UserError, match="at least 32 px"):
+        set_test_size(model, 8)
+    with pytest.raises(UserError, match="R-CNN warps each proposal"):
+        set_test_size(create_model("googlenet", num_classes=2, width=0.125), 96)

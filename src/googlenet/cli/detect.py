@@ -20,7 +20,7 @@ from ..detect.predict import draw, image_paths, predict_images
 from ..detect.recipe import DetectionRecipe, load_recipe
 from ..detect.run import train_from_recipe
 from ..detect.sources import locate_pennfudan
-from ..detect.store import load_detector
+from ..detect.store import load_detector, set_test_size
 from ..detect.train import evaluate_detector
 from ..errors import UserError
 from ..fileio import atomic_write
@@ -30,6 +30,7 @@ from ..train.state import load_state
 from ._common import non_negative_float, positive_int, print_json, stdout_to_stderr
 
 EXTRA = {"pycocotools": "detect", "cv2": "detect"}
+RESIZE_HELP = "test scale: the shorter side a Faster R-CNN resizes images to (default: its last training min_size)"
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -52,6 +53,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     e.add_argument("--data", required=True, help="Penn-Fudan / VOC folder, COCO JSON or a folder holding one")
     e.add_argument("--split", choices=("val", "all"), default=None, help="val: the recipe's held-out images")
     e.add_argument("--json", metavar="OUT", default=None, help="write the metrics as JSON ('-': stdout only)")
+    e.add_argument("--resize", type=positive_int, default=None, help=RESIZE_HELP)
     e.set_defaults(func=run_eval)
     r = verbs.add_parser("predict", help="detect objects in images: one JSON line per image")
     r.add_argument("images", nargs="+", help="image files or folders of images")
@@ -59,6 +61,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     r.add_argument("--score-threshold", type=non_negative_float, default=0.5, help="drop detections scoring under this")
     r.add_argument("--draw", metavar="DIR", default=None, help="write each image with its boxes drawn into DIR")
     r.add_argument("--json", action="store_true", help="JSON lines only on stdout")
+    r.add_argument("--resize", type=positive_int, default=None, help=RESIZE_HELP)
     r.set_defaults(func=run_predict)
     p.set_defaults(func=lambda args: _usage(p))
 
@@ -153,22 +156,29 @@ def _eval_data(args: argparse.Namespace, meta: dict[str, Any]):
 
 @_guard
 def run_eval(args: argparse.Namespace) -> int:
-    return eval_run(args.checkpoint, args.data, args.split, args.json)
+    return eval_run(args.checkpoint, args.data, args.split, args.json, args.resize)
 
 
-def eval_run(checkpoint: str, data_path: str, split: str | None, json_out: str | None) -> int:
+def eval_run(
+    checkpoint: str, data_path: str, split: str | None, json_out: str | None, resize: int | None = None
+) -> int:
     """COCO metrics of a detector on ``data_path`` (``split``: ``val`` the recipe's held-out images, ``all``, or
-    None: the held-out ones where the checkpoint records a split); ``json_out``: a file, or ``-`` for stdout."""
+    None: the held-out ones where the checkpoint records a split); ``json_out``: a file, or ``-`` for stdout;
+    ``resize``: the test scale (:func:`~googlenet.detect.store.set_test_size`)."""
     args = argparse.Namespace(checkpoint=checkpoint, data=data_path, split=split, json=json_out)
     to_stdout = args.json == "-"
     with stdout_to_stderr(to_stdout):
         model, meta = load_detector(args.checkpoint)
+        set_test_size(model, resize)
         data, names, what = _eval_data(args, meta)
         saved = meta.get("class_names")
         if saved and list(saved) != list(names):
             raise UserError(f"the data's classes {list(names)} are not the checkpoint's {list(saved)}")
         metrics = evaluate_detector(model, data, list(names))
-    record = {"checkpoint": str(args.checkpoint), "data": str(args.data), "images": len(data), **metrics}
+    record = {"checkpoint": str(args.checkpoint), "data": str(args.data), "images": len(data)}
+    if resize is not None:
+        record["resize"] = resize
+    record |= metrics
     if to_stdout:
         print_json(record)
         return 0
@@ -183,11 +193,19 @@ def eval_run(checkpoint: str, data_path: str, split: str | None, json_out: str |
 
 @_guard
 def run_predict(args: argparse.Namespace) -> int:
-    return predict_run(args.checkpoint, args.images, args.score_threshold, args.draw, args.json)
+    return predict_run(args.checkpoint, args.images, args.score_threshold, args.draw, args.json, args.resize)
 
 
-def predict_run(checkpoint: str, images: list[str], score_threshold: float, draw_dir: str | None, as_json: bool) -> int:
-    """Boxes of a detector on image files: one line (or JSON object) per image; drawn copies in ``draw_dir``."""
+def predict_run(
+    checkpoint: str,
+    images: list[str],
+    score_threshold: float,
+    draw_dir: str | None,
+    as_json: bool,
+    resize: int | None = None,
+) -> int:
+    """Boxes of a detector on image files: one line (or JSON object) per image; drawn copies in ``draw_dir``;
+    ``resize``: the test scale (:func:`~googlenet.detect.store.set_test_size`)."""
     args = argparse.Namespace(
         checkpoint=checkpoint, images=images, score_threshold=score_threshold, draw=draw_dir, json=as_json
     )
@@ -195,6 +213,7 @@ def predict_run(checkpoint: str, images: list[str], score_threshold: float, draw
         raise UserError(f"--score-threshold must be between 0 and 1, got {args.score_threshold}")
     with stdout_to_stderr(args.json):
         model, meta = load_detector(args.checkpoint)
+        set_test_size(model, resize)
         paths = image_paths(args.images)
     names = meta.get("class_names") or [str(k) for k in range(int(meta.get("num_classes", 2)))]
     for result, image in predict_images(model, paths, names, args.score_threshold):

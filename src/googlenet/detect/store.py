@@ -70,6 +70,24 @@ def load_detector(path: str | os.PathLike, **overrides: Any) -> tuple[nn.Module,
     return model.eval(), meta
 
 
+def set_test_size(model: nn.Module, shorter_side: int | None) -> nn.Module:
+    """Evaluate or predict with a Faster R-CNN at another scale: the resize inside the model takes the shorter side
+    to ``shorter_side`` (its cap on the longer side scaled by the same factor). torchvision's transform resizes to
+    its last ``min_size`` in eval mode, so a model trained at several sizes is tested at the last one otherwise.
+    ``None`` keeps the checkpoint's. The paper's R-CNN has no such resize (each proposal is warped) and refuses it."""
+    if shorter_side is None:
+        return model
+    transform = getattr(model, "transform", None)
+    if transform is None or not hasattr(transform, "min_size"):
+        raise UserError("--resize sets a Faster R-CNN's test scale; the R-CNN warps each proposal to its classifier")
+    if shorter_side < 32:
+        raise UserError(f"--resize {shorter_side}: a detector's shorter side must be at least 32 px")
+    scale = shorter_side / float(transform.min_size[-1])
+    transform.min_size = (int(shorter_side),)
+    transform.max_size = max(int(shorter_side), round(transform.max_size * scale))
+    return model
+
+
 def is_faster_rcnn_meta(meta: dict[str, Any]) -> bool:
     """Whether checkpoint metadata is a Faster R-CNN's: ``task: detect``, or a model the registry calls a detector
     (as :func:`load_detector` reads it; early checkpoints said ``task: detection``)."""
