@@ -30,6 +30,8 @@ import torch
 from torch import Tensor, nn
 from torchvision.ops import batched_nms, box_iou, clip_boxes_to_image, roi_align
 
+from ..contract import IMAGENET_MEAN, IMAGENET_STD
+
 # Section 8: "superpixel size was increased by 2x": OpenCV's fast-mode k (150, step 150), doubled
 PAPER_BASE_K = 300
 PAPER_INC_K = 300
@@ -144,8 +146,8 @@ class RCNN(nn.Module):
         self,
         classifier: nn.Module,
         input_size: int = 224,
-        mean: Sequence[float] = (0.485, 0.456, 0.406),
-        std: Sequence[float] = (0.229, 0.224, 0.225),
+        mean: Sequence[float] = IMAGENET_MEAN,
+        std: Sequence[float] = IMAGENET_STD,
         proposals: SelectiveSearch | None = None,
         score_threshold: float = 0.05,
         nms_iou: float = NMS_IOU,

@@ -22,6 +22,7 @@ import torch
 from torch import Tensor, nn
 from torch.utils.data import DataLoader, Dataset, WeightedRandomSampler
 
+from ..contract import IMAGENET_MEAN, IMAGENET_STD
 from ..registry import model_info
 from ..weights import load_state_strict, save
 from .datasets import DetectionDataset, load_image
@@ -43,8 +44,8 @@ class RegionCrops(Dataset):
         data: DetectionDataset,
         proposals: SelectiveSearch | None = None,
         size: int = 224,
-        mean: tuple[float, ...] = (0.485, 0.456, 0.406),
-        std: tuple[float, ...] = (0.229, 0.224, 0.225),
+        mean: tuple[float, ...] = IMAGENET_MEAN,
+        std: tuple[float, ...] = IMAGENET_STD,
         context_pad: int | None = None,
     ) -> None:
         self.size, self.mean, self.std = size, mean, std
@@ -148,8 +149,8 @@ def rcnn_from_checkpoint(tensors: dict[str, Tensor], meta: dict[str, Any], sourc
     return RCNN(
         classifier.eval(),
         input_size=int(settings["input_size"]),
-        mean=meta.get("mean", (0.485, 0.456, 0.406)),
-        std=meta.get("std", (0.229, 0.224, 0.225)),
+        mean=meta.get("mean", IMAGENET_MEAN),
+        std=meta.get("std", IMAGENET_STD),
         proposals=SelectiveSearch(**settings.get("selective_search", {})),
         context_pad=int(settings.get("context_pad", CONTEXT_PAD)),
         **options,
