@@ -177,10 +177,15 @@ def test_a_test_scale_resizes_the_shorter_side_and_scales_the_cap():
     image = [torch.rand(3, 80, 200)]
     assert model.eval().transform(image)[0].image_sizes[0] == (40, 100)  # capped: 200 -> 100, so 80 -> 40
     set_test_size(model, 96)  # x1.5 of the last min_size: the cap 100 -> 150
-    assert (model.transform.min_size, model.transform.max_size) == ((96,), 150)
     assert model.transform(image)[0].image_sizes[0] == (60, 150)  # the cap still binds: 200 -> 150, 80 -> 60
     assert model.transform([torch.rand(3, 80, 100)])[0].image_sizes[0] == (96, 120)  # 80 -> 96, 100 -> 120
-    assert set_test_size(model, None).transform.min_size == (96,)  # None keeps what the model has
+    seen = {tuple(model.train().transform([torch.rand(3, 80, 100)])[0].image_sizes[0]) for _ in range(20)}
+    assert seen == {(48, 60), (64, 80)}  # training keeps its own sizes
+    assert _input_size(model) == 96  # the card of `googlenet serve`: the test scale
+    built = create_model("fasterrcnn_googlenet", num_classes=2, **{**SMALL, "min_size": [48, 64], "max_size": 100,
+                                                                    "test_size": 96}).eval()  # fmt: skip
+    assert built.transform(image)[0].image_sizes[0] == (60, 150)  # the builder's test_size: the same scale
+    assert set_test_size(model.eval(), None).transform.test_scale() == (96, 150)  # None keeps what the model has
     with pytest.raises(UserError, match="at least 32 px"):
         set_test_size(model, 8)
     with pytest.raises(UserError, match="R-CNN warps each proposal"):

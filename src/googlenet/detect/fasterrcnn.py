@@ -33,6 +33,7 @@ from torchvision.models.detection import FasterRCNN
 from torchvision.models.detection.anchor_utils import AnchorGenerator
 from torchvision.models.detection.backbone_utils import BackboneWithFPN
 from torchvision.models.detection.faster_rcnn import FastRCNNPredictor, TwoMLPHead
+from torchvision.models.detection.transform import GeneralizedRCNNTransform
 from torchvision.ops import MultiScaleRoIAlign
 from torchvision.ops.feature_pyramid_network import LastLevelMaxPool
 from torchvision.ops.misc import FrozenBatchNorm2d
@@ -81,6 +82,42 @@ def _float_outputs(_module: nn.Module, _inputs: Any, output: Any) -> Any:
         return v
 
     return f(output)
+
+
+class TestScaleTransform(GeneralizedRCNNTransform):
+    """torchvision's resize and normalisation with a test scale of its own. In training the shorter side is one of
+    ``min_size`` (drawn per image, torchvision's multi-scale training); in eval mode it is ``test_size`` (default:
+    the last ``min_size``, torchvision's rule), the longer side capped at ``test_max_size`` (default ``max_size``).
+    Detectors trained with random IoU crops see people larger than the photos show them, and test best a little
+    above their training scale (docs/detection.md)."""
+
+    def __init__(
+        self, transform: GeneralizedRCNNTransform, test_size: int | None = None, test_max_size: int | None = None
+    ) -> None:
+        super().__init__(
+            transform.min_size,
+            transform.max_size,
+            transform.image_mean,
+            transform.image_std,
+            size_divisible=transform.size_divisible,
+            fixed_size=transform.fixed_size,
+        )
+        self.test_size, self.test_max_size = test_size, test_max_size
+
+    def test_scale(self) -> tuple[int, int]:
+        """(shorter side, cap on the longer side) in eval mode."""
+        return int(self.test_size or self.min_size[-1]), int(self.test_max_size or self.max_size)
+
+    def resize(self, image: torch.Tensor, target: dict[str, torch.Tensor] | None = None) -> Any:
+        if self.training:
+            return super().resize(image, target)
+        train_scale = self.min_size, self.max_size
+        size, cap = self.test_scale()
+        self.min_size, self.max_size = (size,), cap
+        try:
+            return super().resize(image, target)
+        finally:
+            self.min_size, self.max_size = train_scale
 
 
 def rgb_unit_normalisation(trunk: nn.Module, meta: dict[str, Any]) -> tuple[list[float], list[float]]:
@@ -160,6 +197,7 @@ def googlenet_detector(
     freeze_stem: bool | None = None,
     min_size: int = 320,
     max_size: int = 512,
+    test_size: int | None = None,
     anchor_sizes: tuple[tuple[int, ...], ...] = ANCHOR_SIZES,
     aspect_ratios: tuple[float, ...] = ASPECT_RATIOS,
     image_mean: tuple[float, ...] | None = None,
@@ -174,7 +212,9 @@ def googlenet_detector(
         num_classes: detector outputs, the background included (Penn-Fudan: 2).
         backbone_weights: a classification checkpoint to start the backbone from.
         freeze_stem: keep the stem's weights fixed (default: when starting from a checkpoint).
-        min_size, max_size: the resize inside the model (shorter side, cap on the longer side).
+        min_size, max_size: the resize inside the model (shorter side, cap on the longer side); several
+            ``min_size`` train each image at one drawn at random.
+        test_size: the shorter side in eval mode (default: the last ``min_size``), the cap scaled alike.
         anchor_sizes, aspect_ratios: per pyramid level (4 levels), and per anchor (height / width).
         image_mean, image_std: the normalisation (default: the checkpoint's, else ImageNet's).
         representation_size: width of the box head's two fully connected layers (torchvision: 1024).
@@ -218,6 +258,9 @@ def googlenet_detector(
         box_predictor=FastRCNNPredictor(representation_size, num_classes),
         **detector_kwargs,
     )
+    last = int(min_size if isinstance(min_size, int) else list(min_size)[-1])
+    test_cap = None if test_size is None else max(int(test_size), round(max_size * int(test_size) / last))
+    model.transform = TestScaleTransform(model.transform, test_size, test_cap)
     model.rpn.head.register_forward_hook(_float_outputs)  # heavy convs in bf16, their deltas in float32
     model.roi_heads.box_predictor.register_forward_hook(_float_outputs)
     model.num_classes = num_classes  # type: ignore[assignment]  # the project's interface

@@ -124,11 +124,11 @@ class DetectService:
 
 
 def _input_size(model: nn.Module) -> int:
-    """The shorter side a detector resizes to: Faster R-CNN's ``min_size`` (the last of several: torchvision
-    trains at a random one and predicts at the last), R-CNN's warped crop."""
+    """The shorter side a detector resizes to when it predicts: Faster R-CNN's test scale (its ``test_size``, else
+    the last of its ``min_size``), R-CNN's warped crop."""
     transform = getattr(model, "transform", None)
-    if transform is not None and getattr(transform, "min_size", None):
-        return int(transform.min_size[-1])
+    if transform is not None and hasattr(transform, "test_scale"):
+        return transform.test_scale()[0]
     return int(getattr(model, "input_size", 0))
 
 

@@ -19,7 +19,7 @@ from ..errors import UserError
 from ..registry import UnknownModelError, model_info
 from ..weights import CheckpointError, load_state_strict, read_checkpoint, save
 from ..weights.checkpoint import META_KEY, find_checkpoint
-from . import fasterrcnn as _detectors  # noqa: F401  (registers the detectors)
+from . import fasterrcnn as _detectors  # registers the detectors
 from .rcnn_train import rcnn_from_checkpoint
 
 TASK = "detect"
@@ -72,19 +72,19 @@ def load_detector(path: str | os.PathLike, **overrides: Any) -> tuple[nn.Module,
 
 def set_test_size(model: nn.Module, shorter_side: int | None) -> nn.Module:
     """Evaluate or predict with a Faster R-CNN at another scale: the resize inside the model takes the shorter side
-    to ``shorter_side`` (its cap on the longer side scaled by the same factor). torchvision's transform resizes to
-    its last ``min_size`` in eval mode, so a model trained at several sizes is tested at the last one otherwise.
-    ``None`` keeps the checkpoint's. The paper's R-CNN has no such resize (each proposal is warped) and refuses it."""
+    to ``shorter_side`` (its cap on the longer side scaled by the same factor); training's sizes are left as they
+    are. ``None`` keeps the checkpoint's (its ``test_size``, else its last ``min_size``). The paper's R-CNN has no
+    such resize (each proposal is warped) and refuses it."""
     if shorter_side is None:
         return model
     transform = getattr(model, "transform", None)
-    if transform is None or not hasattr(transform, "min_size"):
+    if not isinstance(transform, _detectors.TestScaleTransform):
         raise UserError("--resize sets a Faster R-CNN's test scale; the R-CNN warps each proposal to its classifier")
     if shorter_side < 32:
         raise UserError(f"--resize {shorter_side}: a detector's shorter side must be at least 32 px")
-    scale = shorter_side / float(transform.min_size[-1])
-    transform.min_size = (int(shorter_side),)
-    transform.max_size = max(int(shorter_side), round(transform.max_size * scale))
+    size, cap = transform.test_scale()
+    transform.test_size = int(shorter_side)
+    transform.test_max_size = max(int(shorter_side), round(cap * shorter_side / size))
     return model
 
 
