@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from ..detect.datasets import DetectionDataset, open_detection_data, split_indices
+from ..detect.ensemble import FUSION_IOU, DetectorEnsemble, ensemble_meta
 from ..detect.predict import draw, image_paths, predict_images
 from ..detect.recipe import DetectionRecipe, load_recipe
 from ..detect.run import train_from_recipe
@@ -29,7 +30,8 @@ from ..train import rundir
 from ..train.state import load_state
 from ._common import non_negative_float, positive_int, print_json, stdout_to_stderr
 
-EXTRA = {"pycocotools": "detect", "cv2": "detect"}
+EXTRA = {"pycocotools": "detect", "cv2": "detect", "ensemble_boxes": "detect"}
+CHECKPOINT_HELP = "detector checkpoint(s) or run folder(s); several are ensembled (weighted boxes fusion)"
 RESIZE_HELP = "test scale: the shorter side a Faster R-CNN resizes images to (default: its last training min_size)"
 
 
@@ -49,7 +51,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     t.add_argument("--json", action="store_true", help="print the run's metrics as JSON (logs go to stderr)")
     t.set_defaults(func=run_train)
     e = verbs.add_parser("eval", help="COCO AP / AR of a detector (pycocotools)")
-    e.add_argument("--checkpoint", required=True, help="detector checkpoint or run folder")
+    e.add_argument("--checkpoint", required=True, nargs="+", help=CHECKPOINT_HELP)
     e.add_argument("--data", required=True, help="Penn-Fudan / VOC folder, COCO JSON or a folder holding one")
     e.add_argument("--split", choices=("val", "all"), default=None, help="val: the recipe's held-out images")
     e.add_argument("--json", metavar="OUT", default=None, help="write the metrics as JSON ('-': stdout only)")
@@ -57,7 +59,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     e.set_defaults(func=run_eval)
     r = verbs.add_parser("predict", help="detect objects in images: one JSON line per image")
     r.add_argument("images", nargs="+", help="image files or folders of images")
-    r.add_argument("--checkpoint", required=True, help="detector checkpoint or run folder")
+    r.add_argument("--checkpoint", required=True, nargs="+", help=CHECKPOINT_HELP)
     r.add_argument("--score-threshold", type=non_negative_float, default=0.5, help="drop detections scoring under this")
     r.add_argument("--draw", metavar="DIR", default=None, help="write each image with its boxes drawn into DIR")
     r.add_argument("--json", action="store_true", help="JSON lines only on stdout")
@@ -159,23 +161,38 @@ def run_eval(args: argparse.Namespace) -> int:
     return eval_run(args.checkpoint, args.data, args.split, args.json, args.resize)
 
 
+def load_detectors(checkpoints: str | list[str], resize: int | None = None) -> tuple[Any, dict[str, Any]]:
+    """One detector, or several as a :class:`~googlenet.detect.ensemble.DetectorEnsemble`, each at the test scale
+    ``resize`` where given; with the metadata to run them by."""
+    paths = [checkpoints] if isinstance(checkpoints, str) else list(checkpoints)
+    loaded = [load_detector(p) for p in paths]
+    for model, _ in loaded:
+        set_test_size(model, resize)
+    if len(loaded) == 1:
+        return loaded[0]
+    meta = ensemble_meta([m for _, m in loaded], [str(p) for p in paths])
+    return DetectorEnsemble([model for model, _ in loaded]), meta
+
+
 def eval_run(
-    checkpoint: str, data_path: str, split: str | None, json_out: str | None, resize: int | None = None
+    checkpoint: str | list[str], data_path: str, split: str | None, json_out: str | None, resize: int | None = None
 ) -> int:
     """COCO metrics of a detector on ``data_path`` (``split``: ``val`` the recipe's held-out images, ``all``, or
     None: the held-out ones where the checkpoint records a split); ``json_out``: a file, or ``-`` for stdout;
-    ``resize``: the test scale (:func:`~googlenet.detect.store.set_test_size`)."""
+    ``resize``: the test scale (:func:`~googlenet.detect.store.set_test_size`); several checkpoints: an ensemble."""
     args = argparse.Namespace(checkpoint=checkpoint, data=data_path, split=split, json=json_out)
     to_stdout = args.json == "-"
     with stdout_to_stderr(to_stdout):
-        model, meta = load_detector(args.checkpoint)
-        set_test_size(model, resize)
+        model, meta = load_detectors(args.checkpoint, resize)
         data, names, what = _eval_data(args, meta)
         saved = meta.get("class_names")
         if saved and list(saved) != list(names):
             raise UserError(f"the data's classes {list(names)} are not the checkpoint's {list(saved)}")
         metrics = evaluate_detector(model, data, list(names))
-    record = {"checkpoint": str(args.checkpoint), "data": str(args.data), "images": len(data)}
+    name = args.checkpoint if isinstance(args.checkpoint, str) else " ".join(map(str, args.checkpoint))
+    record = {"checkpoint": name, "data": str(args.data), "images": len(data)}
+    if "members" in meta:
+        record["ensemble"] = {"members": meta["members"], "fusion": "weighted boxes fusion", "iou": FUSION_IOU}
     if resize is not None:
         record["resize"] = resize
     record |= metrics
@@ -197,7 +214,7 @@ def run_predict(args: argparse.Namespace) -> int:
 
 
 def predict_run(
-    checkpoint: str,
+    checkpoint: str | list[str],
     images: list[str],
     score_threshold: float,
     draw_dir: str | None,
@@ -205,15 +222,14 @@ def predict_run(
     resize: int | None = None,
 ) -> int:
     """Boxes of a detector on image files: one line (or JSON object) per image; drawn copies in ``draw_dir``;
-    ``resize``: the test scale (:func:`~googlenet.detect.store.set_test_size`)."""
+    ``resize``: the test scale (:func:`~googlenet.detect.store.set_test_size`); several checkpoints: an ensemble."""
     args = argparse.Namespace(
         checkpoint=checkpoint, images=images, score_threshold=score_threshold, draw=draw_dir, json=as_json
     )
     if not 0.0 <= args.score_threshold <= 1.0:
         raise UserError(f"--score-threshold must be between 0 and 1, got {args.score_threshold}")
     with stdout_to_stderr(args.json):
-        model, meta = load_detector(args.checkpoint)
-        set_test_size(model, resize)
+        model, meta = load_detectors(args.checkpoint, resize)
         paths = image_paths(args.images)
     names = meta.get("class_names") or [str(k) for k in range(int(meta.get("num_classes", 2)))]
     for result, image in predict_images(model, paths, names, args.score_threshold):

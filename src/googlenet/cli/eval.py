@@ -172,8 +172,6 @@ def run(args: argparse.Namespace) -> int:
 
 def _detection(args: argparse.Namespace) -> int:
     """A detector's checkpoint: COCO AP / AR by pycocotools (:func:`googlenet.cli.detect.eval_run`)."""
-    if len(args.checkpoint) > 1:
-        raise UserError("detectors are evaluated one at a time: give one --checkpoint (no ensembles of detectors)")
     classification = {"--crops": args.crops, "--table3": args.table3, "--confusion": args.confusion}
     classification |= {"--limit": args.limit, "--input-size": args.input_size}
     classification["--backend"] = None if args.backend == "eager" else args.backend
@@ -189,4 +187,4 @@ def _detection(args: argparse.Namespace) -> int:
             f"(Penn-Fudan, VOC or COCO), not the class folders of {classes}"
         )
     split = None if args.split == "val" else "all"  # val: the held-out split where the checkpoint records one
-    return detect_cli.eval_run(args.checkpoint[0], args.data, split, args.json, args.resize)
+    return detect_cli.eval_run(args.checkpoint, args.data, split, args.json, args.resize)

@@ -83,11 +83,7 @@ def run(args: argparse.Namespace) -> int:
 
 def _detection(args: argparse.Namespace) -> int:
     """A detector's checkpoint: boxes per image (:func:`googlenet.cli.detect.predict_run`)."""
-    if len(args.checkpoint) > 1:
-        raise UserError("a detector predicts alone: give one --checkpoint (no ensembles of detectors)")
     if args.cam or args.backend != "eager" or args.input_size:
         raise UserError(f"--cam, --backend and --input-size are classification options; "
                         f"{args.checkpoint[0]} is a detector")  # fmt: skip
-    return detect_cli.predict_run(
-        args.checkpoint[0], args.inputs, args.score_threshold, args.draw, args.json, args.resize
-    )
+    return detect_cli.predict_run(args.checkpoint, args.inputs, args.score_threshold, args.draw, args.json, args.resize)
