@@ -32,8 +32,8 @@ def test_overlapping_boxes_become_their_score_weighted_mean_and_lone_boxes_lose_
 
 def test_other_classes_and_distant_boxes_are_not_merged():
     out = fuse([_dets([[0, 0, 10, 20]], [0.9], [1]), _dets([[0, 0, 10, 20]], [0.5], [2])], width=40, height=40)
-    assert sorted(zip(out["labels"].tolist(), out["scores"].tolist())) == [(1, pytest.approx(0.45)),
-                                                                          (2, pytest.approx(0.25))]  # fmt: skip
+    pairs = sorted(zip(out["labels"].tolist(), out["scores"].tolist(), strict=True))
+    assert pairs == [(1, pytest.approx(0.45)), (2, pytest.approx(0.25))]  # each alone in its class: half its score
     empty = fuse([_dets([], []), _dets([], [])], width=40, height=40)
     assert empty["boxes"].shape == (0, 4) and empty["labels"].dtype == torch.int64
 
