@@ -126,6 +126,44 @@ def record_detection(run: Path, command: str, note: str | None = None) -> dict:
     }
 
 
+def record_detection_eval(eval_json: Path, command: str, note: str | None = None) -> dict:
+    """One ``detection`` entry for a ``googlenet eval --json`` record of detectors: an ensemble (its members' runs)
+    or one detector at another test scale (``--resize``). Training figures are the member runs'; each member's
+    minutes are kept (each trained on one core)."""
+    rec = json.loads(eval_json.read_text())
+    members = rec["ensemble"]["members"] if "ensemble" in rec else [rec["checkpoint"]]
+    runs = [Path(m) if Path(m).is_dir() else Path(m).parent for m in members]
+    trained = [record_detection(run, command) for run in runs]
+    first = trained[0]
+    keep = ("model", "init_weights", "model_args", "dataset", "train_images", "epochs", "steps")
+    return {
+        **{k: first[k] for k in keep if k in first},
+        "members": [str(run) for run in runs],
+        **({"fusion": rec["ensemble"]["fusion"]} if "ensemble" in rec else {}),
+        **({"test_size": rec["resize"]} if rec.get("resize") else {}),
+        **{k: round(float(rec[k]), 6) for k in ("ap", "ap50", "ap75", "ar100") if rec.get(k) is not None},
+        "train_min": [t["train_min"] for t in trained] if len(trained) > 1 else first["train_min"],
+        "amp": first.get("amp", "none"),
+        "date": dt.date.today().isoformat(),
+        "cpu": first["cpu"],
+        "threads": first.get("threads"),
+        "command": command,
+        **({"note": note} if note else {}),
+    }
+
+
+def _detector(entry: dict) -> str:
+    """The detector's name in the tables: with its member count (an ensemble) and test scale where recorded."""
+    name = entry["model"] + (f" x{len(entry['members'])}" if len(entry.get("members") or []) > 1 else "")
+    return name + (f", test {entry['test_size']}" if entry.get("test_size") else "")
+
+
+def _train_min(entry: dict) -> str:
+    """Training minutes: one run's, or each member's (one core each)."""
+    t = entry["train_min"]
+    return " + ".join(f"{v}" for v in t) + " min (a core each)" if isinstance(t, list) else f"{t} min"
+
+
 def _per_image(result: dict) -> dict:
     """Seconds per held-out image: R-CNN's own figure, else the final evaluation's time over its images."""
     if result.get("seconds_per_val_image") is not None:
@@ -140,11 +178,11 @@ def detection_brief(path: Path = RESULTS_FILE) -> str:
     the held-out images, training minutes and the command; every run is in docs/detection.md's table."""
     best: dict[tuple[str, str], dict] = {}
     for e in detection_entries(path):
-        key = (e["model"], _start(e))
+        key = (_detector(e).split(",")[0], _start(e))
         if key not in best or e["ap"] > best[key]["ap"]:
             best[key] = e
     rows = [
-        [e["model"], _start(e), f"{e['ap50']:.3f}", f"{e['ap']:.3f}", f"{e['train_min']} min", f"`{e['command']}`"]
+        [_detector(e), _start(e), f"{e['ap50']:.3f}", f"{e['ap']:.3f}", _train_min(e), f"`{e['command']}`"]
         for e in best.values()
     ]
     return _markdown("detector|backbone start|AP50:|AP:|training:|command", rows)
@@ -167,8 +205,8 @@ def detection_table(path: Path = RESULTS_FILE) -> str:
         start = _start(e)
         per_image = f"{e['s_per_image']:.1f}" if e.get("s_per_image") is not None else "-"
         rows.append(
-            [e["model"], start, f"{e['ap50']:.3f}", f"{e['ap']:.3f}", f"{e.get('ap75', 0):.3f}",
-             f"{e.get('ar100', 0):.3f}", f"{e['train_min']} min", per_image, e.get("amp", "none"),
+            [_detector(e), start, f"{e['ap50']:.3f}", f"{e['ap']:.3f}", f"{e.get('ap75', 0):.3f}",
+             f"{e.get('ar100', 0):.3f}", _train_min(e), per_image, e.get("amp", "none"),
              f"{e['date']}, {e['cpu']}", f"`{e['command']}`"]
         )  # fmt: skip
     return _markdown(columns, rows)
@@ -351,6 +389,10 @@ def main() -> int:
     det.add_argument("run", type=Path)
     det.add_argument("--command", required=True)
     det.add_argument("--note")
+    dev = sub.add_parser("detection-eval", help="record a `googlenet eval --json` of detectors (ensemble, --resize)")
+    dev.add_argument("json", type=Path)
+    dev.add_argument("--command", required=True)
+    dev.add_argument("--note")
     bench = sub.add_parser("bench")
     bench.add_argument("json", type=Path)
     bench.add_argument("--command", required=True)
@@ -364,6 +406,11 @@ def main() -> int:
         return 0
     if args.cmd == "detection":
         entry = record_detection(args.run, args.command, args.note)
+        append_entry(entry, key="detection")
+        print(yaml.safe_dump(entry, sort_keys=False))
+        return 0
+    if args.cmd == "detection-eval":
+        entry = record_detection_eval(args.json, args.command, args.note)
         append_entry(entry, key="detection")
         print(yaml.safe_dump(entry, sort_keys=False))
         return 0
