@@ -146,7 +146,8 @@ def _eval_data(args: argparse.Namespace, meta: dict[str, Any]):
     use_val = args.split == "val" or (args.split is None and split is not None and own_split)
     if use_val:
         if split is None:
-            raise UserError(f"{args.checkpoint} records no split; use --split all")
+            named = args.checkpoint if isinstance(args.checkpoint, str) else " ".join(map(str, args.checkpoint))
+            raise UserError(f"{named} records no split; use --split all")
         if not own_split:
             raise UserError(
                 "--split val applies to Penn-Fudan / VOC folders; a COCO file is its own split (--split all)"
