@@ -193,3 +193,18 @@ def test_eval_on_a_coco_json_equals_pycocotools_on_that_file(tmp_path, capsys):
     assert ours["images"] == 3
     for key, i in (("ap", 0), ("ap50", 1), ("ap75", 2), ("ar100", 8)):
         assert ours[key] == pytest.approx(max(ev.stats[i], 0), abs=1e-6), key
+
+
+def test_an_ensemble_without_a_recorded_split_or_with_other_classes_is_refused(run, tmp_path, capsys):
+    _, data, _ = run
+    model = create_model("fasterrcnn_googlenet", num_classes=2, **SMALL_DETECTOR).eval()
+    plain = save_detector(tmp_path / "plain.safetensors", model, detector_meta(
+        "fasterrcnn_googlenet", 2, SMALL_DETECTOR, ["background", "person"]))  # fmt: skip
+    assert main(["detect", "eval", "--checkpoint", str(plain), str(plain), "--data", str(data), "--split", "val"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.endswith(f"{plain} {plain} records no split; use --split all"), err
+    car = save_detector(tmp_path / "car.safetensors", model, detector_meta(
+        "fasterrcnn_googlenet", 2, SMALL_DETECTOR, ["background", "car"]))  # fmt: skip
+    assert main(["eval", "--checkpoint", str(plain), str(car), "--data", str(data)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "detects ['background', 'car']" in err, err
