@@ -37,6 +37,9 @@ OPTIONAL = {
     "nncf": "openvino",
     "prometheus_client": "serve",
     "huggingface_hub": "hub",
+    "pycocotools": "detect",
+    "cv2": "detect",
+    "ensemble_boxes": "detect",
 }
 
 

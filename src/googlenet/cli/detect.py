@@ -30,7 +30,6 @@ from ..train import rundir
 from ..train.state import load_state
 from ._common import non_negative_float, positive_int, print_json, stdout_to_stderr
 
-EXTRA = {"pycocotools": "detect", "cv2": "detect", "ensemble_boxes": "detect"}
 CHECKPOINT_HELP = "detector checkpoint(s) or run folder(s); several are ensembled (weighted boxes fusion)"
 RESIZE_HELP = "test scale: the shorter side a Faster R-CNN resizes images to (default: its last training min_size)"
 
@@ -73,22 +72,6 @@ def _usage(p: argparse.ArgumentParser) -> int:
     return 2
 
 
-def _guard(fn):
-    """A missing optional package (pycocotools, OpenCV contrib) as one line naming the extra."""
-
-    def run(args: argparse.Namespace) -> int:
-        try:
-            return fn(args)
-        except ModuleNotFoundError as err:
-            top = (err.name or "").split(".")[0]
-            if top not in EXTRA:
-                raise
-            raise UserError(f"this needs the optional package {top!r}: pip install 'googlenet[detect]'") from None
-
-    return run
-
-
-@_guard
 def run_train(args: argparse.Namespace) -> int:
     overrides = {"epochs": args.epochs, "init_weights": args.init_weights, "model": args.model}
     resume, overwrite = args.resume, args.overwrite
@@ -146,8 +129,7 @@ def _eval_data(args: argparse.Namespace, meta: dict[str, Any]):
     use_val = args.split == "val" or (args.split is None and split is not None and own_split)
     if use_val:
         if split is None:
-            named = args.checkpoint if isinstance(args.checkpoint, str) else " ".join(map(str, args.checkpoint))
-            raise UserError(f"{named} records no split; use --split all")
+            raise UserError(f"{args.checkpoint} records no split; use --split all")
         if not own_split:
             raise UserError(
                 "--split val applies to Penn-Fudan / VOC folders; a COCO file is its own split (--split all)"
@@ -157,7 +139,6 @@ def _eval_data(args: argparse.Namespace, meta: dict[str, Any]):
     return ds, ds.class_names, f"all {len(ds)} images"
 
 
-@_guard
 def run_eval(args: argparse.Namespace) -> int:
     return eval_run(args.checkpoint, args.data, args.split, args.json, args.resize)
 
@@ -181,16 +162,16 @@ def eval_run(
     """COCO metrics of a detector on ``data_path`` (``split``: ``val`` the recipe's held-out images, ``all``, or
     None: the held-out ones where the checkpoint records a split); ``json_out``: a file, or ``-`` for stdout;
     ``resize``: the test scale (:func:`~googlenet.detect.store.set_test_size`); several checkpoints: an ensemble."""
-    args = argparse.Namespace(checkpoint=checkpoint, data=data_path, split=split, json=json_out)
+    name = checkpoint if isinstance(checkpoint, str) else " ".join(map(str, checkpoint))
+    args = argparse.Namespace(checkpoint=name, data=data_path, split=split, json=json_out)
     to_stdout = args.json == "-"
     with stdout_to_stderr(to_stdout):
-        model, meta = load_detectors(args.checkpoint, resize)
+        model, meta = load_detectors(checkpoint, resize)
         data, names, what = _eval_data(args, meta)
         saved = meta.get("class_names")
         if saved and list(saved) != list(names):
             raise UserError(f"the data's classes {list(names)} are not the checkpoint's {list(saved)}")
         metrics = evaluate_detector(model, data, list(names))
-    name = args.checkpoint if isinstance(args.checkpoint, str) else " ".join(map(str, args.checkpoint))
     record = {"checkpoint": name, "data": str(args.data), "images": len(data)}
     if "members" in meta:
         record["ensemble"] = {"members": meta["members"], "fusion": "weighted boxes fusion", "iou": FUSION_IOU}
@@ -209,7 +190,6 @@ def eval_run(
     return 0
 
 
-@_guard
 def run_predict(args: argparse.Namespace) -> int:
     return predict_run(args.checkpoint, args.images, args.score_threshold, args.draw, args.json, args.resize)
 

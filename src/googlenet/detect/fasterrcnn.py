@@ -91,9 +91,7 @@ class TestScaleTransform(GeneralizedRCNNTransform):
     Detectors trained with random IoU crops see people larger than the photos show them, and test best a little
     above their training scale (docs/detection.md)."""
 
-    def __init__(
-        self, transform: GeneralizedRCNNTransform, test_size: int | None = None, test_max_size: int | None = None
-    ) -> None:
+    def __init__(self, transform: GeneralizedRCNNTransform) -> None:
         super().__init__(
             transform.min_size,
             transform.max_size,
@@ -102,11 +100,18 @@ class TestScaleTransform(GeneralizedRCNNTransform):
             size_divisible=transform.size_divisible,
             fixed_size=transform.fixed_size,
         )
-        self.test_size, self.test_max_size = test_size, test_max_size
+        self.test_size: int | None = None
+        self.test_max_size: int | None = None
 
     def test_scale(self) -> tuple[int, int]:
         """(shorter side, cap on the longer side) in eval mode."""
         return int(self.test_size or self.min_size[-1]), int(self.test_max_size or self.max_size)
+
+    def scale_test_to(self, shorter_side: int) -> None:
+        """Test at ``shorter_side``, the cap on the longer side scaled by the same factor."""
+        size, cap = self.test_scale()
+        self.test_size = int(shorter_side)
+        self.test_max_size = max(int(shorter_side), round(cap * shorter_side / size))
 
     def resize(self, image: torch.Tensor, target: dict[str, torch.Tensor] | None = None) -> Any:
         if self.training:
@@ -258,9 +263,9 @@ def googlenet_detector(
         box_predictor=FastRCNNPredictor(representation_size, num_classes),
         **detector_kwargs,
     )
-    last = int(min_size if isinstance(min_size, int) else list(min_size)[-1])
-    test_cap = None if test_size is None else max(int(test_size), round(max_size * int(test_size) / last))
-    model.transform = TestScaleTransform(model.transform, test_size, test_cap)
+    model.transform = TestScaleTransform(model.transform)
+    if test_size is not None:
+        model.transform.scale_test_to(test_size)
     model.rpn.head.register_forward_hook(_float_outputs)  # heavy convs in bf16, their deltas in float32
     model.roi_heads.box_predictor.register_forward_hook(_float_outputs)
     model.num_classes = num_classes  # type: ignore[assignment]  # the project's interface

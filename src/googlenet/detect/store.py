@@ -82,9 +82,7 @@ def set_test_size(model: nn.Module, shorter_side: int | None) -> nn.Module:
         raise UserError("--resize sets a Faster R-CNN's test scale; the R-CNN warps each proposal to its classifier")
     if shorter_side < 32:
         raise UserError(f"--resize {shorter_side}: a detector's shorter side must be at least 32 px")
-    size, cap = transform.test_scale()
-    transform.test_size = int(shorter_side)
-    transform.test_max_size = max(int(shorter_side), round(cap * shorter_side / size))
+    transform.scale_test_to(shorter_side)
     return model
 
 
