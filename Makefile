@@ -6,6 +6,8 @@ STAMP  := $(VENV)/.installed
 # torch/torchvision come from pip (this machine serves 2.14.1 / 0.29.1 from its disk); pyproject holds ranges.
 TORCH_PINS ?= torch==2.14.1 torchvision==0.29.1
 PYTEST_ARGS ?=
+# --no-cache-dir: wheels fetched from the registry are not kept a second time in ~/.cache (disk is scarce on CI).
+PIP    := $(PY) -m pip install -q --no-cache-dir
 
 .PHONY: venv demo test lint docs clean
 
@@ -13,9 +15,9 @@ venv: $(STAMP)
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q $(TORCH_PINS) || $(PY) -m pip install -q "torch>=2.4" "torchvision>=0.19"
-	$(PY) -m pip install -q -e ".[dev,deploy,serve,openvino,hub,detect]"
+	$(PIP) --upgrade pip
+	$(PIP) $(TORCH_PINS) || $(PIP) "torch>=2.4" "torchvision>=0.19"
+	$(PIP) -e ".[dev,deploy,serve,openvino,hub,detect]"
 	touch $(STAMP)
 
 # Fashion-MNIST: Debian's dataset-fashion-mnist package when apt is there, else torchvision downloads it.
@@ -39,7 +41,7 @@ test: $(STAMP)
 DOCS_STAMP := $(VENV)/.docs-installed
 
 $(DOCS_STAMP): $(STAMP)
-	$(PY) -m pip install -q -e ".[docs]"
+	$(PIP) -e ".[docs]"
 	touch $(DOCS_STAMP)
 
 docs: $(DOCS_STAMP)

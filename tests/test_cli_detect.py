@@ -212,7 +212,8 @@ def test_an_ensemble_without_a_recorded_split_or_with_other_classes_is_refused(r
 
 def test_a_missing_detection_package_is_one_line_naming_the_extra(run, capsys, monkeypatch):
     _, data, out = run
-    monkeypatch.setitem(__import__("sys").modules, "ensemble_boxes", None)  # import ensemble_boxes now fails
+    for name in ("pycocotools", "pycocotools.coco", "pycocotools.cocoeval"):
+        monkeypatch.setitem(__import__("sys").modules, name, None)  # importing pycocotools now fails
     assert main(["eval", "--checkpoint", str(out), str(out), "--data", str(data)]) == 2
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and "pip install 'googlenet[detect]'" in err, err

@@ -90,3 +90,39 @@ def test_eval_and_predict_ensemble_checkpoints(tmp_path, capsys):
     one, two = (json.loads(line) for line in capsys.readouterr().out.strip().splitlines())
     assert one["boxes"] and len(one["boxes"]) == len(two["boxes"])
     assert two["scores"] == pytest.approx(one["scores"], abs=1e-4)
+
+
+def test_a_cluster_grows_against_its_fused_box_and_its_score_is_capped_at_the_member_count():
+    # one member found the object twice, the other once: three boxes, two members
+    a = _dets([[0, 0, 10, 10], [1, 0, 11, 10]], [0.9, 0.3])
+    b = _dets([[0, 1, 10, 11]], [0.6])
+    out = fuse([a, b], width=50, height=50)
+    # by hand: all three overlap the fused box at IoU > 0.55, so one cluster; box = score-weighted mean
+    # (x1 = (0 * 0.9 + 0 * 0.6 + 1 * 0.3) / 1.8, y1 = (0.6 * 1) / 1.8); score = mean(0.9, 0.6, 0.3) * min(2, 3) / 2
+    torch.testing.assert_close(out["boxes"], torch.tensor([[0.3 / 1.8, 0.6 / 1.8, 10 + 0.3 / 1.8, 10 + 0.6 / 1.8]]))
+    torch.testing.assert_close(out["scores"], torch.tensor([0.6]))
+
+
+def test_fusion_equals_the_ensemble_boxes_package_on_random_clusters():
+    ensemble_boxes = pytest.importorskip("ensemble_boxes", reason="ensemble-boxes (the reference) is not installed")
+    import numpy as np
+
+    from googlenet.detect.ensemble import weighted_boxes_fusion
+
+    rng = np.random.default_rng(1)
+    for _ in range(40):
+        centre, size = rng.uniform(0.2, 0.8, (4, 2)), rng.uniform(0.1, 0.3, (4, 2))
+        boxes, scores, labels = [], [], []
+        for _ in range(rng.integers(2, 5)):
+            k = rng.integers(0, 4, rng.integers(1, 8))
+            c, wh = centre[k] + rng.normal(0, 0.02, (len(k), 2)), size[k] * rng.uniform(0.85, 1.15, (len(k), 2))
+            boxes.append(np.clip(np.concatenate([c - wh / 2, c + wh / 2], 1), 0, 1))
+            scores.append(rng.uniform(0.05, 1, len(k)))
+            labels.append(rng.integers(1, 3, len(k)))
+        want_b, want_s, want_l = ensemble_boxes.weighted_boxes_fusion(boxes, scores, labels, iou_thr=0.55)
+        tensors = ([torch.from_numpy(x) for x in xs] for xs in (boxes, scores, labels))
+        got_b, got_s, got_l = weighted_boxes_fusion(*tensors)
+        assert len(got_b) == len(want_b)
+        np.testing.assert_allclose(got_s.numpy(), want_s, atol=1e-6)  # both sorted by falling score
+        np.testing.assert_allclose(got_b.numpy(), want_b, atol=1e-6)
+        assert got_l.tolist() == want_l.astype(int).tolist()

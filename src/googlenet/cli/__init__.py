@@ -39,7 +39,6 @@ OPTIONAL = {
     "huggingface_hub": "hub",
     "pycocotools": "detect",
     "cv2": "detect",
-    "ensemble_boxes": "detect",
 }
 
 
