@@ -42,8 +42,8 @@ def cli(*args: str) -> list[str]:
     return [sys.executable, "-m", "googlenet", *args]
 
 
-def run_cli(*args: str, timeout: float = 240) -> subprocess.CompletedProcess:
-    return subprocess.run(cli(*args), env=env(), capture_output=True, text=True, timeout=timeout)
+def run_cli(*args: str, timeout: float = 240, cwd: Path | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run(cli(*args), env=env(), capture_output=True, text=True, timeout=timeout, cwd=cwd)
 
 
 def read_csv(path: Path) -> list[dict[str, str]]:

@@ -19,7 +19,7 @@ from ..fileio import atomic_write
 from ..runtime.backends import available_backends
 from ..runtime.images import idx_images
 from . import detect as detect_cli
-from ._common import check_contract_size, non_negative_int, output_file, positive_int
+from ._common import check_contract_size, non_negative_int, output_file, positive_int, print_json, stdout_to_stderr
 
 
 def add_model_options(p: argparse.ArgumentParser, several_crops: bool = True) -> None:
@@ -103,7 +103,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--json",
         metavar="OUT",
         type=output_file,
-        help="write every figure (per class, confusion, skipped files) as JSON",
+        help="write every figure (per class, confusion, skipped files) as JSON ('-': stdout only, the rest on stderr)",
     )
     p.add_argument(
         "--confusion",
@@ -133,8 +133,24 @@ def run(args: argparse.Namespace) -> int:
     opts = EvalOptions(
         args.reduce, args.chunk_size, args.workers, args.limit, args.resize, not args.no_progress, args.class_map
     )
-    rows = evaluate(members, root, crops, opts)
+    to_stdout, names = args.json == "-", class_names_of(members)
+    with stdout_to_stderr(to_stdout):
+        rows = evaluate(members, root, crops, opts)
+        _show(rows, args, names)
+    if args.json:
+        report = {"data": str(root), "class_names": names, "backend": args.backend, "rows": rows}
+        if to_stdout:
+            print_json(report)
+            return 0
+        text = json.dumps(report, indent=1, allow_nan=False)
+        atomic_write(args.json, lambda tmp: Path(tmp).write_text(text + "\n"))
+        print(f"json: {args.json}")
+    return 0
 
+
+def _show(rows: list[dict], args: argparse.Namespace, names: list[str]) -> None:
+    """The human-readable figures of ``rows``, and the confusion matrix as a PNG where asked (or beside a JSON
+    file)."""
     for r in rows:
         who = "ensemble of " + str(len(r["models"])) if len(r["models"]) > 1 else r["models"][0]
         print(
@@ -153,8 +169,9 @@ def run(args: argparse.Namespace) -> int:
         print()
         print(table3_markdown(rows))
 
-    names = class_names_of(members)
-    png = args.confusion or (str(Path(args.json).with_suffix(".confusion.png")) if args.json else None)
+    png = args.confusion or (
+        str(Path(args.json).with_suffix(".confusion.png")) if args.json and args.json != "-" else None
+    )
     if png and Path(png).suffix.lower() != ".png":
         png += ".png"  # (matplotlib would add it anyway; say the name it writes)
     if png:
@@ -162,12 +179,6 @@ def run(args: argparse.Namespace) -> int:
         title = f"{len(last['models'])} model(s), {last['crops']} crop(s): top-1 {100 * last['top1']:.2f}%"
         save_confusion_png(last["confusion"], names, png, title)
         print(f"confusion matrix: {png}")
-    if args.json:
-        report = {"data": str(root), "class_names": names, "backend": args.backend, "rows": rows}
-        text = json.dumps(report, indent=1, allow_nan=False)
-        atomic_write(args.json, lambda tmp: Path(tmp).write_text(text + "\n"))
-        print(f"json: {args.json}")
-    return 0
 
 
 def _detection(args: argparse.Namespace) -> int:

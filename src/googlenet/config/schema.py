@@ -57,6 +57,11 @@ class DataConfig(Group):
     train_subset: Int | None = Field(None, ge=1, description="train on a seeded random subset of this many images")
     val_subset: Int | None = Field(None, ge=1, description="evaluate on a seeded random subset of this many images")
     strict_data: Bool = Field(False, description="an unreadable image stops the run instead of being skipped")
+    in_memory: Bool = Field(
+        False,
+        description="decode every image once into one uint8 tensor; batches are cut from it and, for the cifar and "
+        "none augmentations, augmented in one pass (images of one size, such as CIFAR-10's)",
+    )
     workers: Int = Field(2, ge=0, description="DataLoader worker processes (0: load in the training process)")
     batch_size: Int = Field(128, ge=1, description="images per optimiser step, per process")
 

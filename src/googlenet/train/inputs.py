@@ -12,9 +12,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..config import TrainConfig
-from ..data.datasets import DatasetError, DataSpec, TensorImages, build_data, seeded_subset
+from ..data.datasets import DatasetError, DataSpec, ImageFolder, TensorImages, build_data, seeded_subset
 from ..data.decode import ImageDecodeError
 from ..data.loader import ResumableSampler, build_loader
+from ..data.memory import decode_folder
 from ..data.transforms import BatchAugment, train_transform
 from ..preprocess import CentreCrop, CentreCropBatch
 from . import distributed
@@ -34,6 +35,13 @@ def prepare_data(cfg: TrainConfig, init: InitSource | None = None) -> tuple[Data
     eval_size = cfg.data.eval_size or size
     spec.train = seeded_subset(spec.train, cfg.data.train_subset, cfg.seed)
     spec.val = seeded_subset(spec.val, cfg.data.val_subset, cfg.seed + 1)
+    if d.in_memory:
+        spec.train, spec.val = (
+            decode_folder(ds, lambda reasons: report_unreadable(reasons, d.strict_data))
+            if isinstance(ds, ImageFolder)
+            else ds
+            for ds in (spec.train, spec.val)
+        )
     for name, ds in (("train", spec.train), ("val", spec.val)):
         if len(ds) == 0:
             raise DatasetError(f"the {name} split of {cfg.data.dataset} is empty")
