@@ -21,6 +21,7 @@ TINY = [
     "data.input_size=16",
     "data.augment=cifar",
     "data.padding=2",
+    "data.in_memory=false",  # files decoded per item, as most folders are trained (tests/test_in_memory.py: true)
     "data.batch_size=8",
     "optim.lr=0.05",
     "schedule.name=cosine",
