@@ -45,6 +45,11 @@ def test_resume_is_exact_under_bf16_autocast(synthetic_root: Path, tmp_path: Pat
     kill_and_resume([*RUN, f"data.dataset={synthetic_root}", "precision.amp=bf16"], tmp_path)
 
 
+def test_resume_is_exact_with_images_held_in_memory(synthetic_root: Path, tmp_path: Path) -> None:
+    """data.in_memory (the cifar10 recipe's): batches cut from one tensor and augmented in one seeded pass."""
+    kill_and_resume([*RUN, f"data.dataset={synthetic_root}", "data.in_memory=true", "data.workers=0"], tmp_path)
+
+
 def kill_and_resume(run: list[str], tmp_path: Path) -> None:
     """Train ``run`` uninterrupted, then again SIGKILLed in epoch 2 and resumed: the same losses, bit for bit."""
     ref, cut = tmp_path / "ref", tmp_path / "cut"
