@@ -102,7 +102,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--json",
         metavar="OUT",
-        type=output_file,
+        type=lambda text: text if text == "-" else output_file(text),
         help="write every figure (per class, confusion, skipped files) as JSON ('-': stdout only, the rest on stderr)",
     )
     p.add_argument(
@@ -122,7 +122,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    check_output_paths(args.json, args.confusion)
+    check_output_paths(None if args.json == "-" else args.json, args.confusion)
     if any(is_detector_file(c) for c in args.checkpoint):
         return _detection(args)
     crops = args.crops or ([1, 10, 144] if args.table3 else [1])
