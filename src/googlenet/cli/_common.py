@@ -89,6 +89,11 @@ def output_file(text: str) -> str:
 PLOT_SUFFIXES = (".png", ".svg", ".pdf")
 
 
+def output_file_or_stdout(text: str) -> str:
+    """argparse type: ``-`` (standard output) or a file the command will write (:func:`output_file`)."""
+    return text if text == "-" else output_file(text)
+
+
 def plot_file(text: str) -> str:
     """argparse type: a chart file, ``.png``, ``.svg`` or ``.pdf``; a name without a suffix gets ``.png`` (the file
     the command then names is the one written)."""

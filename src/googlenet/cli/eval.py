@@ -19,7 +19,15 @@ from ..fileio import atomic_write
 from ..runtime.backends import available_backends
 from ..runtime.images import idx_images
 from . import detect as detect_cli
-from ._common import check_contract_size, non_negative_int, output_file, positive_int, print_json, stdout_to_stderr
+from ._common import (
+    check_contract_size,
+    non_negative_int,
+    output_file,
+    output_file_or_stdout,
+    positive_int,
+    print_json,
+    stdout_to_stderr,
+)
 
 
 def add_model_options(p: argparse.ArgumentParser, several_crops: bool = True) -> None:
@@ -102,7 +110,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--json",
         metavar="OUT",
-        type=lambda text: text if text == "-" else output_file(text),
+        type=output_file_or_stdout,
         help="write every figure (per class, confusion, skipped files) as JSON ('-': stdout only, the rest on stderr)",
     )
     p.add_argument(

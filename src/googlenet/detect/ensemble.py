@@ -23,10 +23,6 @@ from ..errors import UserError
 FUSION_IOU = 0.55  # ensemble-boxes' default
 
 
-def _empty() -> dict[str, Tensor]:
-    return {"boxes": torch.zeros(0, 4), "scores": torch.zeros(0), "labels": torch.zeros(0, dtype=torch.int64)}
-
-
 def weighted_boxes_fusion(
     boxes: Sequence[Tensor], scores: Sequence[Tensor], labels: Sequence[Tensor], iou: float = FUSION_IOU
 ) -> tuple[Tensor, Tensor, Tensor]:
@@ -76,8 +72,6 @@ def fuse(
 ) -> dict[str, Tensor]:
     """One image's detections from each member (torchvision dicts, boxes XYXY in pixels of a ``width`` x ``height``
     image) fused by weighted boxes fusion, sorted by score."""
-    if not any(len(d["boxes"]) for d in detections):
-        return _empty()
     limit = torch.tensor([width, height, width, height], dtype=torch.float64)
     boxes = [torch.minimum(d["boxes"].detach().double().cpu().clamp(min=0), limit) for d in detections]
     b, s, lab = weighted_boxes_fusion(
