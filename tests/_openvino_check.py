@@ -15,6 +15,13 @@ from _families import REPRESENTATIVES, build
 from googlenet.deploy.parity import relative_diff
 from googlenet.runtime.backends import make_backend
 from googlenet.runtime.cpu import cpu_info
+from googlenet.runtime.openvino_engine import convert
+
+
+def pool_outputs(model: torch.nn.Module, contract) -> list[int]:
+    """How many outputs each MaxPool of the converted model has (2: it also computes argmax indices)."""
+    ov_model = convert(model, contract)
+    return [len(op.outputs()) for op in ov_model.get_ordered_ops() if op.get_type_name() == "MaxPool"]
 
 
 def main() -> None:
@@ -31,9 +38,14 @@ def main() -> None:
     q = make_backend("openvino_int8", model, contract, threads=1, calibration=calibration)
     # the default thread count (every core): with 2 throughput streams OpenVINO 2026.4 returned wrong int8 batches
     q_all = make_backend("openvino_int8", model, contract, calibration=calibration)
+    # PyTorch's ceil_mode drops this pool's last window (it starts in the padding); opset1's ceil would keep it
+    edge = torch.nn.Sequential(torch.nn.Conv2d(3, 4, 1), torch.nn.MaxPool2d(2, 2, padding=1, ceil_mode=True))
     print(
         json.dumps(
             {
+                "torch_pools": sum(isinstance(m, torch.nn.MaxPool2d) for m in model.modules()),
+                "pool_outputs": pool_outputs(model, contract),
+                "edge_pool_outputs": pool_outputs(edge, contract.replace(input_size=5)),
                 "shape": list(got.shape),
                 "precision": forward.precision,
                 "diff": relative_diff(got, expected),
