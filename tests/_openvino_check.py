@@ -18,9 +18,9 @@ from googlenet.runtime.cpu import cpu_info
 from googlenet.runtime.openvino_engine import convert
 
 
-def pool_outputs(model: torch.nn.Module, contract) -> list[int]:
+def pool_outputs(model: torch.nn.Module, contract, rewrite: bool = True) -> list[int]:
     """How many outputs each MaxPool of the converted model has (2: it also computes argmax indices)."""
-    ov_model = convert(model, contract)
+    ov_model = convert(model, contract, rewrite)
     return [len(op.outputs()) for op in ov_model.get_ordered_ops() if op.get_type_name() == "MaxPool"]
 
 
@@ -45,6 +45,7 @@ def main() -> None:
             {
                 "torch_pools": sum(isinstance(m, torch.nn.MaxPool2d) for m in model.modules()),
                 "pool_outputs": pool_outputs(model, contract),
+                "engine_default_pool_outputs": pool_outputs(model, contract, rewrite=False),
                 "edge_pool_outputs": pool_outputs(edge, contract.replace(input_size=5)),
                 "shape": list(got.shape),
                 "precision": forward.precision,

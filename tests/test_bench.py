@@ -230,3 +230,24 @@ def test_bench_of_a_checkpoint_times_its_own_input_size(tmp_path, capsys):
         report = json.loads(capsys.readouterr().out)
         assert report["input_size"] == size
         assert report["macs"] == profile_model(model.eval(), size).total_macs  # counted at that size too
+
+
+def test_peer_rows_are_built_at_their_engine_defaults(monkeypatch):
+    """Our rows get the project's graph rewrites (OpenVINO's pools without indices); the peer rows do not."""
+    import googlenet.deploy.bench as bench
+
+    calls: list[tuple[str, str, bool]] = []
+
+    def spy(path, model, contract, **options):
+        calls.append((type(model).__module__.split(".")[0], path, bool(options.get("engine_defaults"))))
+        return make_backend(path, model, contract, **options)
+
+    monkeypatch.setattr(bench, "make_backend", spy)
+    model = create_model("googlenet_bn", num_classes=10)
+    contract = default_contract("googlenet_bn", num_classes=10).replace(input_size=32)
+    reference = torchvision_reference("googlenet_bn", {}, 10)
+    bench.run_bench(
+        model, "googlenet_bn", contract, batches=(1,), paths=["eager"], reference=reference,
+        reference_paths=["eager"], threads=1, warmup=0, repeats=1,
+    )  # fmt: skip
+    assert sorted(calls) == [("googlenet", "eager", False), ("torchvision", "eager", True)]

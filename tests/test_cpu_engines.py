@@ -66,6 +66,7 @@ def test_openvino_back_ends_are_close_to_float64() -> None:
     # change the output's shape
     assert got["pool_outputs"] == [1] * got["torch_pools"] and got["torch_pools"] == 13
     assert got["edge_pool_outputs"] == [2]
+    assert got["engine_default_pool_outputs"] == [2] * 13  # bench's peer rows: OpenVINO's converter as it is
 
 
 def test_cpu_facts_are_read_from_cpuinfo() -> None:

@@ -198,7 +198,10 @@ def run_bench(
             subjects.append((name, path + FUSED_SUFFIX, fn))
     if reference is not None:
         for path in reference_paths:
-            fn = make_backend(path, reference[1], contract, batch_size=max(batches), threads=threads)
+            # the peer runs as its engine makes it: no graph rewrite of ours (engine_defaults)
+            fn = make_backend(
+                path, reference[1], contract, batch_size=max(batches), threads=threads, engine_defaults=True
+            )
             subjects.append((reference[0], path, fn))
     load_before = os.getloadavg()
     rows: list[BenchRow] = []

@@ -249,10 +249,17 @@ def bf16(model: nn.Module, contract: ModelContract, device: torch.device, **_: o
 
 @register_backend("openvino", cpu_only=True)
 def openvino(
-    model: nn.Module, contract: ModelContract, device: torch.device, threads: int | None = None, **_: object
+    model: nn.Module,
+    contract: ModelContract,
+    device: torch.device,
+    threads: int | None = None,
+    engine_defaults: bool = False,
+    **_: object,
 ) -> Forward:
-    """OpenVINO on the CPU at its default precision for the machine (:mod:`.openvino_engine`)."""
-    return ov_backend.forward_of(ov_backend.compile_model(ov_backend.convert(model, contract), threads))
+    """OpenVINO on the CPU at its default precision for the machine (:mod:`.openvino_engine`); with
+    ``engine_defaults`` the graph is left as OpenVINO's converter makes it (``bench``'s peer rows)."""
+    ov_model = ov_backend.convert(model, contract, rewrite=not engine_defaults)
+    return ov_backend.forward_of(ov_backend.compile_model(ov_model, threads))
 
 
 @register_backend("openvino_int8", cpu_only=True)
@@ -262,10 +269,13 @@ def openvino_int8(
     device: torch.device,
     threads: int | None = None,
     calibration: Tensor | None = None,
+    engine_defaults: bool = False,
     **_: object,
 ) -> Forward:
-    """NNCF int8 OpenVINO model, calibrated on ``calibration`` (default: as ``onnxruntime_int8``)."""
+    """NNCF int8 OpenVINO model, calibrated on ``calibration`` (default: as ``onnxruntime_int8``); ``engine_defaults``
+    as for ``openvino``."""
     if calibration is None:
         calibration = sample_batch(None, CALIBRATION_IMAGES, contract, split="train")
-    quantized = ov_backend.quantize(ov_backend.convert(model, contract), calibration)
+    ov_model = ov_backend.convert(model, contract, rewrite=not engine_defaults)
+    quantized = ov_backend.quantize(ov_model, calibration)
     return ov_backend.forward_of(ov_backend.compile_model(quantized, threads))

@@ -29,14 +29,17 @@ class OpenVinoError(UserError):
     """OpenVINO could not convert, read or compile a model."""
 
 
-def convert(model: nn.Module, contract: ModelContract) -> Any:
-    """``model`` (batch norm folded) as an ``openvino.Model`` with a dynamic batch dimension."""
-    return convert_graph(fold_batch_norm(model.cpu()).eval(), contract)
+def convert(model: nn.Module, contract: ModelContract, rewrite: bool = True) -> Any:
+    """``model`` (batch norm folded) as an ``openvino.Model`` with a dynamic batch dimension; ``rewrite=False``
+    converts the model as it is (no folding, no :func:`drop_pool_indices`): OpenVINO's defaults."""
+    graph = fold_batch_norm(model.cpu()) if rewrite else model.cpu()
+    return convert_graph(graph.eval(), contract, rewrite)
 
 
-def convert_graph(graph: nn.Module, contract: ModelContract) -> Any:
+def convert_graph(graph: nn.Module, contract: ModelContract, rewrite: bool = True) -> Any:
     """``graph`` as it is (already folded, eval mode) as an ``openvino.Model`` taking ``N x C x H x W`` with N
-    dynamic; the torch tracer's deprecation warnings are silenced."""
+    dynamic, then :func:`drop_pool_indices` unless ``rewrite`` is false; the torch tracer's deprecation warnings
+    are silenced."""
     import openvino as ov
 
     example = torch.zeros(1, contract.in_chans, contract.input_size, contract.input_size)
@@ -47,7 +50,8 @@ def convert_graph(graph: nn.Module, contract: ModelContract) -> Any:
             ov_model = ov.convert_model(graph, example_input=example, input=[shape])
     except Exception as err:  # OpenVINO's frontends raise their own exception types
         raise OpenVinoError(f"OpenVINO could not convert the model: {str(err).strip().splitlines()[0]}") from None
-    drop_pool_indices(ov_model)
+    if rewrite:
+        drop_pool_indices(ov_model)
     return ov_model
 
 
