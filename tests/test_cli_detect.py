@@ -155,6 +155,8 @@ def test_a_classification_checkpoint_is_refused_by_detect_and_the_reverse(run, t
         (["detect", "predict", "{empty}", "--checkpoint", "{out}", "--score-threshold", "2"], "between 0 and 1"),
         (["detect", "train", "--recipe", "nope", "--out", "{empty}/r"], "unknown detection recipe"),
         (["detect", "eval", "--checkpoint", "{empty}/none.safetensors", "--data", "{empty}"], "checkpoint not found"),
+        # refused before any evaluation runs: the metrics would have had nowhere to go
+        (["detect", "eval", "--checkpoint", "{out}", "--data", "{empty}", "--json", "{empty}"], "is a folder"),
     ],
 )
 def test_bad_input_is_one_line(run, tmp_path, capsys, argv, message):

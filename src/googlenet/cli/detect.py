@@ -28,7 +28,7 @@ from ..fileio import atomic_write
 from ..registry import list_models
 from ..train import rundir
 from ..train.state import load_state
-from ._common import non_negative_float, positive_int, print_json, stdout_to_stderr
+from ._common import non_negative_float, output_file_or_stdout, positive_int, print_json, stdout_to_stderr
 
 CHECKPOINT_HELP = "detector checkpoint(s) or run folder(s); several are ensembled (weighted boxes fusion)"
 RESIZE_HELP = "test scale: the shorter side a Faster R-CNN resizes images to (default: its last training min_size)"
@@ -53,7 +53,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     e.add_argument("--checkpoint", required=True, nargs="+", help=CHECKPOINT_HELP)
     e.add_argument("--data", required=True, help="Penn-Fudan / VOC folder, COCO JSON or a folder holding one")
     e.add_argument("--split", choices=("val", "all"), default=None, help="val: the recipe's held-out images")
-    e.add_argument("--json", metavar="OUT", default=None, help="write the metrics as JSON ('-': stdout only)")
+    e.add_argument(
+        "--json",
+        metavar="OUT",
+        type=output_file_or_stdout,
+        default=None,
+        help="write the metrics as JSON ('-': stdout only)",
+    )
     e.add_argument("--resize", type=positive_int, default=None, help=RESIZE_HELP)
     e.set_defaults(func=run_eval)
     r = verbs.add_parser("predict", help="detect objects in images: one JSON line per image")
