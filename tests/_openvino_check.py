@@ -40,6 +40,10 @@ def main() -> None:
     q_all = make_backend("openvino_int8", model, contract, calibration=calibration)
     # PyTorch's ceil_mode drops this pool's last window (it starts in the padding); opset1's ceil would keep it
     edge = torch.nn.Sequential(torch.nn.Conv2d(3, 4, 1), torch.nn.MaxPool2d(2, 2, padding=1, ceil_mode=True))
+    edge_x = torch.randn(2, 3, 5, 5, generator=g)
+    with torch.no_grad():
+        edge_expected = copy.deepcopy(edge).double()(edge_x.double())
+    edge_got = make_backend("openvino", edge, contract.replace(input_size=5), threads=1)(edge_x)
     print(
         json.dumps(
             {
@@ -47,6 +51,8 @@ def main() -> None:
                 "pool_outputs": pool_outputs(model, contract),
                 "engine_default_pool_outputs": pool_outputs(model, contract, rewrite=False),
                 "edge_pool_outputs": pool_outputs(edge, contract.replace(input_size=5)),
+                "edge_shape": list(edge_got.shape),
+                "edge_diff": relative_diff(edge_got, edge_expected),
                 "shape": list(got.shape),
                 "precision": forward.precision,
                 "diff": relative_diff(got, expected),

@@ -66,6 +66,8 @@ def test_openvino_back_ends_are_close_to_float64() -> None:
     # change the output's shape
     assert got["pool_outputs"] == [1] * got["torch_pools"] and got["torch_pools"] == 13
     assert got["edge_pool_outputs"] == [2]
+    # and that pool's values are PyTorch's: 5 px padded by 1, windows of 2 at stride 2 -> 3, not opset1's 4
+    assert got["edge_shape"] == [2, 4, 3, 3] and got["edge_diff"] < TOLERANCE[got["precision"]]
     assert got["engine_default_pool_outputs"] == [2] * 13  # bench's peer rows: OpenVINO's converter as it is
 
 
