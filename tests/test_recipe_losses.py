@@ -56,6 +56,9 @@ def losses(out: Path) -> list[float]:
         return [float(row["loss"]) for row in csv.DictReader(f)]
 
 
+CASES = [*list_recipes(), "cifar10 data.in_memory=false"]  # every shipped recipe, and cifar10 as first recorded
+
+
 def run_recipe(recipe: str, dataset: Path, out: Path) -> list[float]:
     """``recipe``: a shipped recipe's name, optionally followed by overrides (``"cifar10 data.in_memory=false"``)."""
     name, *overrides = recipe.split()
@@ -63,7 +66,7 @@ def run_recipe(recipe: str, dataset: Path, out: Path) -> list[float]:
     return losses(out)
 
 
-@pytest.mark.parametrize("recipe", [*list_recipes(), "cifar10 data.in_memory=false"])
+@pytest.mark.parametrize("recipe", CASES)
 def test_recipe_trains_to_the_recorded_losses(recipe: str, synthetic_root: Path, tmp_path: Path) -> None:
     recorded = json.loads(RECORD.read_text())
     assert recipe in recorded, f"no recorded losses for {recipe}: record them from the code before a change"
@@ -80,7 +83,6 @@ if __name__ == "__main__" and sys.argv[1:] == ["--record"]:
 
     with tempfile.TemporaryDirectory() as tmp:
         data = make_dataset(Path(tmp) / "synthetic")
-        names = [*list_recipes(), "cifar10 data.in_memory=false"]
-        record = {r: run_recipe(r, data, Path(tmp) / r.replace(" ", "_")) for r in names}
+        record = {r: run_recipe(r, data, Path(tmp) / r.replace(" ", "_")) for r in CASES}
     RECORD.write_text(json.dumps(record, indent=1) + "\n")
     print(json.dumps(record, indent=1))

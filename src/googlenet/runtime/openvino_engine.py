@@ -73,7 +73,7 @@ def drop_pool_indices(ov_model: Any) -> int:
         attrs = op.get_attributes()
         if any(d != 1 for d in attrs.get("dilations", [1])):
             continue
-        rounding = {"ceil_torch": "ceil"}.get(attrs["rounding_type"].lower(), attrs["rounding_type"].lower())
+        rounding = attrs["rounding_type"].lower().replace("ceil_torch", "ceil")
         auto_pad = attrs["auto_pad"].lower()
         pool = opset1.max_pool(
             op.input_value(0),
