@@ -18,6 +18,8 @@ from collections.abc import Callable
 
 import torch
 
+from googlenet.cli._common import positive_int
+
 
 def measure(fn: Callable[[], object], repeats: int) -> tuple[float, float]:
     """Median seconds per call and minor page faults per call."""
@@ -34,8 +36,8 @@ def measure(fn: Callable[[], object], repeats: int) -> tuple[float, float]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--repeats", type=int, default=20)
-    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--repeats", type=positive_int, default=20)
+    parser.add_argument("--threads", type=positive_int, default=2)
     parser.add_argument("--shape", default="16,192,56,56", help="tensor shape, comma-separated")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)

@@ -20,6 +20,7 @@ import time
 import torch
 from safetensors.torch import load_file
 
+from googlenet.cli._common import positive_int
 from googlenet.config import TrainConfig, load_recipe, merge, parse_overrides
 from googlenet.data.loader import ResumableSampler, build_loader
 from googlenet.device import cpu_model
@@ -32,9 +33,9 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--recipe", required=True)
     source = parser.add_mutually_exclusive_group(required=True)
-    source.add_argument("--train-epochs", type=int, help="train the recipe's first N epochs, then evaluate")
+    source.add_argument("--train-epochs", type=positive_int, help="train the recipe's first N epochs, then evaluate")
     source.add_argument("--checkpoint", help="evaluate these weights (a run's last.safetensors)")
-    parser.add_argument("--batches", type=int, default=50, help="training batches for the recomputed statistics")
+    parser.add_argument("--batches", type=positive_int, default=50, help="training batches for the statistics")
     parser.add_argument("overrides", nargs="*", metavar="FIELD=VALUE")
     args = parser.parse_args()
 

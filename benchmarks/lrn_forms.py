@@ -22,6 +22,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from googlenet import create_model
+from googlenet.cli._common import positive_int
 from googlenet.runtime.fuse import fold_batch_norm
 from googlenet.runtime.lrn import register_legacy_symbolic, use_conv_lrn, use_onnx_lrn
 from googlenet.runtime.onnx import session_options
@@ -64,9 +65,9 @@ def replace_lrn(model: nn.Module, make) -> nn.Module:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--batch", type=int, default=16)
-    parser.add_argument("--repeats", type=int, default=8)
-    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--batch", type=positive_int, default=16)
+    parser.add_argument("--repeats", type=positive_int, default=8)
+    parser.add_argument("--threads", type=positive_int, default=2)
     args = parser.parse_args()
     import onnxruntime as ort
 

@@ -15,15 +15,16 @@ import time
 
 import numpy as np
 
+from googlenet.cli._common import positive_int
 from googlenet.weights import open_model
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("files", nargs="+")
-    parser.add_argument("--batch", type=int, default=16)
-    parser.add_argument("--repeats", type=int, default=10)
-    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--batch", type=positive_int, default=16)
+    parser.add_argument("--repeats", type=positive_int, default=10)
+    parser.add_argument("--threads", type=positive_int, default=2)
     args = parser.parse_args()
     import torch
 

@@ -17,6 +17,7 @@ import time
 import numpy as np
 import torch
 
+from googlenet.cli._common import positive_int
 from googlenet.factory import create_model, default_contract
 from googlenet.runtime import openvino_engine
 from googlenet.runtime.cpu import cpu_info
@@ -38,10 +39,10 @@ def images_per_s(compiled: object, x: np.ndarray, repeats: int) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--model", default="googlenet_bn")
-    parser.add_argument("--batch", type=int, default=16)
-    parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--rounds", type=int, default=5)
-    parser.add_argument("--repeats", type=int, default=8)
+    parser.add_argument("--batch", type=positive_int, default=16)
+    parser.add_argument("--threads", type=positive_int, default=2)
+    parser.add_argument("--rounds", type=positive_int, default=5)
+    parser.add_argument("--repeats", type=positive_int, default=8)
     args = parser.parse_args()
     torch.manual_seed(0)
     model = create_model(args.model).eval()

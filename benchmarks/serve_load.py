@@ -38,6 +38,7 @@ import httpx2 as httpx
 from PIL import Image, ImageDraw
 
 from googlenet import weights
+from googlenet.cli._common import non_negative_float, non_negative_int, positive_float, positive_int
 from googlenet.device import cpu_model
 from googlenet.factory import create_model, default_contract
 
@@ -220,17 +221,17 @@ async def load(url: str, run: Run, good: bytes, total: int, bad_clients: int = 0
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--model", default="googlenet")
-    parser.add_argument("--width", type=float, default=1.0, help="channel width multiplier")
-    parser.add_argument("--input-size", type=int, default=224)
-    parser.add_argument("--classes", type=int, default=1000)
-    parser.add_argument("--requests", type=int, default=320, help="good requests per concurrent run")
-    parser.add_argument("--sequential", type=int, default=48, help="sequential single requests")
-    parser.add_argument("--clients", type=int, default=32)
-    parser.add_argument("--bad-clients", type=int, default=4)
-    parser.add_argument("--max-batch", type=int, default=32)
-    parser.add_argument("--max-wait-ms", type=float, default=10.0)
+    parser.add_argument("--width", type=positive_float, default=1.0, help="channel width multiplier")
+    parser.add_argument("--input-size", type=positive_int, default=224)
+    parser.add_argument("--classes", type=positive_int, default=1000)
+    parser.add_argument("--requests", type=positive_int, default=320, help="good requests per concurrent run")
+    parser.add_argument("--sequential", type=positive_int, default=48, help="sequential single requests")
+    parser.add_argument("--clients", type=positive_int, default=32)
+    parser.add_argument("--bad-clients", type=non_negative_int, default=4)
+    parser.add_argument("--max-batch", type=positive_int, default=32)
+    parser.add_argument("--max-wait-ms", type=non_negative_float, default=10.0)
     parser.add_argument("--backend", default="eager")
-    parser.add_argument("--threads", type=int, default=2, help="the server's intra-op threads")
+    parser.add_argument("--threads", type=positive_int, default=2, help="the server's intra-op threads")
     args = parser.parse_args()
 
     good = photo()

@@ -38,6 +38,7 @@ import torchvision
 from torch import nn
 
 from googlenet import __version__
+from googlenet.cli._common import non_negative_int, positive_int
 from googlenet.config import TrainConfig, load_recipe, merge, parse_overrides
 from googlenet.config.validate import leaves
 from googlenet.data.datasets import STATS
@@ -210,13 +211,13 @@ def main() -> None:
         metavar='"MODEL [FIELD=VALUE ...]"',
         help="with --recipe: time the recipe with this model (recipe: its own) and overrides; repeatable",
     )
-    p.add_argument("--batch", type=int, default=None, help="default: the recipe's, else 32")
-    p.add_argument("--size", type=int, default=224)
-    p.add_argument("--steps", type=int, default=10, help="timed steps per model (after --warmup)")
-    p.add_argument("--warmup", type=int, default=2)
-    p.add_argument("--classes", type=int, default=None, help="default: 10 with --recipe, else 1000")
+    p.add_argument("--batch", type=positive_int, default=None, help="default: the recipe's, else 32")
+    p.add_argument("--size", type=positive_int, default=224)
+    p.add_argument("--steps", type=positive_int, default=10, help="timed steps per model (after --warmup)")
+    p.add_argument("--warmup", type=non_negative_int, default=2)
+    p.add_argument("--classes", type=positive_int, default=None, help="default: 10 with --recipe, else 1000")
     p.add_argument("--device", default="cpu")
-    p.add_argument("--threads", type=int, default=None)
+    p.add_argument("--threads", type=positive_int, default=None)
     p.add_argument("--amp", choices=("none", "bf16", "fp16"), default="none")
     p.add_argument("--channels-last", action="store_true")
     args = p.parse_args()

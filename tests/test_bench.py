@@ -251,3 +251,32 @@ def test_peer_rows_are_built_at_their_engine_defaults(monkeypatch):
         reference_paths=["eager"], threads=1, warmup=0, repeats=1,
     )  # fmt: skip
     assert sorted(calls) == [("googlenet", "eager", False), ("torchvision", "eager", True)]
+
+
+BENCHMARK_MISTAKES = [
+    ("allocation.py", ["--repeats", "0"]),
+    ("bn_statistics.py", ["--recipe", "cifar10", "--batches", "0"]),
+    ("lrn_forms.py", ["--batch", "-2"]),
+    ("onnx_files.py", ["model.onnx", "--threads", "0"]),
+    ("openvino_pools.py", ["--rounds", "zero"]),
+    ("serve_load.py", ["--max-wait-ms", "nan"]),
+    ("train_throughput.py", ["--warmup", "-1"]),
+]
+
+
+@pytest.mark.parametrize(("script", "argv"), BENCHMARK_MISTAKES, ids=[s for s, _ in BENCHMARK_MISTAKES])
+def test_a_benchmark_refuses_a_bad_number_in_one_line(
+    script: str, argv: list[str], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
+) -> None:
+    import runpy
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / script
+    monkeypatch.setattr(sys, "argv", [str(path), *argv])
+    with pytest.raises(SystemExit) as stop:  # argparse's usage error, before any model is built or timed
+        runpy.run_path(str(path), run_name="__main__")
+    err = capsys.readouterr().err
+    assert stop.value.code == 2 and "Traceback" not in err, err
+    message = err.strip().splitlines()[-1]
+    assert message.startswith(f"{script}: error: argument {argv[-2]}"), message
+    assert "expected" in message, message

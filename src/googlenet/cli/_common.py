@@ -44,15 +44,25 @@ def non_negative_int(text: str) -> int:
     return _int_at_least(text, 0, "a non-negative")
 
 
-def positive_float(text: str) -> float:
-    """argparse type: a finite number > 0."""
+def _finite_at_least(text: str, low: float, strict: bool) -> float:
     try:
         value = float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-    if not (value > 0 and math.isfinite(value)):
-        raise argparse.ArgumentTypeError(f"expected a finite number > 0, got {text.strip()!r}")
+    if not math.isfinite(value) or value < low or (strict and value == low):
+        bound = f"{'>' if strict else '>='} {low:g}"
+        raise argparse.ArgumentTypeError(f"expected a finite number {bound}, got {text.strip()!r}")
     return value
+
+
+def positive_float(text: str) -> float:
+    """argparse type: a finite number > 0."""
+    return _finite_at_least(text, 0.0, strict=True)
+
+
+def non_negative_float(text: str) -> float:
+    """argparse type: a finite number >= 0."""
+    return _finite_at_least(text, 0.0, strict=False)
 
 
 def writable_parent(path: Path) -> None:
@@ -103,13 +113,6 @@ def plot_file(text: str) -> str:
     if suffix not in PLOT_SUFFIXES:
         raise argparse.ArgumentTypeError(f"cannot draw {one_line(text)}: charts are {', '.join(PLOT_SUFFIXES)}")
     return text
-
-
-def non_negative_float(text: str) -> float:
-    """argparse type: a finite number >= 0."""
-    if text.strip() in ("0", "0.0"):
-        return 0.0
-    return positive_float(text)
 
 
 def check_contract_size(contract: ModelContract) -> None:

@@ -10,24 +10,7 @@ from ..detect.serving import open_service
 from ..runtime.backends import available_backends
 from ..serve.server import serve
 from ..serve.service import MiB, ServeOptions
-from ._common import non_negative_int, positive_int
-
-
-def _non_negative_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-    if not value >= 0 or value == float("inf"):
-        raise argparse.ArgumentTypeError(f"expected a finite number >= 0, got {text}")
-    return value
-
-
-def _positive_float(text: str) -> float:
-    value = _non_negative_float(text)
-    if value == 0:
-        raise argparse.ArgumentTypeError("expected a number > 0, got 0")
-    return value
+from ._common import non_negative_float, non_negative_int, positive_float, positive_int
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -48,13 +31,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--max-batch", type=positive_int, default=16, help="most images in one forward (default 16)")
     p.add_argument(
         "--max-wait-ms",
-        type=_non_negative_float,
+        type=non_negative_float,
         default=5.0,
         help="longest a request waits for others to share its forward, ms (default 5)",
     )
-    p.add_argument("--max-upload-mb", type=_positive_float, default=10.0, help="largest request body, MiB (default 10)")
+    p.add_argument("--max-upload-mb", type=positive_float, default=10.0, help="largest request body, MiB (default 10)")
     p.add_argument(
-        "--max-infer-mb", type=_positive_float, default=64.0, help="largest /v2 inference request, MiB (default 64)"
+        "--max-infer-mb", type=positive_float, default=64.0, help="largest /v2 inference request, MiB (default 64)"
     )
     p.add_argument(
         "--max-pixels", type=positive_int, default=25_000_000, help="largest image, width x height (default 25000000)"
