@@ -94,9 +94,12 @@ def drop_pool_indices(ov_model: Any) -> int:
     return replaced
 
 
-def compile_model(ov_model: Any, threads: int | None = None, precision: str | None = None) -> Any:
+def compile_model(
+    ov_model: Any, threads: int | None = None, precision: str | None = None, profile: bool = False
+) -> Any:
     """``ov_model`` compiled for the CPU, one stream of ``threads`` intra-op threads (default: every core), at
-    ``precision`` (``INFERENCE_PRECISION_HINT``: ``"f32"``, ``"bf16"``) or OpenVINO's default for the machine."""
+    ``precision`` (``INFERENCE_PRECISION_HINT``: ``"f32"``, ``"bf16"``) or OpenVINO's default for the machine;
+    ``profile``: with OpenVINO's per-node timing on (``PERF_COUNT``, read by ``get_profiling_info``)."""
     import openvino as ov
 
     # One stream: the back ends run one synchronous request at a time, which a stream of its own would give only
@@ -108,6 +111,8 @@ def compile_model(ov_model: Any, threads: int | None = None, precision: str | No
         config["INFERENCE_NUM_THREADS"] = int(threads)
     if precision:
         config["INFERENCE_PRECISION_HINT"] = precision
+    if profile:
+        config["PERF_COUNT"] = True
     try:
         return ov.Core().compile_model(ov_model, "CPU", config)
     except RuntimeError as err:
