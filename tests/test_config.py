@@ -42,6 +42,7 @@ LITERALS = sorted(p for p, f in FIELDS.items() if choices(f) is not None)
 COMPANIONS = {
     "model.freeze": {"model.init_weights": "source.safetensors"},
     "model.zero_init_bn": {"model.name": "resnet18"},
+    "data.min_scale": {"data.augment": "standard"},
 }
 
 
@@ -76,7 +77,7 @@ def nested(path: str, value: Any) -> dict[str, Any]:
 
 
 def test_the_schema_has_the_fields_of_a_run() -> None:
-    assert len(FIELDS) == 57  # the 55 fields before the groups, task and data.in_memory: nothing lost on the way
+    assert len(FIELDS) == 58  # the 55 before the groups, task, data.in_memory, data.min_scale: nothing lost on the way
     assert {"task", "seed", "optim.lr", "model.kwargs", "schedule.name", "precision.amp", "log.progress"} <= set(FIELDS)
     assert all(f.description for f in FIELDS.values()), [p for p, f in FIELDS.items() if not f.description]
     assert set(FIELDS) >= RESUME_SAFE
@@ -113,6 +114,10 @@ def test_a_bad_choice_is_one_line_at_print_config(path: str, capsys: pytest.Capt
         ("optim.bogus=1", "unknown config field 'optim.bogus'; optim has: name, lr,"),
         ("model.name=googlenett", "config field 'model.name': unknown model 'googlenett'"),
         ("optim.nesterov=1", "config field 'optim.nesterov' must be true or false, got 1"),
+        (
+            "data.min_scale=0.35",
+            "data.min_scale=0.35 sizes the standard augmentation's random-resized crops; data.augment=cifar has none",
+        ),
     ],
 )
 def test_a_bad_value_is_one_line_at_print_config(override: str, message: str, capsys: pytest.CaptureFixture) -> None:
@@ -150,7 +155,7 @@ def test_an_old_flat_saved_config_migrates() -> None:
     assert (cfg.checkpoint.save_every_steps, cfg.log.progress, cfg.seed, cfg.task) == (50, True, 0, "classify")
     # every one of the 55 old values lands somewhere, and every field but the newer ones comes from one
     assert len(flat) == 55 and sorted(map(repr, flat.values())) == sorted(
-        repr(v) for p, v in leaves(cfg.to_dict(), TrainConfig).items() if p not in ("task", "data.in_memory")
+        repr(v) for p, v in leaves(cfg.to_dict(), TrainConfig).items() if p not in ("task", "data.in_memory", "data.min_scale")
     )
 
 

@@ -151,6 +151,21 @@ def test_auto_augment_policies_keep_shape_and_normalise(policy: str) -> None:
     assert any("Augment" in type(op).__name__ for op in t.transforms)
 
 
+def test_standard_crops_keep_at_least_min_scale_of_the_image() -> None:
+    # left half 0, right half 255: a crop of the whole image keeps both halves (a mean near the middle); torchvision's
+    # 8 % crops often fall inside one half
+    image = torch.zeros(3, 64, 64, dtype=torch.uint8)
+    image[:, :, 32:] = 255
+
+    def means(min_scale: float) -> list[float]:
+        torch.manual_seed(0)
+        t = train_transform("standard", 16, (0.0,) * 3, (1.0,) * 3, min_scale=min_scale)
+        return [float(t(image).mean()) for _ in range(40)]
+
+    assert all(0.4 < m < 0.6 for m in means(1.0))
+    assert any(m < 0.05 or m > 0.95 for m in means(0.08))
+
+
 def test_unknown_auto_augment_is_a_clear_error() -> None:
     with pytest.raises(UserError, match="auto_augment"):
         train_transform("cifar", 16, (0.5,) * 3, (0.25,) * 3, auto="autoaugment")

@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from .. import models  # noqa: F401 (registers every model family)
+from ..data.transforms import STANDARD_MIN_SCALE
 from ..registry import UnknownModelError, model_info
 
 INCEPTION_FAMILIES = frozenset({"googlenet"})  # modules that concatenate branches: no identity path to zero
@@ -27,6 +28,11 @@ def check_rules(cfg: Any) -> None:
     if cfg.model.freeze != "none" and init is None:
         raise ValueError(
             f"model.freeze={cfg.model.freeze} keeps weights as they start: give model.init_weights=PATH|torchvision"
+        )
+    if cfg.data.min_scale != STANDARD_MIN_SCALE and cfg.data.augment != "standard":
+        raise ValueError(
+            f"data.min_scale={cfg.data.min_scale:g} sizes the standard augmentation's random-resized crops; "
+            f"data.augment={cfg.data.augment} has none: set data.augment=standard or leave data.min_scale out"
         )
     if cfg.precision.amp == "fp16" and cfg.precision.device.strip().lower().startswith("cpu"):
         raise ValueError("precision.amp=fp16 needs CUDA; use precision.amp=bf16 on the CPU")

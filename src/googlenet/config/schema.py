@@ -49,6 +49,13 @@ class DataConfig(Group):
         1.0, gt=0, le=1, description="evaluation: resize the shorter side to eval_size / crop_fraction, centre-crop"
     )
     padding: Int = Field(4, ge=0, description="cifar augmentation: padding before the random crop, px")
+    min_scale: Float = Field(
+        0.08,
+        gt=0,
+        le=1,
+        description="standard augmentation: the smallest random-resized crop, as a fraction of the image's area "
+        "(torchvision's 0.08; fastai's Imagenette runs use 0.35)",
+    )
     progressive_min_size: Int = Field(
         0, ge=0, description="progressive resizing: the first epoch's training size, growing to input_size (0: off)"
     )

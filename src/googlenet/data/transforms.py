@@ -20,6 +20,7 @@ from ..errors import UserError
 AUGMENTATIONS = ("paper", "standard", "cifar", "none")
 AUTO_AUGMENTATIONS = ("none", "randaugment", "trivialaugment")
 PAPER_SCALE = (0.08, 1.0)
+STANDARD_MIN_SCALE = 0.08  # torchvision's RandomResizedCrop: crops of 8-100 % of the area
 PAPER_RATIO = (3 / 4, 4 / 3)
 # Section 6: "bilinear, area, nearest and cubic, with equal probability"; PIL's BOX filter is area averaging.
 PAPER_INTERPOLATIONS = (
@@ -73,9 +74,11 @@ def train_transform(
     padding: int = 4,
     bgr: bool = False,
     auto: str = "none",
+    min_scale: float = STANDARD_MIN_SCALE,
 ) -> v2.Compose:
     """The training pipeline called ``name`` (one of :data:`AUGMENTATIONS`) producing ``size`` px tensors, with
-    the policy ``auto`` (one of :data:`AUTO_AUGMENTATIONS`) after its crop and flip.
+    the policy ``auto`` (one of :data:`AUTO_AUGMENTATIONS`) after its crop and flip; ``min_scale``: the smallest
+    crop area of ``standard`` (a fraction of the image).
 
     ``mean`` and ``std`` are in 0..1 pixel units, in the output's channel order (``bgr``: reversed, as Caffe's
     networks take them; Caffe's 0..255 scale is ``mean / 255``, ``std / 255``).
@@ -83,7 +86,7 @@ def train_transform(
     if name == "paper":
         ops: list[v2.Transform] = [paper_crop(size), v2.ColorJitter(**PAPER_JITTER), v2.RandomHorizontalFlip()]
     elif name == "standard":
-        ops = [v2.RandomResizedCrop(size, antialias=True), v2.RandomHorizontalFlip()]
+        ops = [v2.RandomResizedCrop(size, scale=(min_scale, 1.0), antialias=True), v2.RandomHorizontalFlip()]
     elif name == "cifar":
         ops = [v2.Resize(size, antialias=True), v2.RandomCrop(size, padding=padding), v2.RandomHorizontalFlip()]
     elif name == "none":

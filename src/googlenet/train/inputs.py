@@ -51,7 +51,7 @@ def prepare_data(cfg: TrainConfig, init: InitSource | None = None) -> tuple[Data
     if isinstance(spec.train, TensorImages) and d.augment in ("cifar", "none") and d.auto_augment == "none":
         spec.train.batch_transform = BatchAugment(d.augment, size, mean, std, d.padding, bgr)
     else:
-        spec.train.transform = train_transform(d.augment, size, mean, std, d.padding, bgr, d.auto_augment)
+        spec.train.transform = train_transform(d.augment, size, mean, std, d.padding, bgr, d.auto_augment, d.min_scale)
     # the same preprocessing `googlenet eval` applies to the checkpoints this run writes
     contract = run_contract(cfg, spec, model_kwargs(cfg, spec, init), eval_size, 0, "raw", scale=scale)
     if isinstance(spec.val, TensorImages):
