@@ -42,8 +42,9 @@ def make_checkpoint(
     return save(path, model, meta)
 
 
-def reference_probs(checkpoint: Path, files: list[Path]) -> torch.Tensor:
-    """Single-centre-crop softmax computed without the eval package: torchvision v2 transforms, float64 model."""
+def reference_probs(checkpoint: Path, files: list[Path], flip: bool = False) -> torch.Tensor:
+    """Single-centre-crop softmax computed without the eval package: torchvision v2 transforms, float64 model;
+    ``flip``: the mean of the crop's softmax and its mirror's."""
     from PIL import Image
 
     model, _, meta = load_checkpoint(checkpoint)
@@ -60,4 +61,6 @@ def reference_probs(checkpoint: Path, files: list[Path]) -> torch.Tensor:
     )
     x = torch.stack([tf(Image.open(f).convert("RGB")) for f in files])
     with torch.no_grad():
+        if flip:
+            return (model(x).softmax(dim=1) + model(x.flip(-1)).softmax(dim=1)) / 2
         return model(x).softmax(dim=1)

@@ -7,7 +7,7 @@ import pytest
 import torch
 from PIL import Image
 
-from googlenet.data.crops import center_crop, make_views, paper_144_crops, paper_scales, ten_crop
+from googlenet.data.crops import center_crop, flip_crop, make_views, paper_144_crops, paper_scales, ten_crop
 from googlenet.errors import UserError
 
 
@@ -30,7 +30,7 @@ def test_counts_and_shapes(hw: tuple[int, int]) -> None:
     assert paper_144_crops(img, 32).shape == (144, 3, 32, 32)
     assert ten_crop(img, 32).shape == (10, 3, 32, 32)
     assert center_crop(img, 32).shape == (1, 3, 32, 32)
-    for n in (1, 10, 144):
+    for n in (1, 2, 10, 144):
         out = make_views(n, 32)(img)
         distinct = 48 if n == 144 and hw[0] == hw[1] else n  # a square image's 3 squares are one square
         assert out.shape == (distinct, 3, 32, 32) and out.dtype == torch.uint8
@@ -102,6 +102,15 @@ def test_ten_crop_by_hand() -> None:
     for i, cut in enumerate(cuts):
         torch.testing.assert_close(crops[i], cut, rtol=0, atol=0)
         torch.testing.assert_close(crops[5 + i], cut.flip(-1), rtol=0, atol=0)
+
+
+def test_flip_crop_by_hand() -> None:
+    img = ramp(40, 60)  # resize=40 keeps the image; the centre 32 square, then its columns reversed
+    cut = img[:, 4:36, 14:46]
+    crops = flip_crop(img, 32, resize=40)
+    assert crops.shape == (2, 3, 32, 32)
+    torch.testing.assert_close(crops[0], cut, rtol=0, atol=0)
+    torch.testing.assert_close(crops[1, 1], (45 - torch.arange(32.0)).expand(32, 32), rtol=0, atol=0)  # columns
 
 
 def test_center_crop_default_resize() -> None:

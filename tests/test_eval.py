@@ -148,6 +148,9 @@ def test_ensemble_matches_independent_pipeline(tiny_val, two_checkpoints) -> Non
         assert r.targets.tolist() == targets and len(r.skipped) == 1 and "truncated" in r.skipped[0][1]
         torch.testing.assert_close(r.probs, ref, rtol=0, atol=2e-4)
     assert not torch.allclose(refs[0], refs[1], atol=1e-3)  # the models differ, so averaging is tested
+    flipped = run_pass(members[0], root, 2, opts).probs  # test-time flip: the crop and its mirror
+    flip_ref = reference_probs(two_checkpoints[0], files, flip=True).float()
+    torch.testing.assert_close(flipped, flip_ref, rtol=0, atol=2e-4)
     mean = (refs[0] + refs[1]) / 2
     torch.testing.assert_close(ensemble(results), mean, rtol=0, atol=2e-4)
 

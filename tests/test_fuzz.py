@@ -31,7 +31,7 @@ from PIL import Image
 
 from googlenet.config import ConfigError, TrainConfig, dump_yaml, load_recipe, parse_overrides, read_recipe
 from googlenet.config.validate import choices, kind, leaves
-from googlenet.data.crops import center_crop, default_resize, make_views, paper_144_crops, ten_crop
+from googlenet.data.crops import center_crop, default_resize, flip_crop, make_views, paper_144_crops, ten_crop
 from googlenet.data.decode import ImageDecodeError, open_image
 from googlenet.errors import InputSizeError, UserError
 from googlenet.registry import list_models
@@ -591,7 +591,7 @@ def bad_crop_calls(draw: st.DrawFn) -> tuple[str, torch.Tensor, Any, Any]:
 
 
 @fuzz(150)
-@given(call=bad_crop_calls(), scheme=st.sampled_from([1, 10, 144]))
+@given(call=bad_crop_calls(), scheme=st.sampled_from([1, 2, 10, 144]))
 @example(call=("empty", torch.zeros(3, 0, 5), 8, None), scheme=1)
 @example(call=("empty", torch.zeros(0, 10, 10), 8, None), scheme=10)
 @example(call=("size", torch.zeros(3, 10, 10), 0, None), scheme=144)
@@ -601,7 +601,7 @@ def test_crops_refuse_too_small(call: tuple[str, torch.Tensor, Any, Any], scheme
     kind, img, size, resize = call
     if scheme == 144 and kind == "resize":
         return  # 144 crops take no resize
-    fn = {1: center_crop, 10: ten_crop}.get(scheme)
+    fn = {1: center_crop, 2: flip_crop, 10: ten_crop}.get(scheme)
     with pytest.raises(UserError) as info:
         if fn is None:
             paper_144_crops(img, size)
@@ -614,13 +614,13 @@ def test_crops_refuse_too_small(call: tuple[str, torch.Tensor, Any, Any], scheme
 
 @fuzz(50)
 @given(
-    crops=st.one_of(st.integers(-5, 200), st.sampled_from([1, 10, 144])),
+    crops=st.one_of(st.integers(-5, 200), st.sampled_from([1, 2, 10, 144])),
     size=st.integers(-3, 16),
     resize=st.one_of(st.none(), st.integers(-3, 20)),
 )
 def test_make_views_any_arguments(crops: int, size: int, resize: int | None) -> None:
     img = torch.zeros(3, 9, 13, dtype=torch.uint8)
-    valid = crops in (1, 10, 144) and size >= 1 and (resize is None or crops == 144 or resize >= size)
+    valid = crops in (1, 2, 10, 144) and size >= 1 and (resize is None or crops == 144 or resize >= size)
     fn = attempt(make_views, crops, size, resize)
     assert isinstance(fn, UserError) != valid  # refused at once, not on the first image
     if valid:

@@ -39,7 +39,8 @@ def add_model_options(p: argparse.ArgumentParser, several_crops: bool = True) ->
         choices=CROP_SCHEMES,
         default=None if several_crops else 1,
         metavar="N",
-        help="views per image: 1 (resize + centre crop), 10 (corners + centre, mirrored), 144 (the paper's scheme)"
+        help="views per image: 1 (resize + centre crop), 2 (the centre crop and its mirror), 10 (corners + centre, "
+        "mirrored), 144 (the paper's scheme)"
         + ("; several values evaluate each (default: 1)" if several_crops else " (default: 1)"),
     )
     p.add_argument(

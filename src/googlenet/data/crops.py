@@ -1,4 +1,5 @@
-"""Test-time crops: one centre crop, the classic 10 crops, and the paper's 144 crops (Section 7).
+"""Test-time crops: one centre crop, the centre crop and its mirror (flip test-time augmentation), the classic 10
+crops, and the paper's 144 crops (Section 7).
 
 Every function takes one CHW image tensor (uint8 or float) and returns a ``(V, C, size, size)`` stack of
 views. Resizing is torchvision's (bilinear, antialiased); a resize to the size an image already has is
@@ -29,7 +30,7 @@ from ..errors import InputSizeError, UserError
 
 REFERENCE_CROP = 224
 PAPER_SCALES = (256, 288, 320, 352)  # shorter sides for a 224 crop (Section 7)
-CROP_SCHEMES = (1, 10, 144)
+CROP_SCHEMES = (1, 2, 10, 144)
 
 
 def scaled(length: int, crop_size: int) -> int:
@@ -105,6 +106,16 @@ def center_crop(img: Tensor, size: int, resize: int | None = None) -> Tensor:
     return F.center_crop(resize_shorter(img, resize), [size, size]).unsqueeze(0)
 
 
+def flip_crop(img: Tensor, size: int, resize: int | None = None) -> Tensor:
+    """Two views: :func:`center_crop` and its left-right mirror (test-time flip).
+
+    Returns:
+        ``(2, C, size, size)``: the centre crop, then its mirror.
+    """
+    centre = center_crop(img, size, resize)
+    return torch.cat([centre, F.horizontal_flip(centre)])
+
+
 def ten_crop(img: Tensor, size: int, resize: int | None = None) -> Tensor:
     """The 10 crops of Krizhevsky et al.: 4 corners + centre and their mirrors, after a shorter-side resize.
 
@@ -165,7 +176,8 @@ def paper_144_crops(img: Tensor, crop_size: int = REFERENCE_CROP, distinct: bool
 
 
 def make_views(crops: int, size: int, resize: int | None = None) -> Callable[[Tensor], Tensor]:
-    """The (picklable) view function for a crop count: 1 (:func:`center_crop`), 10 (:func:`ten_crop`) or 144.
+    """The (picklable) view function for a crop count: 1 (:func:`center_crop`), 2 (:func:`flip_crop`), 10
+    (:func:`ten_crop`) or 144.
 
     144 uses :func:`paper_144_crops` with ``distinct=True``: the same softmax mean at a third of the cost on
     square images.
@@ -175,6 +187,8 @@ def make_views(crops: int, size: int, resize: int | None = None) -> Callable[[Te
     size, resize = _check_sizes(size, None if crops == 144 else resize)  # 144 crops have their own scales
     if crops == 1:
         return partial(center_crop, size=size, resize=resize)
+    if crops == 2:
+        return partial(flip_crop, size=size, resize=resize)
     if crops == 10:
         return partial(ten_crop, size=size, resize=resize)
     return partial(paper_144_crops, crop_size=size, distinct=True)
