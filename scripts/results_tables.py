@@ -48,7 +48,7 @@ def record(run: Path, command: str, study: str | None = None, note: str | None =
     _, contract, meta = load_checkpoint(run / "best.safetensors")
     with open(run / "metrics.csv") as f:
         rows = list(csv.DictReader(f))
-    best = max(rows, key=lambda r: float(r["val_acc"]))
+    best = max((r for r in rows if r["val_acc"]), key=lambda r: float(r["val_acc"]))  # evaluated epochs
     config = {k: saved_field(meta.get("config"), path) for k, path in SAVED.items()}  # grouped or flat (older runs)
     macs, params = _counts(contract.model, contract.input_size, contract.num_classes, dict(contract.model_kwargs))
     seconds = sum(float(r["epoch_s"]) for r in rows)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+
 import pytest
 import torch
 from torch import nn
@@ -274,3 +276,26 @@ def test_the_epochs_end_is_timed_apart_from_its_training(synthetic_root, tmp_pat
     total = time.perf_counter() - start
     assert row["eval_s"] >= 1.0 and row["epoch_s"] < total - 1.0
     assert row["epoch_s"] + row["eval_s"] <= total + 0.1
+
+
+def test_eval_every_skips_the_val_pass_but_never_the_last_epoch(synthetic_root, tmp_path, capsys) -> None:
+    from googlenet.train.loop import train
+    from googlenet.weights import read_checkpoint
+
+    cfg = TrainConfig(
+        data={"dataset": str(synthetic_root), "input_size": 16, "batch_size": 8, "workers": 0, "augment": "cifar"},
+        model={"name": "googlenet_small", "kwargs": {"width": 0.125, "batch_norm": True}},
+        schedule={"epochs": 3, "eval_every": 2},
+        checkpoint={"out": str(tmp_path)},
+        log={"progress": False},
+        optim={"precise_bn_batches": 1},
+    )
+    summary = train(cfg)
+    with open(tmp_path / "metrics.csv") as f:
+        rows = list(csv.DictReader(f))
+    assert [r["epoch"] for r in rows] == ["1", "2", "3"]
+    assert [bool(r["val_acc"]) for r in rows] == [False, True, True]  # epoch 2 (every 2nd) and 3 (the last)
+    lines = [line for line in capsys.readouterr().out.splitlines() if line.startswith("epoch ")]
+    assert "| not evaluated |" in lines[0] and "val loss" in lines[1] and "val loss" in lines[2], lines
+    assert summary["final"]["epoch"] == 3 and "val_acc" in summary["final"]
+    assert read_checkpoint(tmp_path / "best.safetensors")[1]["epoch"] in (2, 3)

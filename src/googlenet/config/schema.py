@@ -131,6 +131,9 @@ class ScheduleConfig(Group):
     max_steps: Int | None = Field(
         None, ge=1, description="stop after this many optimiser steps (the schedule then spans max_steps)"
     )
+    eval_every: Int = Field(
+        1, ge=1, description="evaluate (precise BN, the val pass) after every N-th epoch and after the last one"
+    )
     warmup_epochs: Float = Field(0.0, ge=0, description="linear warmup (constant, paper, poly, cosine, flat_cosine)")
     step_gamma: Float = Field(0.96, gt=0, description="paper: lr x step_gamma every step_epochs epochs")
     step_epochs: Float = Field(8.0, gt=0, description="paper: epochs between the rate's steps")

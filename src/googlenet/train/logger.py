@@ -65,10 +65,13 @@ class RunLogger:
 
 
 def epoch_line(row: dict[str, Any], epochs: int) -> str:
-    """``epoch 2/10: train loss ... acc ...% | val loss ... acc ...% [ema ...%] | N img/s, S s``."""
+    """``epoch 2/10: train loss ... acc ...% | val loss ... acc ...% [ema ...%] | N img/s, S s`` (``| not
+    evaluated`` for an epoch that ``schedule.eval_every`` skips)."""
     ema = f" ema {100 * row['ema_val_acc']:.2f}%" if "ema_val_acc" in row else ""
+    val = "not evaluated"
+    if "val_acc" in row:
+        val = f"val loss {row['val_loss']:.4f} acc {100 * row['val_acc']:.2f}%{ema}"
     return (
         f"epoch {row['epoch']}/{epochs}: train loss {row['train_loss']:.4f} acc "
-        f"{100 * row['train_acc']:.2f}% | val loss {row['val_loss']:.4f} acc {100 * row['val_acc']:.2f}%"
-        f"{ema} | {row['img_per_s']} img/s, {row['epoch_s']} s"
+        f"{100 * row['train_acc']:.2f}% | {val} | {row['img_per_s']} img/s, {row['epoch_s']} s"
     )

@@ -156,12 +156,20 @@ class Trainer:
             if parts.ema is not None and not parts.frozen_norms:
                 precise_bn(parts.ema.module, inputs())
 
+    def evaluates(self) -> bool:
+        """Whether this epoch's end evaluates: each ``schedule.eval_every``-th epoch, the last, a ``max_steps`` stop."""
+        p, schedule = self.progress, self.cfg.schedule
+        last = p.epoch + 1 >= schedule.epochs or p.global_step >= self.data.total_steps
+        return last or (p.epoch + 1) % schedule.eval_every == 0
+
     def end_epoch(self) -> dict[str, Any]:
-        """Evaluate (raw and EMA), record the epoch, write checkpoints, the logger's records and resume state."""
+        """Evaluate (raw and EMA) when :meth:`evaluates`, record the epoch, write checkpoints, the logger's records
+        and resume state."""
         p, s, parts = self.progress, self.progress.sums, self.parts
         seconds = s.get("seconds", 0.0)  # training time of the epoch, across resumes
         t_end = time.perf_counter()  # eval_s: what the epoch's end costs on top (precise BN, evaluation)
-        if self.cfg.optim.precise_bn_batches:
+        evaluate = self.evaluates()
+        if evaluate and self.cfg.optim.precise_bn_batches:
             self.recompute_bn()
         distributed.average_buffers(parts.module)
         if parts.ema is not None:
@@ -182,8 +190,9 @@ class Trainer:
             "amp": self.amp,  # the precision it computed in (precision.amp=auto's choice)
         }
         strict, loader = self.cfg.data.strict_data, self.data.val_loader
-        row.update(self.task.validate(parts.module, loader, self.device, self.autocast, self.dist, strict))
-        if parts.ema is not None:
+        if evaluate:
+            row.update(self.task.validate(parts.module, loader, self.device, self.autocast, self.dist, strict))
+        if evaluate and parts.ema is not None:
             ema = self.task.validate(parts.ema, loader, self.device, self.autocast, self.dist, strict, report=False)
             row["ema_val_acc"] = ema["val_acc"]
         row["eval_s"] = round(time.perf_counter() - t_end, 1)
