@@ -26,6 +26,7 @@ TINY = [
     "optim.lr=0.05",
     "schedule.name=cosine",
     "schedule.warmup_epochs=0.5",
+    "schedule.eval_every=1",  # every epoch evaluated, whatever the recipe's own setting (cifar10: once, at the end)
     "precision.threads=1",
     "precision.amp=none",  # fp32 on every CI machine; precision.amp=auto (bf16 where the CPU has it) is tested apart
     "log.progress=false",
