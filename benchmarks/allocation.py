@@ -18,7 +18,7 @@ from collections.abc import Callable
 
 import torch
 
-from googlenet.cli._common import positive_int
+from googlenet.cli.argtypes import positive_int
 
 
 def measure(fn: Callable[[], object], repeats: int) -> tuple[float, float]:

@@ -20,7 +20,7 @@ import time
 import torch
 from safetensors.torch import load_file
 
-from googlenet.cli._common import positive_int
+from googlenet.cli.argtypes import positive_int
 from googlenet.config import TrainConfig, load_recipe, merge, parse_overrides
 from googlenet.data.loader import ResumableSampler, build_loader
 from googlenet.device import cpu_model

@@ -22,7 +22,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from googlenet import create_model
-from googlenet.cli._common import positive_int
+from googlenet.cli.argtypes import positive_int
 from googlenet.runtime.fuse import fold_batch_norm
 from googlenet.runtime.lrn import register_legacy_symbolic, use_conv_lrn, use_onnx_lrn
 from googlenet.runtime.onnx import session_options

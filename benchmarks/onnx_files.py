@@ -15,7 +15,7 @@ import time
 
 import numpy as np
 
-from googlenet.cli._common import positive_int
+from googlenet.cli.argtypes import positive_int
 from googlenet.weights import open_model
 
 

@@ -20,7 +20,7 @@ import time
 import numpy as np
 import torch
 
-from googlenet.cli._common import positive_int
+from googlenet.cli.argtypes import positive_int
 from googlenet.factory import create_model, default_contract
 from googlenet.runtime import openvino_engine
 from googlenet.runtime.cpu import cpu_info

@@ -38,7 +38,7 @@ import httpx2 as httpx
 from PIL import Image, ImageDraw
 
 from googlenet import weights
-from googlenet.cli._common import non_negative_float, non_negative_int, positive_float, positive_int
+from googlenet.cli.argtypes import non_negative_float, non_negative_int, positive_float, positive_int
 from googlenet.device import cpu_model
 from googlenet.factory import create_model, default_contract
 

@@ -38,7 +38,7 @@ import torchvision
 from torch import nn
 
 from googlenet import __version__
-from googlenet.cli._common import non_negative_int, positive_int
+from googlenet.cli.argtypes import non_negative_int, positive_int
 from googlenet.config import TrainConfig, load_recipe, merge, parse_overrides
 from googlenet.config.validate import leaves
 from googlenet.data.datasets import STATS

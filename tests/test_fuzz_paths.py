@@ -23,16 +23,8 @@ from hypothesis import strategies as st
 from PIL import Image
 
 from googlenet.cli import main
-from googlenet.cli._common import (
-    PLOT_SUFFIXES,
-    check_contract_size,
-    non_negative_float,
-    non_negative_int,
-    output_file,
-    plot_file,
-    positive_float,
-    positive_int,
-)
+from googlenet.cli._common import PLOT_SUFFIXES, check_contract_size, output_file, plot_file
+from googlenet.cli.argtypes import non_negative_float, non_negative_int, positive_float, positive_int
 from googlenet.errors import InputSizeError
 from googlenet.factory import create_model, default_contract
 from googlenet.weights import save as save_weights

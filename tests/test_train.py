@@ -346,6 +346,22 @@ def test_curves_without_steps_and_long_step_logs_binned(tmp_path: Path) -> None:
     assert len(xs) == 100 and (xs[0], ys[0]) == (0.55, 5.5) and (xs[-1], ys[-1]) == (99.55, 995.5)  # bin means
 
 
+def test_curves_join_the_epochs_evaluated_when_eval_every_skips_some(tmp_path: Path) -> None:
+    """``schedule.eval_every=2``: epochs 1 and 3 carry no val figures (absent, blank after a CSV resume, NaN); the
+    val line must run through epochs 2 and 4 as one line, not as lone dots between gaps."""
+    history = [
+        {"epoch": 1, "train_loss": 2.0, "train_acc": 0.2},
+        {"epoch": 2, "train_loss": 1.5, "train_acc": 0.4, "val_loss": 1.7, "val_acc": 0.35},
+        {"epoch": 3, "train_loss": 1.2, "train_acc": 0.5, "val_loss": "", "val_acc": float("nan")},
+        {"epoch": 4, "train_loss": 1.0, "train_acc": 0.6, "val_loss": 1.1, "val_acc": 0.55},
+    ]
+    fig = plot_curves(tmp_path / "c.png", history)
+    (_, val_loss), (train_acc, val_acc) = fig.axes[0].lines, fig.axes[1].lines
+    assert list(val_loss.get_xdata()) == [2, 4] and list(val_loss.get_ydata()) == [1.7, 1.1]
+    assert list(val_acc.get_xdata()) == [2, 4] and list(val_acc.get_ydata()) == pytest.approx([35.0, 55.0])
+    assert list(train_acc.get_xdata()) == [1, 2, 3, 4]
+
+
 def test_run_logger_writes_records_and_resumes_them(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     cfg = TrainConfig(model={"name": "googlenet_small"}, data={"dataset": "cifar10"}, schedule={"epochs": 2})
     row = {**HISTORY[0], "step": 2, "lr": 0.1, "val_top5": 0.9, "val_count": 8, "img_per_s": 10.0, "epoch_s": 1.6,

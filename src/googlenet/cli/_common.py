@@ -24,47 +24,6 @@ def parse_model_args(items: list[str] | None) -> dict[str, Any]:
     return parse_pairs(items)
 
 
-def _int_at_least(text: str, low: int, what: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
-    if value < low:
-        raise argparse.ArgumentTypeError(f"expected {what} integer, got {value}")
-    return value
-
-
-def positive_int(text: str) -> int:
-    """argparse type: an integer >= 1 (a clear usage error otherwise, not a failure deep inside torch)."""
-    return _int_at_least(text, 1, "a positive")
-
-
-def non_negative_int(text: str) -> int:
-    """argparse type: an integer >= 0."""
-    return _int_at_least(text, 0, "a non-negative")
-
-
-def _finite_at_least(text: str, low: float, strict: bool) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-    if not math.isfinite(value) or value < low or (strict and value == low):
-        bound = f"{'>' if strict else '>='} {low:g}"
-        raise argparse.ArgumentTypeError(f"expected a finite number {bound}, got {text.strip()!r}")
-    return value
-
-
-def positive_float(text: str) -> float:
-    """argparse type: a finite number > 0."""
-    return _finite_at_least(text, 0.0, strict=True)
-
-
-def non_negative_float(text: str) -> float:
-    """argparse type: a finite number >= 0."""
-    return _finite_at_least(text, 0.0, strict=False)
-
-
 def writable_parent(path: Path) -> None:
     """Refuse ``path`` when its folder cannot be made or written: a file on the way, no permission.
 

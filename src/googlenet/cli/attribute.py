@@ -16,7 +16,8 @@ from ..inside.layers import resolve
 from ..inside.objectives import channels
 from ..inside.visualize import visualize
 from ..preprocess import preprocess
-from ._common import non_negative_int, output_file, positive_int, print_json, stdout_to_stderr
+from ._common import output_file, print_json, stdout_to_stderr
+from .argtypes import non_negative_int, positive_int
 from .visualize import add_source_args, model_and_layer
 
 

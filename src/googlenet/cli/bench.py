@@ -11,15 +11,8 @@ from ..deploy.opprofile import format_profile, op_profile
 from ..errors import UserError
 from ..factory import create_model
 from ..weights import ModelFile, model_format, open_model
-from ._common import (
-    add_model_args,
-    check_contract_size,
-    non_negative_int,
-    parse_model_args,
-    positive_int,
-    print_json,
-    stdout_to_stderr,
-)
+from ._common import add_model_args, check_contract_size, parse_model_args, print_json, stdout_to_stderr
+from .argtypes import non_negative_int, positive_int
 
 
 def _ints(text: str) -> list[int]:

@@ -11,7 +11,8 @@ from ..analysis.compare import ModelStats, chart_points, compare_models
 from ..analysis.plot import family_chart
 from ..errors import UserError
 from ..factory import list_models, model_info
-from ._common import human, non_negative_int, plot_file, positive_int, print_json, stdout_to_stderr
+from ._common import human, plot_file, print_json, stdout_to_stderr
+from .argtypes import non_negative_int, positive_int
 
 
 def register(sub: argparse._SubParsersAction) -> None:

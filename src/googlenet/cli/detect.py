@@ -28,7 +28,8 @@ from ..fileio import atomic_write
 from ..registry import list_models
 from ..train import rundir
 from ..train.state import load_state
-from ._common import non_negative_float, output_file_or_stdout, positive_int, print_json, stdout_to_stderr
+from ._common import output_file_or_stdout, print_json, stdout_to_stderr
+from .argtypes import non_negative_float, positive_int
 
 CHECKPOINT_HELP = "detector checkpoint(s) or run folder(s); several are ensembled (weighted boxes fusion)"
 RESIZE_HELP = "test scale: the shorter side a Faster R-CNN resizes images to (default: its last training min_size)"

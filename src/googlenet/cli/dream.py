@@ -10,7 +10,8 @@ from typing import Any
 from ..errors import UserError
 from ..inside.dream import dream
 from ..inside.images import load_photo, save_png, to_pil
-from ._common import non_negative_int, output_file, positive_float, positive_int, print_json, stdout_to_stderr
+from ._common import output_file, print_json, stdout_to_stderr
+from .argtypes import non_negative_int, positive_float, positive_int
 from .visualize import add_source_args, model_and_layer
 
 

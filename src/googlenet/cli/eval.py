@@ -19,15 +19,8 @@ from ..fileio import atomic_write
 from ..runtime.backends import available_backends
 from ..runtime.images import idx_images
 from . import detect as detect_cli
-from ._common import (
-    check_contract_size,
-    non_negative_int,
-    output_file,
-    output_file_or_stdout,
-    positive_int,
-    print_json,
-    stdout_to_stderr,
-)
+from ._common import check_contract_size, output_file, output_file_or_stdout, print_json, stdout_to_stderr
+from .argtypes import non_negative_int, positive_int
 
 
 def add_model_options(p: argparse.ArgumentParser, several_crops: bool = True) -> None:

@@ -9,7 +9,8 @@ from tabulate import tabulate
 
 from ..analysis.explain import StackVsSingle, stacked_vs_single
 from ..errors import UserError
-from ._common import human, positive_int, print_json
+from ._common import human, print_json
+from .argtypes import positive_int
 
 TOPICS = ("receptive-field",)
 

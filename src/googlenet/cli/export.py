@@ -13,14 +13,8 @@ from ..errors import UserError
 from ..hub import save_pretrained
 from ..runtime.images import image_root, sample_batch
 from ..weights.openvino_file import import_openvino, weights_path
-from ._common import (
-    add_model_args,
-    check_contract_size,
-    non_negative_float,
-    output_file,
-    parse_model_args,
-    positive_int,
-)
+from ._common import add_model_args, check_contract_size, output_file, parse_model_args
+from .argtypes import non_negative_float, positive_int
 
 
 def register(sub: argparse._SubParsersAction) -> None:

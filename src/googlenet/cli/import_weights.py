@@ -14,7 +14,8 @@ from ..contract import ModelContract
 from ..errors import UserError
 from ..weights import convert, resolve
 from ..weights.caffe import NETWORKS
-from ._common import add_model_args, output_file, parse_model_args, positive_int
+from ._common import add_model_args, output_file, parse_model_args
+from .argtypes import positive_int
 
 
 def register(sub: argparse._SubParsersAction) -> None:

@@ -10,7 +10,8 @@ from ..errors import UserError
 from ..eval.members import class_names_of, load_members
 from ..eval.predict import as_dict, cam_folder, cam_model, expand_inputs, predict, save_cams
 from . import detect as detect_cli
-from ._common import check_contract_size, non_negative_float, positive_int, print_json, stdout_to_stderr
+from ._common import check_contract_size, print_json, stdout_to_stderr
+from .argtypes import non_negative_float, positive_int
 from .eval import add_model_options
 
 

@@ -10,7 +10,7 @@ from ..detect.serving import open_service
 from ..runtime.backends import available_backends
 from ..serve.server import serve
 from ..serve.service import MiB, ServeOptions
-from ._common import non_negative_float, non_negative_int, positive_float, positive_int
+from .argtypes import non_negative_float, non_negative_int, positive_float, positive_int
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

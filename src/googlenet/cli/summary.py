@@ -25,7 +25,8 @@ from ..analysis.tables import (
 )
 from ..factory import model_info
 from ..probe import check_input_size, meta_model
-from ._common import add_model_args, non_negative_int, parse_model_args, positive_int, print_json
+from ._common import add_model_args, parse_model_args, print_json
+from .argtypes import non_negative_int, positive_int
 
 
 def register(sub: argparse._SubParsersAction) -> None:

@@ -28,7 +28,7 @@ from ..train.loop import train
 from ..train.speed import loader_speed
 from ..train.state import load_state
 from . import detect as detect_cli
-from ._common import positive_int
+from .argtypes import positive_int
 
 # fields a resumed run may change: where things are and how it runs, not what it computes (epochs extends it)
 RESUME_SAFE = frozenset(

@@ -18,17 +18,8 @@ from ..inside.layers import Layer, resolve
 from ..inside.load import from_checkpoint, from_registry
 from ..inside.objectives import Objective, channel, channels, direction, layer_norm, neuron
 from ..inside.visualize import visualize
-from ._common import (
-    add_model_args,
-    non_negative_float,
-    non_negative_int,
-    output_file,
-    parse_model_args,
-    positive_float,
-    positive_int,
-    print_json,
-    stdout_to_stderr,
-)
+from ._common import add_model_args, output_file, parse_model_args, print_json, stdout_to_stderr
+from .argtypes import non_negative_float, non_negative_int, positive_float, positive_int
 
 
 def add_source_args(p: argparse.ArgumentParser) -> None:

@@ -30,9 +30,12 @@ def step_curve(
     return xs, ys
 
 
-def _column(history: list[dict[str, Any]], key: str, scale: float = 1.0) -> list[float]:
-    """``key`` of every epoch row (NaN where absent or blank, as after a resume from CSV)."""
-    return [scale * r[key] if isinstance(r.get(key), (int, float)) else math.nan for r in history]
+def _series(history: list[dict[str, Any]], key: str, scale: float = 1.0) -> tuple[list[int], list[float]]:
+    """``(epochs, values)`` of the rows that carry ``key``: a row where it is absent, blank (after a resume from
+    CSV) or NaN (an epoch ``schedule.eval_every`` skipped) is left out, so the line joins the epochs measured
+    instead of breaking into lone dots."""
+    rows = [r for r in history if isinstance(r.get(key), (int, float)) and math.isfinite(r[key])]
+    return [r["epoch"] for r in rows], [scale * r[key] for r in rows]
 
 
 def curves_figure(
@@ -56,17 +59,16 @@ def curves_figure(
 
     fig = Figure(figsize=(10, 4))
     ax1, ax2 = fig.subplots(1, 2)
-    epochs = [r["epoch"] for r in history]
     if steps:
         xs, ys = step_curve(steps, steps_per_epoch)
         ax1.plot(xs, ys, "-", color="C0", alpha=0.35, lw=0.8, label="train, per step")
-    ax1.plot(epochs, _column(history, "train_loss"), "o-", color="C0", label="train (+ aux losses)")
-    ax1.plot(epochs, _column(history, "val_loss"), "o-", color="C1", label="val")
+    ax1.plot(*_series(history, "train_loss"), "o-", color="C0", label="train (+ aux losses)")
+    ax1.plot(*_series(history, "val_loss"), "o-", color="C1", label="val")
     ax1.set(xlabel="epoch", ylabel="loss", title="loss")
-    ax2.plot(epochs, _column(history, "train_acc", 100), "o-", label="train")
-    ax2.plot(epochs, _column(history, "val_acc", 100), "o-", label="val")
+    ax2.plot(*_series(history, "train_acc", 100), "o-", label="train")
+    ax2.plot(*_series(history, "val_acc", 100), "o-", label="val")
     if any(isinstance(r.get("ema_val_acc"), (int, float)) for r in history):
-        ax2.plot(epochs, _column(history, "ema_val_acc", 100), "o--", label="val (EMA)")
+        ax2.plot(*_series(history, "ema_val_acc", 100), "o--", label="val (EMA)")
     ax2.set(xlabel="epoch", ylabel="top-1 accuracy (%)", title="accuracy")
     for ax in (ax1, ax2):
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # whole epochs, however short the run
