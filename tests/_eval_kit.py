@@ -18,12 +18,21 @@ STD = [0.229, 0.224, 0.225]
 
 
 def make_checkpoint(
-    path: Path, seed: int = 0, width: float = 0.125, input_size: int = 32, legacy: bool = False, **kw
+    path: Path,
+    seed: int = 0,
+    width: float = 0.125,
+    input_size: int = 32,
+    legacy: bool = False,
+    fc_scale: float = 1.0,
+    **kw,
 ) -> Path:
     """A random-weight 10-class GoogLeNet evaluated at crop fraction 0.875 (256/224), saved with its contract, or
-    with ``legacy`` in the flat metadata training wrote before the contract (crop fraction in its config)."""
+    with ``legacy`` in the flat metadata training wrote before the contract (crop fraction in its config);
+    ``fc_scale`` multiplies the classifier's weights, so the softmax is far from uniform."""
     torch.manual_seed(seed)
     model = create_model("googlenet", num_classes=10, width=width, **kw)
+    with torch.no_grad():
+        model.fc.weight.mul_(fc_scale)
     kwargs = {"width": width, **kw}
     if legacy:
         meta = {

@@ -138,6 +138,45 @@ def two_checkpoints(tmp_path_factory) -> list[Path]:
     ]
 
 
+@pytest.fixture(scope="module")
+def generated_val(tmp_path_factory) -> tuple[Path, list[Path], list[int]]:
+    """``tiny_val`` made here, for a clone without ``../shared``: one noise JPEG per class, each of its own size
+    and aspect (so the resize and centre crop matter, and no image is its own mirror), plus a truncated one."""
+    from PIL import Image
+
+    root = tmp_path_factory.mktemp("generated") / "val"
+    g = torch.Generator().manual_seed(7)
+    files, targets = [], []
+    for t, wnid in enumerate(IMAGENETTE):
+        h, w = 96 + 8 * t, 150 - 5 * t
+        ramp = torch.linspace(0, 1, w).expand(h, w)  # bright on the right: the mirror sees a different image
+        colour = torch.rand(3, generator=g)
+        noise = torch.rand(h, w, 3, generator=g) * 0.3
+        pixels = ((ramp[..., None] * colour + noise).clamp(0, 1) * 255).to(torch.uint8).numpy()
+        (root / wnid).mkdir(parents=True)
+        files.append(root / wnid / f"img{t}.jpg")
+        Image.fromarray(pixels).save(files[-1], quality=90)
+        targets.append(t)
+    (root / IMAGENETTE[0] / "zz_truncated.jpg").write_bytes(files[1].read_bytes()[:500])
+    return root, files, targets
+
+
+def test_centre_and_flip_passes_match_independent_pipeline_on_generated_images(generated_val, tmp_path) -> None:
+    """The eval pass with one view and with ``--crops 2`` (the crop and its mirror) against torchvision v2 and a
+    float64 model, on images the test makes: runs in a fresh clone, beside the real-data ensemble test below."""
+    root, files, targets = generated_val
+    checkpoint = make_checkpoint(tmp_path / "sharp.safetensors", seed=3, fc_scale=10.0)
+    member = load_members([checkpoint])[0]
+    opts = EvalOptions(progress=False)
+    single = run_pass(member, root, 1, opts)
+    assert single.targets.tolist() == targets and len(single.skipped) == 1 and "truncated" in single.skipped[0][1]
+    ref = reference_probs(checkpoint, files).float()
+    torch.testing.assert_close(single.probs, ref, rtol=0, atol=2e-4)
+    flip_ref = reference_probs(checkpoint, files, flip=True).float()
+    assert (flip_ref - ref).abs().max() > 25 * 2e-4  # the mirror changes the answer beyond the tolerance below
+    torch.testing.assert_close(run_pass(member, root, 2, opts).probs, flip_ref, rtol=0, atol=2e-4)
+
+
 def test_ensemble_matches_independent_pipeline(tiny_val, two_checkpoints) -> None:
     root, files, targets = tiny_val
     members = load_members(two_checkpoints)
