@@ -88,6 +88,8 @@ def main() -> None:
     compiled, profiled = {}, {}
     for rewrite in (False, True):
         ov_model = openvino_engine.convert(model, contract, rewrite=rewrite)
+        # a second conversion on purpose: nncf.quantize edits the graph it is given in place (its
+        # remove_friendly_name_duplicates renames nodes and marks rt_info), so the float graph stays untouched
         quantized = openvino_engine.quantize(openvino_engine.convert(model, contract, rewrite=rewrite), calibration)
         for kind, graph in (("float", ov_model), ("int8", quantized)):
             compiled[kind, rewrite] = openvino_engine.compile_model(graph, args.threads)
