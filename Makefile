@@ -17,7 +17,7 @@ $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PIP) --upgrade pip
 	$(PIP) $(TORCH_PINS) || $(PIP) "torch>=2.4" "torchvision>=0.19"
-	$(PIP) -e ".[dev,deploy,serve,openvino,hub,detect]"
+	$(PIP) -e ".[dev,deploy,serve,openvino,hub,detect,optim]"
 	touch $(STAMP)
 
 # Fashion-MNIST: Debian's dataset-fashion-mnist package when apt is there, else torchvision downloads it.

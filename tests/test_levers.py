@@ -36,11 +36,46 @@ def test_adamw_first_step_is_sign_of_gradient_after_decoupled_decay() -> None:
     torch.testing.assert_close(p.detach(), want, rtol=0, atol=1e-12)
 
 
+def test_lion_first_step_is_lr_times_sign_after_decoupled_decay() -> None:
+    p = nn.Parameter(torch.tensor([1.0, -2.0, 3.0], dtype=torch.float64))
+    opt = build_optimizer([{"params": [p], "weight_decay": 0.5}], TrainConfig(optim={"name": "lion", "lr": 1e-3}))
+    p.grad = torch.tensor([0.5, -4.0, 1e-3], dtype=torch.float64)
+    opt.step()
+    # Lion (Chen et al. 2023, Alg. 2): c = b1 m + (1 - b1) g with m = 0, so the step is lr * sign(g); decay first
+    want = torch.tensor([1.0, -2.0, 3.0], dtype=torch.float64) * (1 - 1e-3 * 0.5) - 1e-3 * torch.tensor([1, -1, 1])
+    torch.testing.assert_close(p.detach(), want, rtol=0, atol=1e-9)  # timm rounds lr * decay in float32
+
+
+def test_lamb_first_step_scales_by_the_trust_ratio_where_decay_applies() -> None:
+    w0, b0 = torch.tensor([1.0, -2.0, 3.0], dtype=torch.float64), torch.tensor([0.5, 0.25], dtype=torch.float64)
+    w, b = nn.Parameter(w0.clone()), nn.Parameter(b0.clone())
+    groups = [{"params": [w], "weight_decay": 0.1}, {"params": [b], "weight_decay": 0.0}]
+    opt = build_optimizer(groups, TrainConfig(optim={"name": "lamb", "lr": 0.01, "momentum": 0.9}))
+    gw, gb = torch.tensor([0.5, -4.0, 1e-3], dtype=torch.float64), torch.tensor([2.0, -1e-4], dtype=torch.float64)
+    w.grad, b.grad = gw.clone(), gb.clone()
+    opt.step()
+    # LAMB (You et al. 2020): Adam's bias-corrected first step g / (|g| + eps) plus wd * w, times ||w|| / ||update||
+    # on decayed weights; undecayed ones (biases, norms) take the plain step. No clipping of the gradients first
+    # (the 1e-3 and 1e-4 entries would show it through eps): optim.grad_clip does that.
+    update = gw / (gw.abs() + 1e-6) + 0.1 * w0
+    torch.testing.assert_close(w.detach(), w0 - 0.01 * w0.norm() / update.norm() * update, rtol=0, atol=1e-12)
+    torch.testing.assert_close(b.detach(), b0 - 0.01 * gb / (gb.abs() + 1e-6), rtol=0, atol=1e-12)
+
+
 def test_sgd_is_the_default_and_an_unknown_optimizer_is_refused() -> None:
     p = nn.Parameter(torch.zeros(2))
     assert isinstance(build_optimizer([{"params": [p]}], TrainConfig()), torch.optim.SGD)
-    with pytest.raises(ConfigError, match=r"'optim.name' must be one of sgd, adamw, got 'lamb'"):
-        TrainConfig.from_dict({"optim": {"name": "lamb"}})
+    with pytest.raises(ConfigError, match=r"'optim.name' must be one of sgd, adamw, lamb, lion, got 'adam'"):
+        TrainConfig.from_dict({"optim": {"name": "adam"}})
+
+
+def test_timm_optimisers_without_timm_are_one_line(monkeypatch) -> None:
+    import sys
+
+    monkeypatch.setitem(sys.modules, "timm.optim", None)  # as if timm were not installed
+    p = nn.Parameter(torch.zeros(2))
+    with pytest.raises(ConfigError, match=r"optim.name=lion is timm's optimiser: pip install 'googlenet\[optim\]'"):
+        build_optimizer([{"params": [p]}], TrainConfig(optim={"name": "lion"}))
 
 
 def test_mixup_mixes_images_and_labels_with_the_same_weight() -> None:
@@ -231,7 +266,7 @@ def test_bad_lever_values_are_one_line_errors_before_training(synthetic_root, tm
 
     run = [*TINY, f"data.dataset={synthetic_root}", "schedule.epochs=2", "data.workers=0"]
     cases = {
-        "optim.name=lamb": "'optim.name' must be one of sgd, adamw",
+        "optim.name=adam": "'optim.name' must be one of sgd, adamw, lamb, lion",
         "data.auto_augment=autoaugment": "'data.auto_augment' must be one of none, randaugment, trivialaugment",
         "model.zero_init_bn=true": "no identity path",
         "data.progressive_min_size=2": "data.progressive_min_size=2",
@@ -241,9 +276,9 @@ def test_bad_lever_values_are_one_line_errors_before_training(synthetic_root, tm
         r = run_cli("train", "--recipe", "cifar10", "--out", str(tmp_path / "run"), *run, override)
         assert r.returncode != 0 and message in r.stderr and "Traceback" not in r.stderr, (override, r.stderr)
         assert not (tmp_path / "run" / "steps.csv").exists()
-    r = run_cli("train", "--recipe", "cifar10", "--out", str(tmp_path / "p"), "optim.name=lamb", "--print-config")
+    r = run_cli("train", "--recipe", "cifar10", "--out", str(tmp_path / "p"), "optim.name=adam", "--print-config")
     assert r.returncode == 2 and "'optim.name'" in r.stderr and r.stdout == ""
-    r = run_cli("train", "--recipe", "cifar10", "--out", str(tmp_path / "p"), "optim.name=adamw", "optim.nesterov=true",
+    r = run_cli("train", "--recipe", "cifar10", "--out", str(tmp_path / "p"), "optim.name=lion", "optim.nesterov=true",
                 "--print-config")  # fmt: skip
     assert r.returncode == 2 and "nesterov" in r.stderr and "Traceback" not in r.stderr and r.stdout == ""
 

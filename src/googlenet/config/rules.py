@@ -18,9 +18,10 @@ INCEPTION_FAMILIES = frozenset({"googlenet"})  # modules that concatenate branch
 
 def check_rules(cfg: Any) -> None:
     """Refuse the combinations that cannot run (see each message)."""
-    if cfg.optim.name == "adamw" and cfg.optim.nesterov:
+    if cfg.optim.name != "sgd" and cfg.optim.nesterov:
         raise ValueError(
-            "optim.nesterov=true is SGD's momentum; AdamW has none to make Nesterov: set optim.nesterov=false"
+            f"optim.nesterov=true is SGD's momentum; {cfg.optim.name} has none to make Nesterov: "
+            "set optim.nesterov=false"
         )
     init = cfg.model.init_weights
     if init is not None and not init.strip():

@@ -99,8 +99,10 @@ class ModelConfig(Group):
 class OptimConfig(Group):
     """The optimiser, the loss and what is done to the weights."""
 
-    name: Literal["sgd", "adamw"] = Field(
-        "sgd", description="sgd or adamw (beta1 = momentum, cycled by onecycle; no nesterov; decay ~0.05)"
+    name: Literal["sgd", "adamw", "lamb", "lion"] = Field(
+        "sgd",
+        description="sgd, adamw, or timm's lamb and lion (beta1 = momentum, cycled by onecycle; no nesterov; "
+        "adamw decay ~0.05; lion: lr 3-10x lower, decay as much higher)",
     )
     lr: Float = Field(0.1, gt=0, description="peak learning rate")
     momentum: Float = Field(0.9, ge=0, lt=1, description="SGD's momentum, AdamW's beta1")

@@ -1,6 +1,7 @@
 """Training levers beyond the paper's recipe, each one config field (off by default):
 
-- ``optim.name``: ``sgd`` (the paper's, momentum 0.9) or ``adamw`` (decoupled weight decay, Loshchilov & Hutter 2019);
+- ``optim.name``: ``sgd`` (the paper's, momentum 0.9), ``adamw`` (decoupled weight decay, Loshchilov & Hutter 2019),
+  or timm's ``lamb`` (layer-wise trust ratios, You et al. 2020) and ``lion`` (sign updates, Chen et al. 2023);
 - ``data.mixup`` / ``data.cutmix``: the Beta(alpha, alpha) parameter of torchvision's v2 ``MixUp`` / ``CutMix``,
   applied to whole batches (both set: one of the two per batch, with equal probability);
 - ``model.zero_init_bn``: the last batch norm of every residual block starts with scale 0 (Goyal et al. 2017); refused
@@ -30,11 +31,24 @@ from ..config import ConfigError, TrainConfig
 
 
 def build_optimizer(groups: list[dict[str, Any]], cfg: TrainConfig) -> torch.optim.Optimizer:
-    """The run's optimiser (``optim.name``: sgd or adamw, as the schema allows) over ``groups`` (each with its own
-    weight decay, see ``param_groups``)."""
+    """The run's optimiser (``optim.name``, as the schema allows) over ``groups`` (each with its own weight decay,
+    see ``param_groups``); ``optim.momentum`` is SGD's momentum or the others' beta1, which onecycle cycles.
+
+    ``lamb`` and ``lion`` are timm's (``pip install 'googlenet[optim]'``): LAMB (You et al. 2020) with its own
+    global-norm clipping off, as ``optim.grad_clip`` does that; Lion (Chen et al. 2023), beta2 0.99, whose
+    sign update wants a learning rate 3-10x below AdamW's and a weight decay as much higher.
+    """
     o = cfg.optim
     if o.name == "adamw":
         return torch.optim.AdamW(groups, lr=o.lr, betas=(o.momentum, 0.999))
+    if o.name in ("lamb", "lion"):
+        try:
+            from timm.optim import Lamb, Lion
+        except ModuleNotFoundError:
+            raise ConfigError(f"optim.name={o.name} is timm's optimiser: pip install 'googlenet[optim]'") from None
+        if o.name == "lamb":
+            return Lamb(groups, lr=o.lr, betas=(o.momentum, 0.999), max_grad_norm=None)
+        return Lion(groups, lr=o.lr, betas=(o.momentum, 0.99))
     return torch.optim.SGD(groups, lr=o.lr, momentum=o.momentum, nesterov=o.nesterov)
 
 
