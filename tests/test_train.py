@@ -29,20 +29,21 @@ from googlenet.train.state import load_state, rng_state, save_state
 from googlenet.weights import CheckpointError, load_checkpoint
 from test_data import make_folder
 
+RECORDED_RECIPES = {"imagenette-128-e20": "in128-w1-e20-rrc35-e160"}  # recipe: the run in its header's evidence
 
-def test_imagenette_20_epoch_recipe_is_the_recorded_run() -> None:
-    """The recipe's evidence is the run ``in128-w1-e20-rrc35-e160`` (imagenette-128 with overrides, as recorded in
-    analysis/results.yaml): the recipe file must configure exactly that run."""
-    import yaml
 
+@pytest.mark.parametrize(("recipe", "run"), RECORDED_RECIPES.items())
+def test_recipe_is_the_recorded_run_of_its_evidence(recipe: str, run: str) -> None:
+    """A recipe whose evidence is one run (imagenette-128 with overrides, recorded in analysis/results.yaml) must
+    configure exactly that run."""
     from googlenet.analysis import __file__ as analysis_init
 
     records = yaml.safe_load((Path(analysis_init).parent / "results.yaml").read_text())["results"]
-    (command,) = [r["command"] for r in records if "--out runs/in128-w1-e20-rrc35-e160 " in r.get("command", "")]
+    (command,) = [r["command"] for r in records if f"--out runs/{run} " in r.get("command", "")]
     words = command.split()
     assert words[:4] == ["googlenet", "train", "--recipe", "imagenette-128"]
     overrides = [w for w in words[6:] if "=" in w]
-    assert load_recipe("imagenette-128-e20") == load_recipe("imagenette-128", parse_overrides(overrides))
+    assert load_recipe(recipe) == load_recipe("imagenette-128", parse_overrides(overrides))
 
 
 def test_recipes_ship_and_load() -> None:
