@@ -105,7 +105,7 @@ class OptimConfig(Group):
         "adamw decay ~0.05; lion: lr 3-10x lower, decay as much higher)",
     )
     lr: Float = Field(0.1, gt=0, description="peak learning rate")
-    momentum: Float = Field(0.9, ge=0, lt=1, description="SGD's momentum, AdamW's beta1")
+    momentum: Float = Field(0.9, ge=0, lt=1, description="SGD's momentum; beta1 of AdamW, LAMB and Lion")
     nesterov: Bool = Field(False, description="Nesterov momentum (SGD only)")
     weight_decay: Float = Field(
         5e-4, ge=0, description="not applied to biases and norm parameters when no_decay_bn_bias"
