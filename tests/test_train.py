@@ -233,6 +233,7 @@ def test_ctrl_c_saves_and_exits_cleanly(synthetic_root: Path, tmp_path: Path) ->
         ({"optim": 3}, "config field 'optim' must be a mapping of name, lr, momentum"),
         ({"workers": -1}, "'data.workers' must be >= 0, got -1"),  # an old flat name: migrated, then checked
         ({"optim": {"name": "adamw", "nesterov": True}}, "AdamW has none to make Nesterov"),
+        ({"optim": {"name": "lion", "nesterov": True}}, "Lion has none to make Nesterov"),
         ({"precision": {"device": "cpu", "amp": "fp16"}}, "precision.amp=fp16 needs CUDA"),
         ({"model": {"name": "googlenett"}}, "config field 'model.name': unknown model 'googlenett'"),
     ],

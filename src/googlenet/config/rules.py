@@ -13,6 +13,7 @@ from .. import models  # noqa: F401 (registers every model family)
 from ..data.transforms import STANDARD_MIN_SCALE
 from ..registry import UnknownModelError, model_info
 
+OPTIMISER_NAMES = {"sgd": "SGD", "adamw": "AdamW", "lamb": "LAMB", "lion": "Lion"}  # as their papers write them
 INCEPTION_FAMILIES = frozenset({"googlenet"})  # modules that concatenate branches: no identity path to zero
 
 
@@ -20,7 +21,7 @@ def check_rules(cfg: Any) -> None:
     """Refuse the combinations that cannot run (see each message)."""
     if cfg.optim.name != "sgd" and cfg.optim.nesterov:
         raise ValueError(
-            f"optim.nesterov=true is SGD's momentum; {cfg.optim.name} has none to make Nesterov: "
+            f"optim.nesterov=true is SGD's momentum; {OPTIMISER_NAMES[cfg.optim.name]} has none to make Nesterov: "
             "set optim.nesterov=false"
         )
     init = cfg.model.init_weights
