@@ -36,10 +36,9 @@ RECORDED_RECIPES = {"imagenette-128-e20": "in128-w1-e20-rrc35-e160"}  # recipe: 
 def test_recipe_is_the_recorded_run_of_its_evidence(recipe: str, run: str) -> None:
     """A recipe whose evidence is one run (imagenette-128 with overrides, recorded in analysis/results.yaml) must
     configure exactly that run."""
-    from googlenet.analysis import __file__ as analysis_init
+    from googlenet.analysis.accuracy import project_results
 
-    records = yaml.safe_load((Path(analysis_init).parent / "results.yaml").read_text())["results"]
-    (command,) = [r["command"] for r in records if f"--out runs/{run} " in r.get("command", "")]
+    (command,) = [r.detail for r in project_results() if f"--out runs/{run} " in r.detail]
     words = command.split()
     assert words[:4] == ["googlenet", "train", "--recipe", "imagenette-128"]
     overrides = [w for w in words[6:] if "=" in w]

@@ -67,8 +67,9 @@ def curves_figure(
     ax1.set(xlabel="epoch", ylabel="loss", title="loss")
     ax2.plot(*_series(history, "train_acc", 100), "o-", label="train")
     ax2.plot(*_series(history, "val_acc", 100), "o-", label="val")
-    if any(isinstance(r.get("ema_val_acc"), (int, float)) for r in history):
-        ax2.plot(*_series(history, "ema_val_acc", 100), "o--", label="val (EMA)")
+    ema_epochs, ema_acc = _series(history, "ema_val_acc", 100)
+    if ema_epochs:
+        ax2.plot(ema_epochs, ema_acc, "o--", label="val (EMA)")
     ax2.set(xlabel="epoch", ylabel="top-1 accuracy (%)", title="accuracy")
     for ax in (ax1, ax2):
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # whole epochs, however short the run
