@@ -29,7 +29,8 @@ from googlenet.train.state import load_state, rng_state, save_state
 from googlenet.weights import CheckpointError, load_checkpoint
 from test_data import make_folder
 
-RECORDED_RECIPES = {"imagenette-128-e20": "in128-w1-e20-rrc35-e160", "imagenette-128-w1": "w1-ls02"}  # recipe: the run in its header's evidence
+# recipe: the run in its header's evidence
+RECORDED_RECIPES = {"imagenette-128-e20": "in128-w1-e20-rrc35-e160", "imagenette-128-w1": "w1-ls02"}
 
 
 @pytest.mark.parametrize(("recipe", "run"), RECORDED_RECIPES.items())
