@@ -73,13 +73,38 @@ def record(run: Path, command: str, study: str | None = None, note: str | None =
         **ends,
         "peak_mem_mib": max((float(r["peak_mem_mib"]) for r in rows if r.get("peak_mem_mib")), default=None),
         "date": dt.date.fromtimestamp((run / "metrics.csv").stat().st_mtime).isoformat(),
-        "cpu": cpu_model(),
-        "threads": config.get("threads"),
+        # runs since these columns existed name their machine, threads and code per epoch; older ones: this CPU
+        "cpu": ran_on(rows, "machine") or cpu_model(),
+        "threads": _threads(rows) or config.get("threads"),
         **({"amp": rows[-1]["amp"]} if rows[-1].get("amp") else {}),  # the precision it computed in
+        **({"code": ran_on(rows, "code")} if ran_on(rows, "code") else {}),
         "command": command,
         **({"study": study} if study else {}),
         **({"note": note} if note else {}),
     }
+
+
+def ran_on(rows: list[dict], column: str) -> str | None:
+    """``column``'s value over a run's epochs: the one value, or each value with its epochs where a resumed run went
+    on on another machine or code ("A (epochs 1-3); B (epochs 4-5)"); None where no epoch names one."""
+    groups: list[tuple[str, int, int]] = []  # (value, first epoch, last epoch)
+    for row in rows:
+        value, epoch = row.get(column) or "not recorded", int(row["epoch"])
+        if groups and groups[-1][0] == value:
+            groups[-1] = (value, groups[-1][1], epoch)
+        else:
+            groups.append((value, epoch, epoch))
+    if all(value == "not recorded" for value, _, _ in groups):
+        return None
+    if len(groups) == 1:
+        return groups[0][0]
+    return "; ".join(f"{v} (epoch{'s' if a != b else ''} {a}{f'-{b}' if a != b else ''})" for v, a, b in groups)
+
+
+def _threads(rows: list[dict]) -> int | str | None:
+    """The intra-op threads the epochs ran on: one number, or each with its epochs where they differ."""
+    found = ran_on(rows, "threads")
+    return int(found) if found and found.isdigit() else found
 
 
 def append_entry(entry: dict, path: Path = RESULTS_FILE, key: str = "results") -> None:

@@ -6,6 +6,8 @@ and kept on resume.
 from __future__ import annotations
 
 import json
+import platform
+import subprocess
 from pathlib import Path
 
 import torch
@@ -34,6 +36,33 @@ def test_a_run_records_the_precision_auto_picked(synthetic_root: Path, tmp_path:
     assert [row["amp"] for row in read_csv(out / "metrics.csv")] == [expected]
     assert json.loads((out / "best.json").read_text())["amp"] == expected
     assert torch.load(out / "state.pt", weights_only=True)["amp"] == expected
+    # every epoch names the machine, threads and code it ran on (a resumed run may go on elsewhere)
+    row = read_csv(out / "metrics.csv")[0]
+    model, flags = this_cpu()
+    assert row["machine"].startswith(model + " (") and ("avx2" in row["machine"]) == ("avx2" in flags)
+    assert ("avx512_bf16" in row["machine"]) == ("avx512_bf16" in flags)
+    assert row["threads"] == "1"  # TINY sets precision.threads=1
+    assert row["code"].startswith(checkout_code())
+
+
+def this_cpu() -> tuple[str, set[str]]:
+    """The model name and flags from /proc/cpuinfo, read here."""
+    text = Path("/proc/cpuinfo").read_text() if Path("/proc/cpuinfo").exists() else ""
+    lines = text.splitlines()
+    model = next((ln.split(":", 1)[1].strip() for ln in lines if ln.startswith("model name")), None)
+    flags = set(next((ln.split(":", 1)[1].split() for ln in lines if ln.startswith("flags")), []))
+    return model or platform.machine(), flags
+
+
+def checkout_code() -> str:
+    """``git <commit>`` when the googlenet package imported is this repository's own source, else its version."""
+    import googlenet
+
+    root = Path(__file__).resolve().parents[1]
+    if Path(googlenet.__file__).resolve().is_relative_to(root / "src"):
+        head = subprocess.run(["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True, text=True)
+        return "git " + head.stdout.strip()[:12]
+    return f"googlenet {googlenet.__version__}"
 
 
 def test_a_resumed_run_keeps_its_own_precision() -> None:

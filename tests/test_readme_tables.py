@@ -66,10 +66,18 @@ def test_record_reads_a_finished_run(synthetic_root, tmp_path) -> None:
     r = run_cli("train", "--recipe", "cifar10", "--out", str(out), *args)
     assert r.returncode == 0, r.stderr
     # the run's own metrics.csv replaced by one with figures chosen here: the entry must come from these
-    fields = "epoch,val_acc,val_top5,img_per_s,epoch_s,eval_s,peak_mem_mib"
-    rows = ["1,0.5,0.8,10,60,30,100", "2,0.75,0.9,20,120,30,250.5", "3,0.7,0.95,20,120,30,90"]
+    fields = "epoch,val_acc,val_top5,img_per_s,epoch_s,eval_s,peak_mem_mib,machine,threads,code"
+    cpu = '"CPU X (avx2, fma)",2,git a1'
+    rows = [
+        f"1,0.5,0.8,10,60,30,100,{cpu}",
+        f"2,0.75,0.9,20,120,30,250.5,{cpu}",
+        "3,0.7,0.95,20,120,30,90,GPU Y,2,git b2",
+    ]
     (out / "metrics.csv").write_text("\n".join([fields, *rows]) + "\n")
     entry = _script().record(out, "googlenet train ...", study="levers", note="a test")
+    # where each epoch ran, from the run's rows (resumed elsewhere for its last epoch), not the recording machine
+    assert entry["cpu"] == "CPU X (avx2, fma) (epochs 1-2); GPU Y (epoch 3)" and entry["threads"] == 2
+    assert entry["code"] == "git a1 (epochs 1-2); git b2 (epoch 3)"
     assert entry["epochs"] == 3 and entry["top1"] == 75.0 and entry["top5"] == 90.0  # the best epoch's, both
     assert entry["wall_min"] == 5.0 and entry["eval_min"] == 1.5  # 300 s of training, 90 s of evaluation
     assert entry["train_img_s"] == 18.0  # (600 + 2400 + 2400) images in 300 s

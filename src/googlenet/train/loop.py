@@ -23,6 +23,7 @@ from tqdm import tqdm
 from ..config import TrainConfig
 from ..device import peak_memory_mib
 from ..errors import UserError
+from ..runtime.machine import code_version, device_name
 from . import distributed
 from .checkpoints import Progress, RunFiles
 from .finetune import input_scale
@@ -188,6 +189,9 @@ class Trainer:
             "bad_images": bad,
             "peak_mem_mib": peak_memory_mib(self.device),  # this process's high-water mark so far
             "amp": self.amp,  # the precision it computed in (precision.amp=auto's choice)
+            "machine": device_name(self.device),  # per epoch: a resumed run may go on on another machine
+            "threads": torch.get_num_threads(),
+            "code": code_version(),
         }
         strict, loader = self.cfg.data.strict_data, self.data.val_loader
         if evaluate:

@@ -8,7 +8,7 @@ from typing import Any
 
 EPOCH_FIELDS = (
     "epoch", "step", "lr", "train_loss", "train_acc", "val_loss", "val_acc", "val_top5", "val_count",
-    "ema_val_acc", "img_per_s", "epoch_s", "eval_s", "bad_images", "peak_mem_mib", "amp",
+    "ema_val_acc", "img_per_s", "epoch_s", "eval_s", "bad_images", "peak_mem_mib", "amp", "machine", "threads", "code",
 )  # fmt: skip
 
 
@@ -62,7 +62,7 @@ class TensorBoard:
         if self.writer is None:
             return
         for k, v in row.items():
-            if k != "epoch" and isinstance(v, (int, float)):
+            if k not in ("epoch", "threads") and isinstance(v, (int, float)):
                 self.writer.add_scalar(k, v, row["epoch"])
         self.writer.flush()
 
