@@ -7,11 +7,12 @@
     python scripts/results_tables.py tables                                           # Markdown tables
     python scripts/results_tables.py readme                                           # rewrite README's tables
 
-An entry holds what the README and ``googlenet compare --plot`` show: model, builder options, dataset, input
-size, epochs, top-1 and top-5, parameters and multiply-adds (counted on the meta device at the evaluation size),
-training images/s, wall time and peak memory (from the run's ``metrics.csv``), date, CPU model, threads and the
-command; ``study`` groups the runs of one experiment: ``compare`` (the classic CNNs under one recipe, the paper's
-efficiency argument) and ``levers`` (one training lever changed per run) get tables of their own.
+An entry (:mod:`googlenet.analysis.records`) holds what the README and ``googlenet compare --plot`` show: model,
+builder options, dataset, input size, epochs, top-1 and top-5, parameters and multiply-adds, training images/s,
+minutes and peak memory, precision, the machine (CPU model and flags), threads and code commit that the run's
+``metrics.csv`` names, date and command; ``study`` groups the runs of one experiment: ``compare`` (the classic
+CNNs under one recipe, the paper's efficiency argument) and ``levers`` (one training lever changed per run) get
+tables of their own.
 Speed ratios come from ``googlenet bench --json`` files kept in ``docs/results/``. The README's tables sit
 between ``<!-- results:... -->`` markers and are rewritten from these files only, so they cannot drift.
 """
@@ -19,7 +20,6 @@ between ``<!-- results:... -->`` markers and are rewritten from these files only
 from __future__ import annotations
 
 import argparse
-import csv
 import datetime as dt
 import json
 import re
@@ -29,10 +29,8 @@ from pathlib import Path
 import yaml
 
 from googlenet.analysis.accuracy import RESULTS_FILE
-from googlenet.analysis.compare import _counts
-from googlenet.config.legacy import saved_field
-from googlenet.device import cpu_model
-from googlenet.weights import load_checkpoint
+from googlenet.analysis.goals import GOALS, Goal, minutes
+from googlenet.analysis.records import append_entry, record, record_detection, record_detection_eval
 
 ROOT = Path(__file__).resolve().parents[1]
 BENCH_DIR = ROOT / "docs" / "results"
@@ -40,141 +38,6 @@ README = ROOT / "README.md"
 RESULTS_PAGE = ROOT / "docs" / "results.md"
 # the pages holding <!-- results:NAME --> blocks
 TABLE_PAGES = (README, ROOT / "docs" / "training.md", RESULTS_PAGE, ROOT / "docs" / "detection.md")
-SAVED = {"dataset": "data.dataset", "input_size": "data.input_size", "threads": "precision.threads"}
-
-
-def record(run: Path, command: str, study: str | None = None, note: str | None = None) -> dict:
-    """One results entry for the run folder ``run`` (its best checkpoint and metrics.csv)."""
-    _, contract, meta = load_checkpoint(run / "best.safetensors")
-    with open(run / "metrics.csv") as f:
-        rows = list(csv.DictReader(f))
-    best = max((r for r in rows if r["val_acc"]), key=lambda r: float(r["val_acc"]))  # evaluated epochs
-    config = {k: saved_field(meta.get("config"), path) for k, path in SAVED.items()}  # grouped or flat (older runs)
-    macs, params = _counts(contract.model, contract.input_size, contract.num_classes, dict(contract.model_kwargs))
-    seconds = sum(float(r["epoch_s"]) for r in rows)
-    # runs since eval_s existed: the minutes their epochs' ends took on top (precise BN, evaluation)
-    timed = all(r.get("eval_s") for r in rows)
-    ends = {"eval_min": round(sum(float(r["eval_s"]) for r in rows) / 60, 1)} if timed else {}
-    images = sum(float(r["img_per_s"]) * float(r["epoch_s"]) for r in rows)
-    return {
-        "model": contract.model,
-        "model_args": {k: v for k, v in contract.model_kwargs.items()},
-        "num_classes": contract.num_classes,
-        "dataset": f"{config['dataset'] or '?'} {'test' if config.get('dataset') == 'cifar10' else 'val'}",
-        "input_size": contract.input_size,
-        "train_size": config.get("input_size") or contract.input_size,
-        "epochs": len(rows),
-        "top1": round(100 * float(best["val_acc"]), 2),
-        "top5": round(100 * float(best["val_top5"]), 2),
-        "params": params,
-        "macs": macs,
-        "train_img_s": round(images / seconds, 1) if seconds else None,
-        "wall_min": round(seconds / 60, 1),
-        **ends,
-        "peak_mem_mib": max((float(r["peak_mem_mib"]) for r in rows if r.get("peak_mem_mib")), default=None),
-        "date": dt.date.fromtimestamp((run / "metrics.csv").stat().st_mtime).isoformat(),
-        # runs since these columns existed name their machine, threads and code per epoch; older ones: this CPU
-        "cpu": ran_on(rows, "machine") or cpu_model(),
-        "threads": _threads(rows) or config.get("threads"),
-        **({"amp": rows[-1]["amp"]} if rows[-1].get("amp") else {}),  # the precision it computed in
-        **({"code": ran_on(rows, "code")} if ran_on(rows, "code") else {}),
-        "command": command,
-        **({"study": study} if study else {}),
-        **({"note": note} if note else {}),
-    }
-
-
-def ran_on(rows: list[dict], column: str) -> str | None:
-    """``column``'s value over a run's epochs: the one value, or each value with its epochs where a resumed run went
-    on on another machine or code ("A (epochs 1-3); B (epochs 4-5)"); None where no epoch names one."""
-    groups: list[tuple[str, int, int]] = []  # (value, first epoch, last epoch)
-    for row in rows:
-        value, epoch = row.get(column) or "not recorded", int(row["epoch"])
-        if groups and groups[-1][0] == value:
-            groups[-1] = (value, groups[-1][1], epoch)
-        else:
-            groups.append((value, epoch, epoch))
-    if all(value == "not recorded" for value, _, _ in groups):
-        return None
-    if len(groups) == 1:
-        return groups[0][0]
-    return "; ".join(f"{v} (epoch{'s' if a != b else ''} {a}{f'-{b}' if a != b else ''})" for v, a, b in groups)
-
-
-def _threads(rows: list[dict]) -> int | str | None:
-    """The intra-op threads the epochs ran on: one number, or each with its epochs where they differ."""
-    found = ran_on(rows, "threads")
-    return int(found) if found and found.isdigit() else found
-
-
-def append_entry(entry: dict, path: Path = RESULTS_FILE, key: str = "results") -> None:
-    """Add ``entry`` to the list ``key`` of the records file (``results``: classification, ``detection``)."""
-    text = path.read_text()
-    block = "\n".join("  " + line for line in yaml.safe_dump([entry], sort_keys=False, width=200).splitlines())
-    marker = f"\n{key}:\n"
-    if marker not in text:  # the list starts at the end of the file
-        path.write_text(text.rstrip("\n") + marker + block + "\n")
-        return
-    head, rest = text.split(marker, 1)
-    lines = rest.splitlines()
-    end = next((i for i, line in enumerate(lines) if line and not line.startswith((" ", "#"))), len(lines))
-    body = "\n".join(lines[:end]).rstrip("\n")
-    tail = "\n".join(lines[end:])
-    path.write_text(head + marker + body + "\n" + block + "\n" + (tail + "\n" if tail else ""))
-
-
-def record_detection(run: Path, command: str, note: str | None = None) -> dict:
-    """One ``detection`` entry for a detection run folder (its metrics.json and best checkpoint's metadata)."""
-    from googlenet.runtime.cpu import cpu_info
-
-    result = json.loads((run / "metrics.json").read_text())
-    recipe, val = result["recipe"], result["val"]
-    cpu = cpu_info()
-    return {
-        "model": recipe["model"],
-        "init_weights": recipe.get("init_weights"),
-        "model_args": recipe.get("model_kwargs") or {},
-        "dataset": f"{recipe['data']} held-out split ({result['val_images']} images, seed {recipe['split']['seed']})",
-        "train_images": result["train_images"],
-        "epochs": recipe.get("epochs"),
-        "steps": result["steps"],
-        **{k: round(float(val[k]), 6) for k in ("ap", "ap50", "ap75", "ar100") if val.get(k) is not None},
-        "train_min": round(result["seconds"] / 60, 1),
-        **({"eval_min": round(result["eval_seconds"] / 60, 1)} if result.get("eval_seconds") is not None else {}),
-        **_per_image(result),
-        "amp": result.get("amp", "none"),
-        "date": dt.date.fromtimestamp((run / "metrics.json").stat().st_mtime).isoformat(),
-        "cpu": cpu.describe(),
-        "threads": recipe.get("threads"),
-        "command": command,
-        **({"note": note} if note else {}),
-    }
-
-
-def record_detection_eval(eval_json: Path, command: str, note: str | None = None) -> dict:
-    """One ``detection`` entry for a ``googlenet eval --json`` record of detectors: an ensemble (its members' runs)
-    or one detector at another test scale (``--resize``). Training figures are the member runs'; each member's
-    minutes are kept (each trained on one core)."""
-    rec = json.loads(eval_json.read_text())
-    members = rec["ensemble"]["members"] if "ensemble" in rec else [rec["checkpoint"]]
-    runs = [Path(m) if Path(m).is_dir() else Path(m).parent for m in members]
-    trained = [record_detection(run, command) for run in runs]
-    first = trained[0]
-    keep = ("model", "init_weights", "model_args", "dataset", "train_images", "epochs", "steps")
-    return {
-        **{k: first[k] for k in keep if k in first},
-        "members": [str(run) for run in runs],
-        **({"fusion": rec["ensemble"]["fusion"]} if "ensemble" in rec else {}),
-        **({"test_size": rec["resize"]} if rec.get("resize") else {}),
-        **{k: round(float(rec[k]), 6) for k in ("ap", "ap50", "ap75", "ar100") if rec.get(k) is not None},
-        "train_min": [t["train_min"] for t in trained] if len(trained) > 1 else first["train_min"],
-        "amp": first.get("amp", "none"),
-        "date": dt.date.today().isoformat(),
-        "cpu": first["cpu"],
-        "threads": first.get("threads"),
-        "command": command,
-        **({"note": note} if note else {}),
-    }
 
 
 def _detector(entry: dict) -> str:
@@ -189,21 +52,12 @@ def _train_min(entry: dict) -> str:
     return " + ".join(f"{v}" for v in t) + " min (a core each)" if isinstance(t, list) else f"{t} min"
 
 
-def _per_image(result: dict) -> dict:
-    """Seconds per held-out image: R-CNN's own figure, else the final evaluation's time over its images."""
-    if result.get("seconds_per_val_image") is not None:
-        return {"s_per_image": result["seconds_per_val_image"]}
-    if result.get("eval_seconds") is not None and result.get("val_images"):
-        return {"s_per_image": round(result["eval_seconds"] / result["val_images"], 2)}
-    return {}
-
-
 def detection_brief(path: Path = RESULTS_FILE) -> str:
-    """The README's detection table: the best run (by AP) of each detector and backbone start, with AP50 and AP on
+    """The README's detection table: the best run (by AP) of each detector, with its backbone start, AP50 and AP on
     the held-out images, training minutes and the command; every run is in docs/detection.md's table."""
-    best: dict[tuple[str, str], dict] = {}
+    best: dict[str, dict] = {}
     for e in detection_entries(path):
-        key = (_detector(e).split(",")[0], _start(e))
+        key = _detector(e).split(",")[0]
         if key not in best or e["ap"] > best[key]["ap"]:
             best[key] = e
     rows = [
@@ -327,6 +181,59 @@ def lever_table(path: Path = RESULTS_FILE) -> str:
     return _markdown(columns, rows)
 
 
+def _goal_rows(path: Path) -> list[tuple[Goal, dict | None]]:
+    found = (yaml.safe_load(path.read_text()) or {}).get("results") or []
+    return [(goal, goal.best(found)) for goal in GOALS]
+
+
+def _reached(goal: Goal, e: dict | None) -> str:
+    if e is None:
+        return "no run yet"
+    return f"{e['top1']:.2f} % ({'met' if e['top1'] >= goal.top1 else 'not met'})"
+
+
+def goals_table(path: Path = RESULTS_FILE) -> str:
+    """Each training goal of issue 28 against the recorded run closest to it, with its minutes, speed and machine."""
+    columns = "goal|target:|best recorded:|run|epochs:|minutes (train + eval):|train img/s:|precision"
+    columns += "|date, CPU, threads|command"
+    rows = [
+        [goal.name, f"{goal.top1:.0f} %", _reached(goal, e)]
+        + (["-"] * 7 if e is None else
+           [_run_name(e), str(e.get("epochs", "-")), f"{e['wall_min']} + {e['eval_min']}",
+            str(e.get("train_img_s") or "-"), {"bf16": "bf16", "none": "fp32"}.get(e.get("amp", "none"), e.get("amp")),
+            _where(e), f"`{e['command']}`"])
+        for goal, e in _goal_rows(path)
+    ]  # fmt: skip
+    return _markdown(columns, rows)
+
+
+def same_recipe(command: str) -> str | None:
+    """The shipped recipe whose config equals that of ``command`` (``googlenet train --recipe R --out D`` with
+    overrides of R), if another one does; None for any other command."""
+    from googlenet.config import list_recipes, load_recipe, parse_overrides
+
+    words = command.split()
+    if words[:3] != ["googlenet", "train", "--recipe"] or len(words) < 6 or words[4] != "--out":
+        return None
+    overrides = words[6:]
+    if not overrides or not all("=" in w and not w.startswith("-") for w in overrides):
+        return None  # no overrides (the command is the recipe's) or other options (--model, --data)
+    config = load_recipe(words[3], parse_overrides(overrides))
+    return next((name for name in list_recipes() if load_recipe(name) == config), None)
+
+
+def goals_brief(path: Path = RESULTS_FILE) -> str:
+    """The README's goals: target, best recorded figure, minutes, and the command: the shipped recipe where one
+    holds the run's config exactly, else the run's own."""
+    rows = []
+    for goal, e in _goal_rows(path):
+        recipe = same_recipe(e["command"]) if e else None
+        command = f"googlenet train --recipe {recipe}" if recipe else e["command"] if e else None
+        rows.append([goal.name, f"{goal.top1:.0f} %", _reached(goal, e), f"{minutes(e)}" if e else "-",
+                     f"`{command}`" if command else "-"])  # fmt: skip
+    return _markdown("goal|target:|reached:|minutes:|command", rows)
+
+
 def accuracy_table(path: Path = RESULTS_FILE) -> str:
     runs = entries(None, path)
     lines = [
@@ -385,6 +292,8 @@ def all_tables() -> dict[str, str]:
         "accuracy": accuracy_table(),
         "compare": compare_table(),
         "levers": lever_table(),
+        "goals": goals_table(),
+        "goals-brief": goals_brief(),
         "speed": speed_table(sorted(BENCH_DIR.glob("*.json"))),
         **({"detection": detection_table(), "detection-brief": detection_brief()} if detection_entries() else {}),
     }

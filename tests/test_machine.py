@@ -56,12 +56,8 @@ def test_a_copy_inside_another_repository_is_not_that_repository(repo: Path, mon
 
 
 def test_the_machine_column_over_a_resumed_run() -> None:
-    import importlib.util
+    from googlenet.analysis import records as script
 
-    path = Path(__file__).resolve().parents[1] / "scripts" / "results_tables.py"
-    spec = importlib.util.spec_from_file_location("results_tables_m", path)
-    script = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(script)
     rows = [{"epoch": "1", "machine": "A"}, {"epoch": "2", "machine": "A"}, {"epoch": "3", "machine": "B"}]
     assert script.ran_on(rows, "machine") == "A (epochs 1-2); B (epoch 3)"
     assert script.ran_on(rows[:2], "machine") == "A"

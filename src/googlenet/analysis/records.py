@@ -1,0 +1,170 @@
+"""The results records (``analysis/results.yaml``): one entry per finished run, read from the run's own files.
+
+A classification entry (:func:`record`) holds what the README and ``googlenet compare --plot`` show: model, builder
+options, dataset, input size, epochs, top-1 and top-5 (the best evaluated epoch), parameters and multiply-adds
+(counted on the meta device at the evaluation size), training images/s, minutes of training and of evaluation, peak
+memory, the precision, the machine (CPU model and matrix flags, or GPU), threads and code commit (each from the
+run's ``metrics.csv`` rows, with their epochs where a resumed run went on elsewhere), date and command. Detection
+entries (:func:`record_detection`, :func:`record_detection_eval`) hold COCO AP and their runs' minutes.
+``scripts/results_tables.py`` appends them and renders the tables.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import json
+from pathlib import Path
+
+import yaml
+
+from ..config.legacy import saved_field
+from ..device import cpu_model
+from ..weights import load_checkpoint
+from .accuracy import RESULTS_FILE
+from .compare import _counts
+
+SAVED = {"dataset": "data.dataset", "input_size": "data.input_size", "threads": "precision.threads"}
+
+
+def record(run: Path, command: str, study: str | None = None, note: str | None = None) -> dict:
+    """One results entry for the run folder ``run`` (its best checkpoint and metrics.csv)."""
+    _, contract, meta = load_checkpoint(run / "best.safetensors")
+    with open(run / "metrics.csv") as f:
+        rows = list(csv.DictReader(f))
+    best = max((r for r in rows if r["val_acc"]), key=lambda r: float(r["val_acc"]))  # evaluated epochs
+    config = {k: saved_field(meta.get("config"), path) for k, path in SAVED.items()}  # grouped or flat (older runs)
+    macs, params = _counts(contract.model, contract.input_size, contract.num_classes, dict(contract.model_kwargs))
+    seconds = sum(float(r["epoch_s"]) for r in rows)
+    # runs since eval_s existed: the minutes their epochs' ends took on top (precise BN, evaluation)
+    timed = all(r.get("eval_s") for r in rows)
+    ends = {"eval_min": round(sum(float(r["eval_s"]) for r in rows) / 60, 1)} if timed else {}
+    images = sum(float(r["img_per_s"]) * float(r["epoch_s"]) for r in rows)
+    return {
+        "model": contract.model,
+        "model_args": {k: v for k, v in contract.model_kwargs.items()},
+        "num_classes": contract.num_classes,
+        "dataset": f"{config['dataset'] or '?'} {'test' if config.get('dataset') == 'cifar10' else 'val'}",
+        "input_size": contract.input_size,
+        "train_size": config.get("input_size") or contract.input_size,
+        "epochs": len(rows),
+        "top1": round(100 * float(best["val_acc"]), 2),
+        "top5": round(100 * float(best["val_top5"]), 2),
+        "params": params,
+        "macs": macs,
+        "train_img_s": round(images / seconds, 1) if seconds else None,
+        "wall_min": round(seconds / 60, 1),
+        **ends,
+        "peak_mem_mib": max((float(r["peak_mem_mib"]) for r in rows if r.get("peak_mem_mib")), default=None),
+        "date": dt.date.fromtimestamp((run / "metrics.csv").stat().st_mtime).isoformat(),
+        # runs since these columns existed name their machine, threads and code per epoch; older ones: this CPU
+        "cpu": ran_on(rows, "machine") or cpu_model(),
+        "threads": _threads(rows) or config.get("threads"),
+        **({"amp": rows[-1]["amp"]} if rows[-1].get("amp") else {}),  # the precision it computed in
+        **({"code": ran_on(rows, "code")} if ran_on(rows, "code") else {}),
+        "command": command,
+        **({"study": study} if study else {}),
+        **({"note": note} if note else {}),
+    }
+
+
+def ran_on(rows: list[dict], column: str) -> str | None:
+    """``column``'s value over a run's epochs: the one value, or each value with its epochs where a resumed run went
+    on on another machine or code ("A (epochs 1-3); B (epochs 4-5)"); None where no epoch names one."""
+    groups: list[tuple[str, int, int]] = []  # (value, first epoch, last epoch)
+    for row in rows:
+        value, epoch = row.get(column) or "not recorded", int(row["epoch"])
+        if groups and groups[-1][0] == value:
+            groups[-1] = (value, groups[-1][1], epoch)
+        else:
+            groups.append((value, epoch, epoch))
+    if all(value == "not recorded" for value, _, _ in groups):
+        return None
+    if len(groups) == 1:
+        return groups[0][0]
+    return "; ".join(f"{v} (epoch{'s' if a != b else ''} {a}{f'-{b}' if a != b else ''})" for v, a, b in groups)
+
+
+def _threads(rows: list[dict]) -> int | str | None:
+    """The intra-op threads the epochs ran on: one number, or each with its epochs where they differ."""
+    found = ran_on(rows, "threads")
+    return int(found) if found and found.isdigit() else found
+
+
+def append_entry(entry: dict, path: Path = RESULTS_FILE, key: str = "results") -> None:
+    """Add ``entry`` to the list ``key`` of the records file (``results``: classification, ``detection``)."""
+    text = path.read_text()
+    block = "\n".join("  " + line for line in yaml.safe_dump([entry], sort_keys=False, width=200).splitlines())
+    marker = f"\n{key}:\n"
+    if marker not in text:  # the list starts at the end of the file
+        path.write_text(text.rstrip("\n") + marker + block + "\n")
+        return
+    head, rest = text.split(marker, 1)
+    lines = rest.splitlines()
+    end = next((i for i, line in enumerate(lines) if line and not line.startswith((" ", "#"))), len(lines))
+    body = "\n".join(lines[:end]).rstrip("\n")
+    tail = "\n".join(lines[end:])
+    path.write_text(head + marker + body + "\n" + block + "\n" + (tail + "\n" if tail else ""))
+
+
+def record_detection(run: Path, command: str, note: str | None = None) -> dict:
+    """One ``detection`` entry for a detection run folder (its metrics.json and best checkpoint's metadata)."""
+    from googlenet.runtime.cpu import cpu_info
+
+    result = json.loads((run / "metrics.json").read_text())
+    recipe, val = result["recipe"], result["val"]
+    cpu = cpu_info()
+    return {
+        "model": recipe["model"],
+        "init_weights": recipe.get("init_weights"),
+        "model_args": recipe.get("model_kwargs") or {},
+        "dataset": f"{recipe['data']} held-out split ({result['val_images']} images, seed {recipe['split']['seed']})",
+        "train_images": result["train_images"],
+        "epochs": recipe.get("epochs"),
+        "steps": result["steps"],
+        **{k: round(float(val[k]), 6) for k in ("ap", "ap50", "ap75", "ar100") if val.get(k) is not None},
+        "train_min": round(result["seconds"] / 60, 1),
+        **({"eval_min": round(result["eval_seconds"] / 60, 1)} if result.get("eval_seconds") is not None else {}),
+        **_per_image(result),
+        "amp": result.get("amp", "none"),
+        "date": dt.date.fromtimestamp((run / "metrics.json").stat().st_mtime).isoformat(),
+        "cpu": cpu.describe(),
+        "threads": recipe.get("threads"),
+        "command": command,
+        **({"note": note} if note else {}),
+    }
+
+
+def record_detection_eval(eval_json: Path, command: str, note: str | None = None) -> dict:
+    """One ``detection`` entry for a ``googlenet eval --json`` record of detectors: an ensemble (its members' runs)
+    or one detector at another test scale (``--resize``). Training figures are the member runs'; each member's
+    minutes are kept (each trained on one core)."""
+    rec = json.loads(eval_json.read_text())
+    members = rec["ensemble"]["members"] if "ensemble" in rec else [rec["checkpoint"]]
+    runs = [Path(m) if Path(m).is_dir() else Path(m).parent for m in members]
+    trained = [record_detection(run, command) for run in runs]
+    first = trained[0]
+    keep = ("model", "init_weights", "model_args", "dataset", "train_images", "epochs", "steps")
+    return {
+        **{k: first[k] for k in keep if k in first},
+        "members": [str(run) for run in runs],
+        **({"fusion": rec["ensemble"]["fusion"]} if "ensemble" in rec else {}),
+        **({"test_size": rec["resize"]} if rec.get("resize") else {}),
+        **{k: round(float(rec[k]), 6) for k in ("ap", "ap50", "ap75", "ar100") if rec.get(k) is not None},
+        "train_min": [t["train_min"] for t in trained] if len(trained) > 1 else first["train_min"],
+        "amp": first.get("amp", "none"),
+        "date": dt.date.today().isoformat(),
+        "cpu": first["cpu"],
+        "threads": first.get("threads"),
+        "command": command,
+        **({"note": note} if note else {}),
+    }
+
+
+def _per_image(result: dict) -> dict:
+    """Seconds per held-out image: R-CNN's own figure, else the final evaluation's time over its images."""
+    if result.get("seconds_per_val_image") is not None:
+        return {"s_per_image": result["seconds_per_val_image"]}
+    if result.get("eval_seconds") is not None and result.get("val_images"):
+        return {"s_per_image": round(result["eval_seconds"] / result["val_images"], 2)}
+    return {}
