@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import os
+import platform
 import subprocess
 import sys
 import time
@@ -67,3 +68,12 @@ def wait_for_steps(out: Path, n: int, proc: subprocess.Popen, timeout: float = 1
         if time.time() > deadline:
             raise AssertionError(f"run logged only {steps_logged(out)} of {n} steps in {timeout} s")
         time.sleep(0.05)
+
+
+def this_cpu() -> tuple[str, set[str]]:
+    """The model name and flags from /proc/cpuinfo, read here."""
+    text = Path("/proc/cpuinfo").read_text() if Path("/proc/cpuinfo").exists() else ""
+    lines = text.splitlines()
+    model = next((ln.split(":", 1)[1].strip() for ln in lines if ln.startswith("model name")), None)
+    flags = set(next((ln.split(":", 1)[1].split() for ln in lines if ln.startswith("flags")), []))
+    return model or platform.machine(), flags

@@ -6,13 +6,12 @@ and kept on resume.
 from __future__ import annotations
 
 import json
-import platform
 import subprocess
 from pathlib import Path
 
 import torch
 
-from _runs import TINY, read_csv, run_cli
+from _runs import TINY, read_csv, run_cli, this_cpu
 from googlenet.config import TrainConfig
 from googlenet.train.setup import resolve_amp
 
@@ -43,15 +42,6 @@ def test_a_run_records_the_precision_auto_picked(synthetic_root: Path, tmp_path:
     assert ("avx512_bf16" in row["machine"]) == ("avx512_bf16" in flags)
     assert row["threads"] == "1"  # TINY sets precision.threads=1
     assert row["code"].startswith(checkout_code())
-
-
-def this_cpu() -> tuple[str, set[str]]:
-    """The model name and flags from /proc/cpuinfo, read here."""
-    text = Path("/proc/cpuinfo").read_text() if Path("/proc/cpuinfo").exists() else ""
-    lines = text.splitlines()
-    model = next((ln.split(":", 1)[1].strip() for ln in lines if ln.startswith("model name")), None)
-    flags = set(next((ln.split(":", 1)[1].split() for ln in lines if ln.startswith("flags")), []))
-    return model or platform.machine(), flags
 
 
 def checkout_code() -> str:

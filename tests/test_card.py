@@ -11,7 +11,7 @@ import pytest
 import torch
 from torchvision import models as tvm
 
-from _runs import TINY, read_csv, run_cli
+from _runs import TINY, read_csv, run_cli, this_cpu
 from googlenet import create_model
 from googlenet.card import card_dict, model_card
 from googlenet.cli import main
@@ -95,7 +95,10 @@ def test_card_of_a_trained_checkpoint(trained_run: Path, synthetic_root: Path, t
     assert row(figures, "top-1 accuracy") == [f"{100 * float(logged['val_acc']):.2f} %", where]
     assert row(figures, "top-5 accuracy") == [f"{100 * float(logged['val_top5']):.2f} %", where]
     assert logged["val_count"] == "10" and logged["epoch"] == "1"
-    assert "Recorded after epoch 1 of the training run." in figures
+    # the machine, threads, precision and code of the epoch, as the run logged them (TINY: fp32, one thread)
+    ran = f"whose epoch ran on {logged['machine']}, 1 thread(s), fp32, code {logged['code']}"
+    assert f"Recorded after epoch 1 of the training run, {ran}." in figures
+    assert logged["machine"].startswith(this_cpu()[0]) and logged["threads"] == "1" and logged["amp"] == "none"
     assert "Made for 16 px crops" in section(text, "Known limits")
 
 
@@ -205,3 +208,17 @@ def test_bad_input_is_one_line_and_exit_2(tmp_path: Path, capsys) -> None:
         assert captured.out == "" and message in captured.err, captured.err
         assert captured.err.startswith("googlenet card: error: ") and captured.err.count("\n") == 1
     assert not (tmp_path / "no").exists()
+
+
+def test_only_the_run_words_of_a_checkpoint_reach_a_card() -> None:
+    """Metadata is read from files anyone can write: numbers, and the three words of what an epoch ran on as one
+    printable line, nothing else."""
+    from googlenet.contract import run_record
+
+    metrics = {"val_acc": 0.5, "amp": "bf16", "machine": "CPU X (avx2, fma)", "code": "git abc", "note": "free text",
+               "val_top5": "0.9", "threads": 2}  # fmt: skip
+    assert run_record({"metrics": metrics})["metrics"] == {
+        "val_acc": 0.5, "amp": "bf16", "machine": "CPU X (avx2, fma)", "code": "git abc", "threads": 2
+    }  # fmt: skip
+    for bad in ("two\nlines", "x" * 201, "", 3.5j):
+        assert "machine" not in run_record({"metrics": {"machine": bad}})["metrics"]

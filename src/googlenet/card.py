@@ -315,7 +315,8 @@ def model_card(
         rows = [(r["what"], _figure(r["value"], r["unit"]), r["source"]) for r in d["evaluation"]]
         lines += _table(("figure", "value", "measured on / by"), rows)
         if d["training"]["epoch"] is not None:
-            lines += ["", f"Recorded after epoch {d['training']['epoch']} of the training run."]
+            ran = _ran_on(d["training"]["metrics"])
+            lines += ["", f"Recorded after epoch {d['training']['epoch']} of the training run{ran}."]
     else:
         lines.append(
             "No evaluation figures are recorded with these weights; measure them with "
@@ -324,6 +325,16 @@ def model_card(
     lines += ["", "## Intended use", "", d["intended_use"], "", "## Known limits", ""]
     lines += [f"- {text}" for text in d["limits"]]
     return "\n".join(lines) + "\n"
+
+
+def _ran_on(metrics: Mapping[str, Any]) -> str:
+    """What the epoch that saved the weights ran on, where the run recorded it (runs since 2026-12-07)."""
+    if not metrics.get("machine"):
+        return ""
+    precision = {"none": "fp32", "bf16": "bf16 autocast", "fp16": "fp16 autocast"}.get(metrics.get("amp"), "?")
+    threads = metrics.get("threads")
+    text = f", whose epoch ran on {metrics['machine']}" + (f", {threads} thread(s)" if threads else "")
+    return text + f", {precision}" + (f", code {metrics['code']}" if metrics.get("code") else "")
 
 
 def _options_text(notes: Mapping[str, str]) -> str:

@@ -215,13 +215,22 @@ def _check(c: ModelContract) -> None:
         raise bad("weights", "a mapping (where the weights came from)")
 
 
+RUN_TEXT = ("amp", "machine", "code")  # the metrics that are words: what the epoch ran on
+
+
 def run_record(meta: Mapping[str, Any]) -> dict[str, Any]:
     """What checkpoint metadata records of the training run beside the contract: ``epoch`` and the final
-    ``metrics`` (``val_acc``, ``val_top5``...), finite numbers only; empty for weights not trained here."""
+    ``metrics`` (``val_acc``, ``val_top5``...), finite numbers only, and the words of :data:`RUN_TEXT` (the
+    precision, machine and code of the epoch) as one printable line of at most 200 characters; empty for weights
+    not trained here."""
     out: dict[str, Any] = {}
     if _is_int(meta.get("epoch")):
         out["epoch"] = meta["epoch"]
     metrics = meta.get("metrics")
     if isinstance(metrics, Mapping):
-        out["metrics"] = {str(k): v for k, v in metrics.items() if _is_number(v)}
+        out["metrics"] = {str(k): v for k, v in metrics.items() if _is_number(v) or _is_run_text(k, v)}
     return out
+
+
+def _is_run_text(key: Any, value: Any) -> bool:
+    return key in RUN_TEXT and isinstance(value, str) and 0 < len(value) <= 200 and value.isprintable()
