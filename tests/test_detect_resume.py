@@ -10,6 +10,7 @@ import pytest
 import torch
 import yaml
 
+from _runs import this_cpu
 from _synthetic_det import SMALL_DETECTOR, make_scenes, one_thread, write_pennfudan, write_tiny_recipe
 from googlenet.cli import main
 from googlenet.detect import loop
@@ -84,6 +85,8 @@ def test_train_verb_takes_a_detection_recipe_and_writes_its_records(data, tmp_pa
     assert "AP50" in capsys.readouterr().out
     rows = _rows(out / "metrics.csv")
     assert [r["epoch"] for r in rows] == ["1"] and rows[0]["step"] == "3" and rows[0]["ap50"] != ""
+    assert rows[0]["machine"].startswith(this_cpu()[0] + " (") and rows[0]["code"]  # what the epoch ran on
+    assert rows[0]["threads"] == str(torch.get_num_threads())  # in this process, as main() set them
     assert (out / "curves.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     meta = json.loads((out / "best.json").read_text())
     assert meta["task"] == "detect" and meta["config"]["epochs"] == 1 and meta["amp"] == "none"

@@ -64,3 +64,23 @@ def test_the_machine_column_over_a_resumed_run() -> None:
     old = [{"epoch": "1", "machine": ""}, {"epoch": "2"}]  # epochs from before the column: nothing to say
     assert script.ran_on(old, "machine") is None
     assert script.ran_on([*old, {"epoch": "3", "machine": "B"}], "machine") == "not recorded (epochs 1-2); B (epoch 3)"
+
+
+def test_a_detection_record_names_the_machines_of_its_epochs(tmp_path: Path) -> None:
+    import json
+
+    from googlenet.analysis.records import record_detection
+
+    epochs = [{"epoch": 1, "machine": "CPU X (avx2, fma)", "threads": 1, "code": "git a1"},
+              {"epoch": 2, "machine": "CPU X (avx2, fma)", "threads": 1, "code": "git a1"}]  # fmt: skip
+    result = {"recipe": {"model": "fasterrcnn_googlenet", "data": "pennfudan", "split": {"seed": 0}, "threads": 4},
+              "val_images": 30, "train_images": 120, "steps": 10, "seconds": 600.0, "amp": "none",
+              "val": {"ap": 0.4, "ap50": 0.8}, "epochs": epochs}  # fmt: skip
+    (tmp_path / "metrics.json").write_text(json.dumps(result))
+    entry = record_detection(tmp_path, "googlenet train ...")
+    assert (entry["cpu"], entry["threads"], entry["code"]) == ("CPU X (avx2, fma)", 1, "git a1")  # not the recipe's 4
+    for e in epochs:
+        del e["machine"], e["threads"], e["code"]  # a run from before the fields: this CPU, the recipe's threads
+    (tmp_path / "metrics.json").write_text(json.dumps(result))
+    entry = record_detection(tmp_path, "googlenet train ...")
+    assert entry["threads"] == 4 and "code" not in entry and entry["cpu"] != "CPU X (avx2, fma)"

@@ -57,11 +57,8 @@ def record(run: Path, command: str, study: str | None = None, note: str | None =
         **ends,
         "peak_mem_mib": max((float(r["peak_mem_mib"]) for r in rows if r.get("peak_mem_mib")), default=None),
         "date": dt.date.fromtimestamp((run / "metrics.csv").stat().st_mtime).isoformat(),
-        # runs since these columns existed name their machine, threads and code per epoch; older ones: this CPU
-        "cpu": ran_on(rows, "machine") or cpu_model(),
-        "threads": _threads(rows) or config.get("threads"),
+        **machine_fields(rows, cpu_model(), config.get("threads")),
         **({"amp": rows[-1]["amp"]} if rows[-1].get("amp") else {}),  # the precision it computed in
-        **({"code": ran_on(rows, "code")} if ran_on(rows, "code") else {}),
         "command": command,
         **({"study": study} if study else {}),
         **({"note": note} if note else {}),
@@ -73,7 +70,7 @@ def ran_on(rows: list[dict], column: str) -> str | None:
     on on another machine or code ("A (epochs 1-3); B (epochs 4-5)"); None where no epoch names one."""
     groups: list[tuple[str, int, int]] = []  # (value, first epoch, last epoch)
     for row in rows:
-        value, epoch = row.get(column) or "not recorded", int(row["epoch"])
+        value, epoch = str(row.get(column) or "not recorded"), int(row["epoch"])
         if groups and groups[-1][0] == value:
             groups[-1] = (value, groups[-1][1], epoch)
         else:
@@ -85,10 +82,16 @@ def ran_on(rows: list[dict], column: str) -> str | None:
     return "; ".join(f"{v} (epoch{'s' if a != b else ''} {a}{f'-{b}' if a != b else ''})" for v, a, b in groups)
 
 
-def _threads(rows: list[dict]) -> int | str | None:
-    """The intra-op threads the epochs ran on: one number, or each with its epochs where they differ."""
+def machine_fields(rows: list[dict], cpu: str, threads: int | None) -> dict:
+    """``cpu``, ``threads`` and ``code`` of an entry from the epochs' rows (runs since 2026-12-07 name them per
+    epoch); a run from before names none, and gets this machine's CPU (``cpu``) and its config's ``threads``."""
     found = ran_on(rows, "threads")
-    return int(found) if found and found.isdigit() else found
+    code = ran_on(rows, "code")
+    return {
+        "cpu": ran_on(rows, "machine") or cpu,
+        "threads": (int(found) if found.isdigit() else found) if found else threads,
+        **({"code": code} if code else {}),
+    }
 
 
 def append_entry(entry: dict, path: Path = RESULTS_FILE, key: str = "results") -> None:
@@ -128,8 +131,7 @@ def record_detection(run: Path, command: str, note: str | None = None) -> dict:
         **_per_image(result),
         "amp": result.get("amp", "none"),
         "date": dt.date.fromtimestamp((run / "metrics.json").stat().st_mtime).isoformat(),
-        "cpu": cpu.describe(),
-        "threads": recipe.get("threads"),
+        **machine_fields(result.get("epochs") or [], cpu.describe(), recipe.get("threads")),
         "command": command,
         **({"note": note} if note else {}),
     }

@@ -27,6 +27,7 @@ from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import Dataset
 
+from ..runtime.machine import code_version, device_name
 from ..train.distributed import Dist, all_reduce_sum
 from .train import collate, evaluate_detector, make_optimizer, train_step
 
@@ -198,6 +199,10 @@ def _end_epoch(
         "step": len(run.losses),
         "loss": sum(losses) / max(1, len(losses)),
         "seconds": round(run.seconds, 1),
+        # what the epoch ran on: a resumed run may go on on another machine or code
+        "machine": device_name(next(model.parameters()).device),
+        "threads": torch.get_num_threads(),
+        "code": code_version(),
     }
     if val_data is not None:
         record.update(evaluate_detector(model, val_data, class_names))

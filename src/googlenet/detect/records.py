@@ -13,7 +13,7 @@ from typing import Any
 from ..fileio import atomic_write
 from ..train.curves import step_curve
 
-EPOCH_FIELDS = ("epoch", "step", "loss", "seconds", "ap", "ap50", "ap75", "ar100")
+EPOCH_FIELDS = ("epoch", "step", "loss", "seconds", "ap", "ap50", "ap75", "ar100", "machine", "threads", "code")
 
 
 def write_records(out: Path, losses: list[float], epochs: list[dict[str, Any]], per_epoch: int, title: str) -> None:
