@@ -231,7 +231,7 @@ def goals_brief(path: Path = RESULTS_FILE) -> str:
         command = f"googlenet train --recipe {recipe}" if recipe else e["command"] if e else None
         rows.append([goal.name, f"{goal.top1:.0f} %", _reached(goal, e), f"{minutes(e)}" if e else "-",
                      f"`{command}`" if command else "-"])  # fmt: skip
-    return _markdown("goal|target:|reached:|minutes:|command", rows)
+    return _markdown("goal|target:|reached:|min, train + eval:|command", rows)
 
 
 def accuracy_table(path: Path = RESULTS_FILE) -> str:
