@@ -42,10 +42,10 @@ from googlenet.cli.argtypes import non_negative_int, positive_int
 from googlenet.config import TrainConfig, load_recipe, merge, parse_overrides
 from googlenet.config.validate import leaves
 from googlenet.data.datasets import STATS
-from googlenet.device import cpu_model
 from googlenet.errors import UserError
 from googlenet.factory import create_model
 from googlenet.probe import accepts_return_aux
+from googlenet.runtime.cpu import auto_amp, cpu_info
 from googlenet.train.finetune import param_groups
 from googlenet.train.levers import build_optimizer
 from googlenet.train.speed import loader_speed
@@ -126,11 +126,21 @@ def recipe_step(cfg: TrainConfig, num_classes: int, batch: int, size: int, devic
     opt = build_optimizer(param_groups(model, cfg, set()), cfg)
     net = torch.compile(model) if cfg.precision.compile else model
     aux = accepts_return_aux(model)
-    dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(cfg.precision.amp)
+    dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(step_amp(cfg, device))
     x = torch.randn(batch, 3, size, size, device=device).contiguous(memory_format=fmt)
     y = torch.randint(0, num_classes, (batch,), device=device)
 
     return timed_step(lambda: compute_loss(net, x, y, cfg, aux)[0], opt, device, dtype)
+
+
+def step_amp(cfg: TrainConfig, device: torch.device) -> str:
+    """The precision the recipe trains in on ``device``: ``precision.amp=auto`` resolved as training resolves it."""
+    return auto_amp(device.type) if cfg.precision.amp == "auto" else cfg.precision.amp
+
+
+def machine(device: torch.device) -> str:
+    """The device the figures come from: the CPU's model and matrix flags, or the GPU's name."""
+    return torch.cuda.get_device_name(device) if device.type == "cuda" else cpu_info().describe()
 
 
 # what one timed step models; other fields (batch size, mixing, resizing, EMA...) would be ignored, so refused
@@ -174,10 +184,11 @@ def compare_recipe(args: argparse.Namespace, device: torch.device) -> None:
     steps = [recipe_step(c, classes, batch, c.data.input_size or size, device) for _, c in variants]
     steps.append(make_step(model, forward, plain, device))
     times = alternate(steps, args.warmup, args.steps)
+    amp = cfg.precision.amp + (f" ({step_amp(cfg, device)} here)" if cfg.precision.amp == "auto" else "")
     print(
-        f"googlenet {__version__}, torch {torch.__version__}, {cpu_model()}, {torch.get_num_threads()} threads; "
+        f"googlenet {__version__}, torch {torch.__version__}, {machine(device)}, {torch.get_num_threads()} threads; "
         f"batch {batch}, {size} px, {classes} classes; recipe: channels_last {cfg.precision.channels_last}, "
-        f"compile {cfg.precision.compile}, amp {cfg.precision.amp}, label smoothing {cfg.optim.label_smoothing}, "
+        f"compile {cfg.precision.compile}, amp {amp}, label smoothing {cfg.optim.label_smoothing}, "
         f"aux weight {cfg.optim.aux_weight}; "
         f"{args.steps} timed steps each (median)"
     )
@@ -196,8 +207,20 @@ def compare_recipe(args: argparse.Namespace, device: torch.device) -> None:
         print(f"  loader: not measured ({err})")
         return
     print(
-        f"  loader ({cfg.data.augment}, {cfg.data.workers} worker(s)): {loader:.0f} images/s = "
-        f"{loader / rates[0]:.1f}x the step"
+        f"  loader ({cfg.data.augment}, {cfg.data.workers} worker(s)): {loader.rate:.0f} images/s = "
+        f"{loader.rate / rates[0]:.1f}x the step"
+    )
+    print(f"  {projection(cfg.schedule.epochs, loader.train_images, rates[0], loader.rate, cfg.data.workers)}")
+
+
+def projection(epochs: int, images: int, step_rate: float, loader_rate: float, workers: int) -> str:
+    """The recipe's training minutes at these speeds (evaluation not counted): with loader workers the slower of
+    step and loader bounds each image; with none the main process does both, one after the other."""
+    seconds_per_image = max(1 / step_rate, 1 / loader_rate) if workers else 1 / step_rate + 1 / loader_rate
+    minutes = epochs * images * seconds_per_image / 60
+    return (
+        f"projected training: {epochs} epoch(s) x {images:,} images at {1 / seconds_per_image:.1f} images/s = "
+        f"{minutes:.1f} min on this machine (evaluation not counted)"
     )
 
 
@@ -240,7 +263,7 @@ def main() -> None:
     times = alternate([step for _, _, step in runs], args.warmup, args.steps)
     print(
         f"googlenet {__version__}, torch {torch.__version__}, torchvision {torchvision.__version__}, "
-        f"device {device} ({torch.get_num_threads()} threads), batch {args.batch}, {args.size} px, amp {args.amp}, "
+        f"{machine(device)} ({torch.get_num_threads()} threads), batch {args.batch}, {args.size} px, amp {args.amp}, "
         f"channels_last {args.channels_last}, {args.steps} timed steps each (median)"
     )
     base = None

@@ -280,3 +280,24 @@ def test_a_benchmark_refuses_a_bad_number_in_one_line(
     message = err.strip().splitlines()[-1]
     assert message.startswith(f"{script}: error: argument {argv[-2]}"), message
     assert "expected" in message, message
+
+
+def test_train_throughput_projects_a_recipe_in_its_own_precision() -> None:
+    """The projection's arithmetic by hand; ``amp=auto`` timed as training resolves it, never as plain fp32."""
+    import importlib.util
+    from pathlib import Path
+
+    from googlenet.config import load_recipe
+    from test_amp_auto import this_machines_choice
+
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / "train_throughput.py"
+    spec = importlib.util.spec_from_file_location("train_throughput_p", path)
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    # a worker feeds the step: the slower of 40 (step) and 400 (loader) images/s bounds; 5 x 9,469 / 40 s = 19.7 min
+    assert "5 epoch(s) x 9,469 images at 40.0 images/s = 19.7 min" in script.projection(5, 9469, 40.0, 400.0, 1)
+    # no worker: the main process decodes, then steps: 1/40 + 1/400 s per image = 36.4 images/s, 21.7 min
+    assert "at 36.4 images/s = 21.7 min" in script.projection(5, 9469, 40.0, 400.0, 0)
+    cpu = torch.device("cpu")
+    assert script.step_amp(load_recipe("imagenette-128-w1"), cpu) == this_machines_choice()  # the recipe says auto
+    assert script.step_amp(load_recipe("imagenette-128-w1", {"precision": {"amp": "bf16"}}), cpu) == "bf16"

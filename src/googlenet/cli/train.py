@@ -163,7 +163,7 @@ def run(args: argparse.Namespace) -> int:
         return 0
     if args.loader_only:
         d = cfg.data
-        print(f"{d.dataset} ({d.augment}, {d.workers} workers): {loader_speed(cfg):.0f} images/s (loader only)")
+        print(f"{d.dataset} ({d.augment}, {d.workers} workers): {loader_speed(cfg).rate:.0f} images/s (loader only)")
         return 0
     prepare_run_dir(args, cfg)
     summary = train(cfg, resume=args.resume)
