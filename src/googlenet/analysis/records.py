@@ -20,6 +20,7 @@ import yaml
 
 from ..config.legacy import saved_field
 from ..device import cpu_model
+from ..runtime.cpu import cpu_info
 from ..weights import load_checkpoint
 from .accuracy import RESULTS_FILE
 from .compare import _counts
@@ -112,8 +113,6 @@ def append_entry(entry: dict, path: Path = RESULTS_FILE, key: str = "results") -
 
 def record_detection(run: Path, command: str, note: str | None = None) -> dict:
     """One ``detection`` entry for a detection run folder (its metrics.json and best checkpoint's metadata)."""
-    from googlenet.runtime.cpu import cpu_info
-
     result = json.loads((run / "metrics.json").read_text())
     recipe, val = result["recipe"], result["val"]
     cpu = cpu_info()

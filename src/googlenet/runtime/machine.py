@@ -14,6 +14,7 @@ from pathlib import Path
 
 import torch
 
+from .. import __version__
 from .cpu import cpu_info
 
 PACKAGE = Path(__file__).resolve().parents[1]  # the googlenet package folder
@@ -44,8 +45,6 @@ def code_version() -> str:
     that commit), or ``googlenet <version>`` for an installed copy: a package folder that some other repository
     happens to hold (a virtual environment inside a clone) is not that checkout, so the package's own
     ``__init__.py`` must be a tracked file of the repository found."""
-    from .. import __version__
-
     tracked = _git("ls-files", "--error-unmatch", str(PACKAGE / "__init__.py"))
     commit = _git("rev-parse", "--short=12", "HEAD") if tracked else None
     if not commit:
