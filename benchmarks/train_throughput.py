@@ -15,6 +15,9 @@ classic CNNs under one recipe, or one lever such as ``precision.compile=true``, 
 ``model.kwargs.aux_logits=false``. Fields one timed step cannot show (batch size, mixing, resizing, EMA) are refused.
 
 Steps alternate (A, B, A, B...) so a noisy, shared machine slows all alike; the median step time is reported.
+The recipe's step runs in the precision it trains in here (``precision.amp=auto``: bf16 where the CPU has bf16
+instructions), and with its data present the script projects the recipe's training minutes on this machine from
+the step and loader speeds (evaluation not counted): run it on a CPU with AMX to see what a goal needs there.
 
     python benchmarks/train_throughput.py --batch 32 --size 224 --steps 10
     python benchmarks/train_throughput.py --recipe imagenette-128 --steps 10
