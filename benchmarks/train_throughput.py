@@ -48,7 +48,8 @@ from googlenet.data.datasets import STATS
 from googlenet.errors import UserError
 from googlenet.factory import create_model
 from googlenet.probe import accepts_return_aux
-from googlenet.runtime.cpu import auto_amp, cpu_info
+from googlenet.runtime.cpu import auto_amp
+from googlenet.runtime.machine import device_name
 from googlenet.train.finetune import param_groups
 from googlenet.train.levers import build_optimizer
 from googlenet.train.speed import loader_speed
@@ -141,11 +142,6 @@ def step_amp(cfg: TrainConfig, device: torch.device) -> str:
     return auto_amp(device.type) if cfg.precision.amp == "auto" else cfg.precision.amp
 
 
-def machine(device: torch.device) -> str:
-    """The device the figures come from: the CPU's model and matrix flags, or the GPU's name."""
-    return torch.cuda.get_device_name(device) if device.type == "cuda" else cpu_info().describe()
-
-
 # what one timed step models; other fields (batch size, mixing, resizing, EMA...) would be ignored, so refused
 STEP_FIELDS = {
     "model.name", "model.kwargs", "data.input_size", "precision.channels_last", "precision.compile", "precision.amp",
@@ -189,7 +185,8 @@ def compare_recipe(args: argparse.Namespace, device: torch.device) -> None:
     times = alternate(steps, args.warmup, args.steps)
     amp = cfg.precision.amp + (f" ({step_amp(cfg, device)} here)" if cfg.precision.amp == "auto" else "")
     print(
-        f"googlenet {__version__}, torch {torch.__version__}, {machine(device)}, {torch.get_num_threads()} threads; "
+        f"googlenet {__version__}, torch {torch.__version__}, {device_name(device)}, "
+        f"{torch.get_num_threads()} threads; "
         f"batch {batch}, {size} px, {classes} classes; recipe: channels_last {cfg.precision.channels_last}, "
         f"compile {cfg.precision.compile}, amp {amp}, label smoothing {cfg.optim.label_smoothing}, "
         f"aux weight {cfg.optim.aux_weight}; "
@@ -266,7 +263,8 @@ def main() -> None:
     times = alternate([step for _, _, step in runs], args.warmup, args.steps)
     print(
         f"googlenet {__version__}, torch {torch.__version__}, torchvision {torchvision.__version__}, "
-        f"{machine(device)} ({torch.get_num_threads()} threads), batch {args.batch}, {args.size} px, amp {args.amp}, "
+        f"{device_name(device)} ({torch.get_num_threads()} threads), batch {args.batch}, {args.size} px, "
+        f"amp {args.amp}, "
         f"channels_last {args.channels_last}, {args.steps} timed steps each (median)"
     )
     base = None
