@@ -30,7 +30,8 @@ import yaml
 
 from googlenet.analysis.accuracy import RESULTS_FILE
 from googlenet.analysis.goals import GOALS, Goal, minutes
-from googlenet.analysis.records import append_entry, record, record_detection, record_detection_eval
+from googlenet.analysis.records import RecordError, append_entry, record, record_detection, record_detection_eval
+from googlenet.weights import CheckpointError
 
 ROOT = Path(__file__).resolve().parents[1]
 BENCH_DIR = ROOT / "docs" / "results"
@@ -333,19 +334,18 @@ def main() -> int:
     sub.add_parser("tables")
     sub.add_parser("readme")
     args = parser.parse_args()
-    if args.cmd == "record":
-        entry = record(args.run, args.command, args.study, args.note)
-        append_entry(entry)
-        print(yaml.safe_dump(entry, sort_keys=False))
-        return 0
-    if args.cmd == "detection":
-        entry = record_detection(args.run, args.command, args.note)
-        append_entry(entry, key="detection")
-        print(yaml.safe_dump(entry, sort_keys=False))
-        return 0
-    if args.cmd == "detection-eval":
-        entry = record_detection_eval(args.json, args.command, args.note)
-        append_entry(entry, key="detection")
+    if args.cmd in ("record", "detection", "detection-eval"):
+        try:
+            if args.cmd == "record":
+                entry, key = record(args.run, args.command, args.study, args.note), "results"
+            elif args.cmd == "detection":
+                entry, key = record_detection(args.run, args.command, args.note), "detection"
+            else:
+                entry, key = record_detection_eval(args.json, args.command, args.note), "detection"
+        except (RecordError, CheckpointError) as err:  # nothing is appended
+            print(f"error: {err}", file=sys.stderr)
+            return 2
+        append_entry(entry, key=key)
         print(yaml.safe_dump(entry, sort_keys=False))
         return 0
     if args.cmd == "bench":

@@ -29,8 +29,9 @@ def test_readme_tables_are_generated_from_the_records() -> None:
 
 
 def test_the_readme_is_a_front_page() -> None:
-    """Under 9.5 KB, opening with the two commands; detail lives in docs/."""
-    readme = _script().README.read_text()
+    """Under 9,500 characters and 9.5 KB, opening with the two commands; detail lives in docs/."""
+    readme = _script().README.read_text(encoding="utf-8")
+    assert len(readme) < 9500, len(readme)
     assert len(readme.encode()) < 9.5 * 1024, len(readme.encode())
     first_block = readme.split("```bash\n", 1)[1].split("```", 1)[0]
     assert [line.split()[:2] for line in first_block.splitlines()] == [["make", "demo"], ["make", "test"]]
@@ -109,3 +110,34 @@ def test_detection_entries_go_to_their_own_list_and_keep_the_classification_ones
     assert [e["model"] for e in data["results"]] == ["a", "b"]
     assert [e["model"] for e in data["detection"]] == ["det1", "det2"]
     assert records.read_text().startswith("# header\n")
+
+
+def test_recording_a_folder_that_holds_no_finished_run_is_refused(tmp_path: Path, monkeypatch, capsys) -> None:
+    """A clear error and nothing appended, for each record verb: an empty folder, a missing one, an unreadable
+    checkpoint, a run that never evaluated, and a detection folder whose metrics.json is not JSON."""
+    script = _script()
+    results = ROOT / "src" / "googlenet" / "analysis" / "results.yaml"
+    before = results.read_bytes()
+    empty, half, unread, det = (tmp_path / n for n in ("empty", "half", "unread", "det"))
+    for folder in (empty, half, unread, det):
+        folder.mkdir()
+    (half / "best.safetensors").write_bytes(b"\0" * 16)  # never evaluated: no val_acc in any row
+    (half / "metrics.csv").write_text("epoch,val_acc\n1,\n")
+    (unread / "best.safetensors").write_bytes(b"not a checkpoint")
+    (unread / "metrics.csv").write_text("epoch,val_acc\n1,0.5\n")
+    (det / "metrics.json").write_text("{not json")
+    cases = [
+        (["record", str(empty)], "holds no best.safetensors"),
+        (["record", str(tmp_path / "missing")], "is not a run folder"),
+        (["record", str(half)], "has no evaluated epoch"),
+        (["record", str(unread)], "not a readable safetensors checkpoint"),
+        (["detection", str(det)], "is not JSON"),
+        (["detection", str(empty)], "holds no metrics.json"),
+        (["detection-eval", str(tmp_path / "none.json")], "no readable JSON record"),
+    ]
+    for argv, message in cases:
+        monkeypatch.setattr("sys.argv", ["results_tables.py", *argv, "--command", "googlenet train"])
+        assert script.main() == 2, argv
+        out, err = capsys.readouterr()
+        assert message in err and err.startswith("error: ") and out == "", (argv, err)
+    assert results.read_bytes() == before

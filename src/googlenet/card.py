@@ -22,6 +22,7 @@ from torch import nn
 
 from .contract import ModelContract, run_record
 from .factory import AUX_PREFIXES, model_info
+from .runtime.cpu import amp_words
 from .weights import open_model
 from .weights.published import published_figures
 
@@ -331,7 +332,7 @@ def _ran_on(metrics: Mapping[str, Any]) -> str:
     """What the epoch that saved the weights ran on, where the run recorded it (runs since 2026-12-07)."""
     if not metrics.get("machine"):
         return ""
-    precision = {"none": "fp32", "bf16": "bf16 autocast", "fp16": "fp16 autocast"}.get(metrics.get("amp"), "?")
+    precision = amp_words(metrics.get("amp"))
     threads = metrics.get("threads")
     text = f", whose epoch ran on {metrics['machine']}" + (f", {threads} thread(s)" if threads else "")
     return text + f", {precision}" + (f", code {metrics['code']}" if metrics.get("code") else "")

@@ -25,15 +25,33 @@ from ..weights import load_checkpoint
 from .accuracy import RESULTS_FILE
 from .compare import _counts
 
+
+class RecordError(ValueError):
+    """A folder or file that holds no finished run to record (the message says what is missing)."""
+
+
+def _finished(run: Path, *names: str) -> None:
+    """Refuse ``run`` unless it is a folder holding each of ``names``."""
+    if not run.is_dir():
+        raise RecordError(f"{run} is not a run folder")
+    for name in names:
+        if not (run / name).is_file():
+            raise RecordError(f"{run} holds no {name}: not a finished run")
+
+
 SAVED = {"dataset": "data.dataset", "input_size": "data.input_size", "threads": "precision.threads"}
 
 
 def record(run: Path, command: str, study: str | None = None, note: str | None = None) -> dict:
     """One results entry for the run folder ``run`` (its best checkpoint and metrics.csv)."""
-    _, contract, meta = load_checkpoint(run / "best.safetensors")
+    _finished(run, "best.safetensors", "metrics.csv")
     with open(run / "metrics.csv") as f:
         rows = list(csv.DictReader(f))
-    best = max((r for r in rows if r["val_acc"]), key=lambda r: float(r["val_acc"]))  # evaluated epochs
+    evaluated = [r for r in rows if r.get("val_acc")]
+    if not evaluated:
+        raise RecordError(f"{run / 'metrics.csv'} has no evaluated epoch")
+    _, contract, meta = load_checkpoint(run / "best.safetensors")
+    best = max(evaluated, key=lambda r: float(r["val_acc"]))
     config = {k: saved_field(meta.get("config"), path) for k, path in SAVED.items()}  # grouped or flat (older runs)
     macs, params = _counts(contract.model, contract.input_size, contract.num_classes, dict(contract.model_kwargs))
     seconds = sum(float(r["epoch_s"]) for r in rows)
@@ -113,7 +131,11 @@ def append_entry(entry: dict, path: Path = RESULTS_FILE, key: str = "results") -
 
 def record_detection(run: Path, command: str, note: str | None = None) -> dict:
     """One ``detection`` entry for a detection run folder (its metrics.json and best checkpoint's metadata)."""
-    result = json.loads((run / "metrics.json").read_text())
+    _finished(run, "metrics.json")
+    try:
+        result = json.loads((run / "metrics.json").read_text())
+    except json.JSONDecodeError as err:
+        raise RecordError(f"{run / 'metrics.json'} is not JSON ({err})") from None
     recipe, val = result["recipe"], result["val"]
     cpu = cpu_info()
     return {
@@ -140,7 +162,10 @@ def record_detection_eval(eval_json: Path, command: str, note: str | None = None
     """One ``detection`` entry for a ``googlenet eval --json`` record of detectors: an ensemble (its members' runs)
     or one detector at another test scale (``--resize``). Training figures are the member runs'; each member's
     minutes are kept (each trained on one core)."""
-    rec = json.loads(eval_json.read_text())
+    try:
+        rec = json.loads(eval_json.read_text())
+    except (OSError, json.JSONDecodeError) as err:
+        raise RecordError(f"{eval_json}: no readable JSON record ({err})") from None
     members = rec["ensemble"]["members"] if "ensemble" in rec else [rec["checkpoint"]]
     runs = [Path(m) if Path(m).is_dir() else Path(m).parent for m in members]
     trained = [record_detection(run, command) for run in runs]

@@ -23,7 +23,7 @@ from torch.utils.data import Dataset
 from ..errors import UserError
 from ..fileio import atomic_write
 from ..registry import model_info
-from ..runtime.cpu import auto_amp
+from ..runtime.cpu import amp_words, auto_amp
 from ..train import distributed
 from ..train.state import save_state
 from .datasets import DetectionDataset, open_detection_data, split_indices
@@ -137,7 +137,7 @@ def _train(
     amp = resolve_detection_amp(recipe, resume)
     if log:
         log(
-            f"precision: {'bf16 autocast' if amp == 'bf16' else 'fp32'} (amp={recipe.amp})"
+            f"precision: {amp_words(amp)} (amp={recipe.amp})"
             + (f"; {dist.world} processes (DDP, gloo)" if dist.enabled else "")
         )
     meta = detector_meta(recipe.model, recipe.num_classes, {**kwargs, **model.rebuild_kwargs}, ds.class_names, amp=amp)

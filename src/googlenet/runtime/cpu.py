@@ -87,6 +87,14 @@ def cpu_info() -> CpuInfo:
     return info if text else CpuInfo(cpu_model(), info.flags, info.mhz, cores)
 
 
+AMP_WORDS = {"none": "fp32", "bf16": "bf16 autocast", "fp16": "fp16 autocast"}
+
+
+def amp_words(amp: str | None) -> str:
+    """The precision an ``amp`` setting computes in, in words ("none" is fp32); "?" for a value no run writes."""
+    return AMP_WORDS.get(amp or "", "?")
+
+
 def auto_amp(device_type: str, flags: frozenset[str] | set[str] | None = None, cuda_bf16: bool | None = None) -> str:
     """The training precision ``amp=auto`` picks: "bf16" where the hardware has bf16 matrix instructions (a CUDA GPU
     with bf16, or a CPU with ``amx_bf16`` or ``avx512_bf16``), "none" (fp32) elsewhere.

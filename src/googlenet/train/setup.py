@@ -17,7 +17,7 @@ from ..config import ConfigError, TrainConfig
 from ..errors import InputSizeError
 from ..factory import create_model
 from ..probe import check_input_size
-from ..runtime.cpu import auto_amp, cpu_info
+from ..runtime.cpu import amp_words, auto_amp, cpu_info
 from . import distributed
 from .finetune import (
     InitSource,
@@ -75,7 +75,7 @@ def resolve_amp(cfg: TrainConfig, device: torch.device, state: dict[str, Any] | 
 
 def describe_amp(amp: str, configured: str, device: torch.device) -> str:
     """One line: the precision the run computes in, and why."""
-    what = {"none": "fp32", "bf16": "bf16 autocast", "fp16": "fp16 autocast"}[amp]
+    what = amp_words(amp)
     if configured != "auto":
         return f"precision: {what} (precision.amp={configured})"
     why = "a GPU with bf16" if device.type == "cuda" else cpu_info().describe()
