@@ -5,6 +5,8 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 # torch/torchvision come from pip (this machine serves 2.14.1 / 0.29.1 from its disk); pyproject holds ranges.
 TORCH_PINS ?= torch==2.14.1 torchvision==0.29.1
+# the suite in two worker processes (pytest-xdist): most tests wait on one-thread subprocesses; 0 runs it in one process
+PYTEST_WORKERS ?= 2
 PYTEST_ARGS ?=
 # --no-cache-dir: wheels fetched from the registry are not kept a second time in ~/.cache (disk is scarce on CI).
 PIP    := $(PY) -m pip install -q --no-cache-dir
@@ -34,7 +36,7 @@ demo: $(STAMP)
 	$(VENV)/bin/googlenet demo --download
 
 test: $(STAMP)
-	$(PY) -m pytest $(PYTEST_ARGS)
+	$(PY) -m pytest -n $(PYTEST_WORKERS) $(PYTEST_ARGS)
 
 # The documentation site (mkdocs.yml, docs/): the docs extra installed once, then a strict build into site/.
 # NO_MKDOCS_2_WARNING: mkdocs-material's notice about MkDocs 2 is no part of the build's output.

@@ -12,7 +12,9 @@ import torch
 from _synthetic import make_dataset
 from googlenet.data.sources import DataNotFoundError, locate
 
-torch.set_num_threads(min(2, os.cpu_count() or 1))
+# under pytest-xdist (make test: two worker processes) each worker takes its share of the cores
+_WORKERS = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
+torch.set_num_threads(max(1, min(2, (os.cpu_count() or 1) // _WORKERS)))
 
 
 def _dataset(name: str) -> Path:
