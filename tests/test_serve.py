@@ -1,16 +1,10 @@
-"""``googlenet serve``: every endpoint and every bad input in process (Starlette's TestClient), dynamic batching,
-then a real server started as ``googlenet serve`` on a free loopback port: real HTTP, SIGTERM with a request in
-flight, and a real browser (headless Chromium driven by Selenium) on the page."""
+"""``googlenet serve`` in process: every endpoint and every bad input (Starlette's TestClient) and dynamic
+batching. A real server started as ``googlenet serve`` (real HTTP, SIGTERM, a real browser): test_serve_process.py."""
 
 from __future__ import annotations
 
 import asyncio
 import io
-import os
-import shutil
-import signal
-import socket
-import subprocess
 import sys
 import threading
 import time
@@ -21,9 +15,10 @@ import pytest
 import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from PIL import Image, ImageDraw
+from PIL import Image
 
-from _eval_kit import IMAGENETTE, make_checkpoint
+from _eval_kit import IMAGENETTE
+from _serve_kit import JPEG, KiB, MiB, photo_bytes, serve_checkpoint
 from _synthetic import bomb_png
 from googlenet.cam import GradCam, overlay
 from googlenet.cli import build_parser, main
@@ -42,31 +37,10 @@ from starlette.testclient import TestClient  # noqa: E402
 
 from googlenet.serve.app import create_app  # noqa: E402
 
-ROOT = Path(__file__).resolve().parents[1]
-KiB, MiB = 1 << 10, 1 << 20
-
-
-def photo_bytes(fmt: str = "JPEG", size: tuple[int, int] = (160, 120), seed: int = 0) -> bytes:
-    """A small drawn picture: a gradient sky, a sun and a hill."""
-    img = Image.new("RGB", size)
-    w, h = size
-    draw = ImageDraw.Draw(img)
-    for y in range(h):
-        draw.line([(0, y), (w, y)], fill=(40 + seed * 20, 90 + 100 * y // h, 200 - 80 * y // h))
-    draw.ellipse([w * 0.6, h * 0.1, w * 0.85, h * 0.43], fill=(250, 210, 60))
-    draw.polygon([(0, h), (w * 0.3, h * 0.55), (w * 0.7, h * 0.8), (w, h)], fill=(40, 140, 60))
-    buf = io.BytesIO()
-    img.save(buf, format=fmt)
-    return buf.getvalue()
-
-
-JPEG = photo_bytes()
-
 
 @pytest.fixture(scope="module")
 def checkpoint(tmp_path_factory) -> Path:
-    """A random-weight 10-class GoogLeNet, width 0.25, 96 px crops (the package's own save path)."""
-    return make_checkpoint(tmp_path_factory.mktemp("serve") / "best.safetensors", seed=1, width=0.25, input_size=96)
+    return serve_checkpoint(tmp_path_factory.mktemp("serve"))
 
 
 OPTIONS = ServeOptions(max_batch=8, max_wait_ms=2.0, max_upload_bytes=1 * MiB, max_pixels=1_000_000)
@@ -369,148 +343,6 @@ def test_without_the_serve_extra_the_command_names_it(monkeypatch, capsys) -> No
     hint = "this needs the optional package 'starlette': pip install 'googlenet[serve]'"
     assert err == f"googlenet serve: error: {hint}\n"
     assert build_parser().parse_args(["predict", "--checkpoint", "c", "x.jpg"]).func  # the rest parses as before
-
-
-# ---------------------------------------------------------------- a real server: googlenet serve
-def start_server(checkpoint: Path, *options: str) -> tuple[subprocess.Popen, str]:
-    """``googlenet serve --port 0`` in a subprocess; its URL once /healthz answers."""
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(ROOT / "src")}
-    argv = [sys.executable, "-m", "googlenet", "serve", "--checkpoint", str(checkpoint), "--port", "0", *options]
-    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
-    line = proc.stdout.readline()  # "googlenet serve: googlenet (best.safetensors) on http://127.0.0.1:PORT/ ..."
-    if " on http://" not in line:
-        proc.kill()
-        pytest.fail(f"googlenet serve did not start: {line}{proc.stderr.read()}")
-    url = line.split(" on ", 1)[1].split()[0].rstrip("/")
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"{url}/healthz", timeout=2).status_code == 200:
-                return proc, url
-        except httpx.TransportError:
-            time.sleep(0.1)
-    proc.kill()
-    pytest.fail("googlenet serve did not answer /healthz within 60 s")
-
-
-def stop(proc: subprocess.Popen) -> str:
-    if proc.poll() is None:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-    return proc.stderr.read()
-
-
-@pytest.fixture(scope="module")
-def server(checkpoint: Path) -> Iterator[str]:
-    proc, url = start_server(checkpoint, "--max-wait-ms", "10", "--max-upload-mb", "1")
-    yield url
-    stop(proc)
-
-
-def test_real_server_over_http(server: str) -> None:
-    assert server.startswith("http://127.0.0.1:")  # loopback unless told otherwise
-    with httpx.Client(base_url=server, timeout=30) as c:
-        assert c.get("/healthz").json()["status"] == "ok"
-        assert c.get("/v1/model").json()["architecture"] == "googlenet"
-        r = c.post("/v1/predict?topk=3", files={"file": ("photo.jpg", JPEG, "image/jpeg")})
-        assert r.status_code == 200 and len(r.json()["top"]) == 3
-        raw = c.post("/v1/predict?topk=3", content=JPEG, headers={"content-type": "image/jpeg"}).json()
-        assert raw["top"] == r.json()["top"]
-        assert c.post("/v1/cam", content=JPEG).headers["content-type"] == "image/png"
-        # bad uploads over real sockets, then good requests still succeed
-        over = c.post("/v1/predict", content=b"\xff" * (2 * MiB), headers={"content-type": "image/jpeg"})
-        assert over.status_code == 413 and over.json()["error"].startswith("upload too large")
-        assert c.post("/v1/predict", content=b"GIF89a...").status_code == 422
-        assert c.post("/v1/predict?topk=no", content=JPEG).status_code == 400
-        assert c.post("/v1/predict", content=b"x", headers={"content-type": "text/csv"}).status_code == 415
-        assert c.post("/v1/predict", content=JPEG).status_code == 200
-
-
-def test_sigterm_lets_the_request_in_flight_finish(checkpoint: Path) -> None:
-    # the request waits 2.5 s for batch company: SIGTERM arrives while it is queued
-    proc, url = start_server(checkpoint, "--max-wait-ms", "2500", "--max-batch", "8")
-    answer: dict = {}
-    sender = threading.Thread(target=lambda: answer.update(r=httpx.post(f"{url}/v1/predict", content=JPEG, timeout=60)))
-    sender.start()
-    deadline = time.monotonic() + 30
-    while httpx.get(f"{url}/healthz", timeout=5).json()["batches"]["waiting"] != 1:
-        assert time.monotonic() < deadline, "the request never reached the batcher"
-        time.sleep(0.05)
-    proc.send_signal(signal.SIGTERM)
-    sender.join(timeout=60)
-    assert answer["r"].status_code == 200 and len(answer["r"].json()["top"]) == 5
-    assert proc.wait(timeout=30) == 0
-    err = proc.stderr.read()
-    assert "Traceback" not in err, err
-    with pytest.raises(httpx.TransportError):  # and it no longer listens
-        httpx.get(f"{url}/healthz", timeout=2)
-
-
-def test_serve_errors_are_one_line(checkpoint: Path, tmp_path: Path, capsys) -> None:
-    """Mistakes are found before the server starts: one line, exit status 2."""
-    cases = {
-        ("--checkpoint", str(tmp_path / "none.safetensors")): "none.safetensors",
-        ("--checkpoint", str(checkpoint), "--cam-layer", "nope"): "googlenet has no layer 'nope'",
-        ("--checkpoint", str(checkpoint), "--backend", "fast"): "unknown backend 'fast'",
-        ("--checkpoint", str(checkpoint), "--host", "256.1.1.1"): "cannot listen on 256.1.1.1:8000",
-    }
-    for argv, message in cases.items():
-        assert main(["serve", *argv]) == 2
-        err = capsys.readouterr().err
-        assert err.startswith("googlenet serve: error: ") and message in err and err.count("\n") == 1, err
-    with socket.socket() as busy:
-        busy.bind(("127.0.0.1", 0))
-        busy.listen()
-        port = busy.getsockname()[1]
-        assert main(["serve", "--checkpoint", str(checkpoint), "--port", str(port)]) == 2
-        assert f"cannot listen on 127.0.0.1:{port}: Address already in use" in capsys.readouterr().err
-
-
-# ---------------------------------------------------------------- a real browser on the page
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-CHROMEDRIVER = shutil.which("chromedriver")
-
-
-@pytest.mark.slow
-@pytest.mark.skipif(
-    not (CHROMIUM and CHROMEDRIVER), reason="Chromium absent (apt-get install chromium chromium-driver)"
-)
-def test_browser_uploads_a_photo_and_sees_top5_and_cam(server: str, tmp_path: Path) -> None:
-    webdriver = pytest.importorskip("selenium.webdriver", reason="needs selenium (the dev extra)")
-    from selenium.webdriver.common.by import By
-    from selenium.webdriver.support.ui import WebDriverWait
-
-    photo = tmp_path / "photo.jpg"
-    photo.write_bytes(photo_bytes(size=(400, 300)))
-    opts = webdriver.ChromeOptions()
-    opts.binary_location = CHROMIUM
-    for flag in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                 f"--user-data-dir={tmp_path / 'profile'}", "--window-size=960,720"):  # fmt: skip
-        opts.add_argument(flag)
-    driver = webdriver.Chrome(options=opts, service=webdriver.ChromeService(executable_path=CHROMEDRIVER))
-    try:
-        driver.get(server + "/")
-        WebDriverWait(driver, 30).until(lambda d: "googlenet, 10 classes" in d.find_element(By.ID, "card").text)
-        driver.find_element(By.ID, "file").send_keys(str(photo))
-        WebDriverWait(driver, 60).until(
-            lambda d: d.execute_script("const c = document.getElementById('cam'); return c.complete && c.naturalWidth")
-        )
-        rows = driver.find_elements(By.CSS_SELECTOR, "#top .row")
-        assert len(rows) == 5 and all(r.find_element(By.CLASS_NAME, "bar").size["width"] >= 0 for r in rows)
-        names = [r.find_element(By.CLASS_NAME, "name").text for r in rows]
-        assert set(names) <= set(IMAGENETTE) and len(set(names)) == 5
-        assert "inception5b" in driver.find_element(By.ID, "camtitle").text
-        assert driver.find_element(By.ID, "error").text == ""
-        shot = Path(os.environ.get("GOOGLENET_SERVE_SCREENSHOT", tmp_path / "serve.png"))
-        driver.save_screenshot(str(shot))
-        with Image.open(shot) as img:
-            assert img.size[0] > 400
-    finally:
-        driver.quit()
 
 
 def test_features_only_checkpoint_is_refused_in_one_line(tmp_path: Path) -> None:
