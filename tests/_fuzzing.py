@@ -47,7 +47,7 @@ def attempt(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
 
 
 @functools.cache
-def _scratch() -> Path:
+def scratch_dir() -> Path:
     path = Path(tempfile.mkdtemp(prefix="googlenet-fuzz-"))
     atexit.register(shutil.rmtree, path, ignore_errors=True)
     return path
@@ -55,7 +55,7 @@ def _scratch() -> Path:
 
 def scratch_file(data: bytes | str, suffix: str = "") -> Path:
     """A fresh file holding ``data`` (a per-process temp dir: function-scoped tmp_path is shared by examples)."""
-    fd, name = tempfile.mkstemp(suffix=suffix, dir=_scratch())
+    fd, name = tempfile.mkstemp(suffix=suffix, dir=scratch_dir())
     with os.fdopen(fd, "wb") as f:
         f.write(data.encode("utf-8", "surrogatepass") if isinstance(data, str) else data)
     return Path(name)

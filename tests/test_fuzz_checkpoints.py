@@ -19,7 +19,7 @@ import torch
 from hypothesis import example, given
 from hypothesis import strategies as st
 
-from _fuzzing import _scratch, attempt, check_message, fuzz, scratch_file
+from _fuzzing import attempt, check_message, fuzz, scratch_dir, scratch_file
 from googlenet.errors import UserError
 from googlenet.weights import CheckpointError, load_checkpoint, read_checkpoint, save
 
@@ -39,7 +39,7 @@ def tiny_checkpoint() -> tuple[bytes, bytes]:
     torch.manual_seed(0)
     model = create_model("googlenet", num_classes=3, **TINY)
     meta = {"model": "googlenet", "num_classes": 3, "model_kwargs": TINY, "class_names": ["a", "b", "c"]}
-    path = save(_scratch() / "tiny" / "best.safetensors", model, meta)
+    path = save(scratch_dir() / "tiny" / "best.safetensors", model, meta)
     return path.read_bytes(), path.with_suffix(".json").read_bytes()
 
 
@@ -167,7 +167,7 @@ def test_builder_refusals(kwargs: dict[str, Any]) -> None:
 def _write_checkpoint(header_meta: str | None, sidecar: bytes | None) -> Path:
     from safetensors.torch import save_file
 
-    folder = Path(tempfile.mkdtemp(dir=_scratch()))
+    folder = Path(tempfile.mkdtemp(dir=scratch_dir()))
     path = folder / "best.safetensors"
     save_file(tiny_tensors(), str(path), metadata=None if header_meta is None else {"googlenet": header_meta})
     if sidecar is not None:
