@@ -114,7 +114,7 @@ def test_detection_entries_go_to_their_own_list_and_keep_the_classification_ones
 
 def test_recording_a_folder_that_holds_no_finished_run_is_refused(tmp_path: Path, monkeypatch, capsys) -> None:
     """A clear error and nothing appended, for each record verb: an empty folder, a missing one, an unreadable
-    checkpoint, a run that never evaluated, and a detection folder whose metrics.json is not JSON."""
+    checkpoint, a run that never evaluated, and a detection folder whose metrics.json is not JSON or not a run's."""
     script = _script()
     results = ROOT / "src" / "googlenet" / "analysis" / "results.yaml"
     before = results.read_bytes()
@@ -126,6 +126,9 @@ def test_recording_a_folder_that_holds_no_finished_run_is_refused(tmp_path: Path
     (unread / "best.safetensors").write_bytes(b"not a checkpoint")
     (unread / "metrics.csv").write_text("epoch,val_acc\n1,0.5\n")
     (det / "metrics.json").write_text("{not json")
+    other = tmp_path / "other"  # JSON, but not a detection run's
+    other.mkdir()
+    (other / "metrics.json").write_text('{"val": {}}')
     cases = [
         (["record", str(empty)], "holds no best.safetensors"),
         (["record", str(tmp_path / "missing")], "is not a run folder"),
@@ -133,6 +136,7 @@ def test_recording_a_folder_that_holds_no_finished_run_is_refused(tmp_path: Path
         (["record", str(unread)], "not a readable safetensors checkpoint"),
         (["detection", str(det)], "is not JSON"),
         (["detection", str(empty)], "holds no metrics.json"),
+        (["detection", str(other)], "its records have no field 'recipe'"),
         (["detection-eval", str(tmp_path / "none.json")], "no readable JSON record"),
     ]
     for argv, message in cases:
