@@ -345,9 +345,6 @@ def main() -> int:
         except (RecordError, CheckpointError) as err:  # nothing is appended
             print(f"error: {err}", file=sys.stderr)
             return 2
-        except KeyError as err:  # a metrics file of another shape (an older or foreign run)
-            print(f"error: {getattr(args, 'run', None) or args.json}: its records have no field {err}", file=sys.stderr)
-            return 2
         append_entry(entry, key=key)
         print(yaml.safe_dump(entry, sort_keys=False))
         return 0

@@ -6,6 +6,10 @@ from __future__ import annotations
 import importlib.util
 from pathlib import Path
 
+import pytest
+
+from googlenet.analysis.records import RecordError, record_detection
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -129,6 +133,9 @@ def test_recording_a_folder_that_holds_no_finished_run_is_refused(tmp_path: Path
     other = tmp_path / "other"  # JSON, but not a detection run's
     other.mkdir()
     (other / "metrics.json").write_text('{"val": {}}')
+    listed, keyless = tmp_path / "listed.json", tmp_path / "keyless.json"  # eval records of another shape
+    listed.write_text("[1, 2]")
+    keyless.write_text('{"ap": 0.5}')
     cases = [
         (["record", str(empty)], "holds no best.safetensors"),
         (["record", str(tmp_path / "missing")], "is not a run folder"),
@@ -138,6 +145,8 @@ def test_recording_a_folder_that_holds_no_finished_run_is_refused(tmp_path: Path
         (["detection", str(empty)], "holds no metrics.json"),
         (["detection", str(other)], "its records have no field 'recipe'"),
         (["detection-eval", str(tmp_path / "none.json")], "no readable JSON record"),
+        (["detection-eval", str(listed)], "not a run's records"),
+        (["detection-eval", str(keyless)], "its records have no field 'checkpoint'"),
     ]
     for argv, message in cases:
         monkeypatch.setattr("sys.argv", ["results_tables.py", *argv, "--command", "googlenet train"])
@@ -145,3 +154,6 @@ def test_recording_a_folder_that_holds_no_finished_run_is_refused(tmp_path: Path
         out, err = capsys.readouterr()
         assert message in err and err.startswith("error: ") and out == "", (argv, err)
     assert results.read_bytes() == before
+    # the library refuses them itself, for every caller, not only the script
+    with pytest.raises(RecordError, match="its records have no field 'recipe'"):
+        record_detection(other, "googlenet detect train")

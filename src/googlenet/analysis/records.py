@@ -14,6 +14,8 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import yaml
@@ -39,12 +41,28 @@ def _finished(run: Path, *names: str) -> None:
             raise RecordError(f"{run} holds no {name}: not a finished run")
 
 
+@contextmanager
+def _fields_of(source: Path) -> Iterator[None]:
+    """Refuse, as a :class:`RecordError`, records of another shape (an older or foreign run's files) read inside."""
+    try:
+        yield
+    except KeyError as err:
+        raise RecordError(f"{source}: its records have no field {err}") from None
+    except TypeError as err:  # a list or a number where a run's record holds a mapping
+        raise RecordError(f"{source}: not a run's records ({err})") from None
+
+
 SAVED = {"dataset": "data.dataset", "input_size": "data.input_size", "threads": "precision.threads"}
 
 
 def record(run: Path, command: str, study: str | None = None, note: str | None = None) -> dict:
     """One results entry for the run folder ``run`` (its best checkpoint and metrics.csv)."""
     _finished(run, "best.safetensors", "metrics.csv")
+    with _fields_of(run):
+        return _entry(run, command, study, note)
+
+
+def _entry(run: Path, command: str, study: str | None, note: str | None) -> dict:
     with open(run / "metrics.csv") as f:
         rows = list(csv.DictReader(f))
     evaluated = [r for r in rows if r.get("val_acc")]
@@ -136,6 +154,11 @@ def record_detection(run: Path, command: str, note: str | None = None) -> dict:
         result = json.loads((run / "metrics.json").read_text())
     except json.JSONDecodeError as err:
         raise RecordError(f"{run / 'metrics.json'} is not JSON ({err})") from None
+    with _fields_of(run):
+        return _detection_entry(run, result, command, note)
+
+
+def _detection_entry(run: Path, result: dict, command: str, note: str | None) -> dict:
     recipe, val = result["recipe"], result["val"]
     cpu = cpu_info()
     return {
@@ -166,7 +189,8 @@ def record_detection_eval(eval_json: Path, command: str, note: str | None = None
         rec = json.loads(eval_json.read_text())
     except (OSError, json.JSONDecodeError) as err:
         raise RecordError(f"{eval_json}: no readable JSON record ({err})") from None
-    members = rec["ensemble"]["members"] if "ensemble" in rec else [rec["checkpoint"]]
+    with _fields_of(eval_json):
+        members = rec["ensemble"]["members"] if "ensemble" in rec else [rec["checkpoint"]]
     runs = [Path(m) if Path(m).is_dir() else Path(m).parent for m in members]
     trained = [record_detection(run, command) for run in runs]
     first = trained[0]
