@@ -25,7 +25,6 @@ import asyncio
 import base64
 import io
 import os
-import signal
 import statistics
 import subprocess
 import sys
@@ -41,6 +40,7 @@ from googlenet import weights
 from googlenet.cli.argtypes import non_negative_float, non_negative_int, positive_float, positive_int
 from googlenet.device import cpu_model
 from googlenet.factory import create_model, default_contract
+from googlenet.serve import launch
 
 ROOT = Path(__file__).resolve().parents[1]
 UPLOAD_MB = 2
@@ -139,32 +139,13 @@ def make_checkpoint(folder: Path, model: str, width: float, input_size: int, cla
 
 
 def start_server(checkpoint: Path, threads: int, *options: str) -> tuple[subprocess.Popen, str]:
-    env = {**os.environ, "OMP_NUM_THREADS": str(threads), "PYTHONPATH": str(ROOT / "src")}
-    argv = [sys.executable, "-m", "googlenet", "serve", "--checkpoint", str(checkpoint), "--port", "0"]
-    argv += ["--threads", str(threads), "--max-upload-mb", str(UPLOAD_MB), "--max-infer-mb", str(UPLOAD_MB)]
-    argv += ["--log-level", "warning", *options]
-    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, text=True, env=env)
-    line = proc.stdout.readline()
-    if " on http://" not in line:
-        proc.kill()
-        raise SystemExit(f"googlenet serve did not start: {line}")
-    url = line.split(" on ", 1)[1].split()[0].rstrip("/")
-    for _ in range(600):  # at most 60 s
-        try:
-            if httpx.get(f"{url}/healthz", timeout=2).status_code == 200:
-                return proc, url
-        except httpx.TransportError:
-            time.sleep(0.1)
-    proc.kill()
-    raise SystemExit("googlenet serve did not answer /healthz")
-
-
-def stop(proc: subprocess.Popen) -> None:
-    proc.send_signal(signal.SIGTERM)
+    common = ["--threads", str(threads), "--max-upload-mb", str(UPLOAD_MB), "--max-infer-mb", str(UPLOAD_MB)]
     try:
-        proc.wait(timeout=30)
-    except subprocess.TimeoutExpired:
-        proc.kill()
+        return launch.start_server(
+            checkpoint, *common, "--log-level", "warning", *options, threads=threads, capture_stderr=False
+        )
+    except launch.ServerStartError as err:
+        raise SystemExit(str(err)) from None
 
 
 async def load(url: str, run: Run, good: bytes, total: int, bad_clients: int = 0, model: str = "googlenet") -> None:
@@ -248,7 +229,7 @@ def main() -> None:
             asyncio.run(load(url, unbatched, good, args.requests))
             runs += [seq, unbatched]
         finally:
-            stop(proc)
+            launch.stop_server(proc)
         batching = ("--max-batch", str(args.max_batch), "--max-wait-ms", f"{args.max_wait_ms:g}")
         proc, url = start_server(ckpt, args.threads, *common, *batching)
         try:
@@ -260,7 +241,7 @@ def main() -> None:
             asyncio.run(load(url, mixed, good, args.requests, args.bad_clients, args.model))
             runs += [batched, mixed]
         finally:
-            stop(proc)
+            launch.stop_server(proc)
 
     affinity = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     width = f" width {args.width:g}" if args.width != 1.0 else ""

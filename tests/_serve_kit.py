@@ -30,9 +30,6 @@ def photo_bytes(fmt: str = "JPEG", size: tuple[int, int] = (160, 120), seed: int
 JPEG = photo_bytes()
 
 
-JPEG = photo_bytes()
-
-
 def serve_checkpoint(folder: Path) -> Path:
     """A random-weight 10-class GoogLeNet, width 0.25, 96 px crops (the package's own save path), in ``folder``."""
     return make_checkpoint(folder / "best.safetensors", seed=1, width=0.25, input_size=96)

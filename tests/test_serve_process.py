@@ -8,7 +8,6 @@ import shutil
 import signal
 import socket
 import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -18,8 +17,9 @@ import pytest
 from PIL import Image
 
 from _eval_kit import IMAGENETTE
-from _serve_kit import JPEG, ROOT, MiB, photo_bytes, serve_checkpoint
+from _serve_kit import JPEG, MiB, photo_bytes, serve_checkpoint
 from googlenet.cli import main
+from googlenet.serve import launch
 
 pytest.importorskip("starlette", reason="needs the serve extra: pip install 'googlenet[serve]'")
 httpx = pytest.importorskip("httpx2", reason="needs the serve extra: pip install 'googlenet[serve]'")
@@ -32,41 +32,18 @@ def checkpoint(tmp_path_factory) -> Path:
 
 # ---------------------------------------------------------------- a real server: googlenet serve
 def start_server(checkpoint: Path, *options: str) -> tuple[subprocess.Popen, str]:
-    """``googlenet serve --port 0`` in a subprocess; its URL once /healthz answers."""
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(ROOT / "src")}
-    argv = [sys.executable, "-m", "googlenet", "serve", "--checkpoint", str(checkpoint), "--port", "0", *options]
-    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
-    line = proc.stdout.readline()  # "googlenet serve: googlenet (best.safetensors) on http://127.0.0.1:PORT/ ..."
-    if " on http://" not in line:
-        proc.kill()
-        pytest.fail(f"googlenet serve did not start: {line}{proc.stderr.read()}")
-    url = line.split(" on ", 1)[1].split()[0].rstrip("/")
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"{url}/healthz", timeout=2).status_code == 200:
-                return proc, url
-        except httpx.TransportError:
-            time.sleep(0.1)
-    proc.kill()
-    pytest.fail("googlenet serve did not answer /healthz within 60 s")
-
-
-def stop(proc: subprocess.Popen) -> str:
-    if proc.poll() is None:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-    return proc.stderr.read()
+    """``googlenet serve --port 0`` in a subprocess (one thread); its URL once /healthz answers."""
+    try:
+        return launch.start_server(checkpoint, *options)
+    except launch.ServerStartError as err:
+        pytest.fail(str(err))
 
 
 @pytest.fixture(scope="module")
 def server(checkpoint: Path) -> Iterator[str]:
     proc, url = start_server(checkpoint, "--max-wait-ms", "10", "--max-upload-mb", "1")
     yield url
-    stop(proc)
+    launch.stop_server(proc)
 
 
 def test_real_server_over_http(server: str) -> None:
@@ -170,3 +147,11 @@ def test_browser_uploads_a_photo_and_sees_top5_and_cam(server: str, tmp_path: Pa
             assert img.size[0] > 400
     finally:
         driver.quit()
+
+
+def test_launch_reports_a_server_that_cannot_start(tmp_path: Path) -> None:
+    """The launcher that the load benchmark shares: a server that exits at once is a ServerStartError carrying the
+    server's own one-line error, not a wait for /healthz."""
+    with pytest.raises(launch.ServerStartError, match="did not start") as err:
+        launch.start_server(tmp_path / "missing.safetensors")
+    assert "missing.safetensors" in str(err.value) and "Traceback" not in str(err.value)
