@@ -12,16 +12,14 @@ import contextlib
 import functools
 import io
 import math
-import shutil
-import tempfile
 from pathlib import Path
 
-import pytest
 import torch
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
+from _fuzzing import scratch_dir
 from googlenet.cli import main
 from googlenet.cli._common import PLOT_SUFFIXES, check_contract_size, output_file, plot_file
 from googlenet.cli.argtypes import non_negative_float, non_negative_int, positive_float, positive_int
@@ -38,22 +36,11 @@ def fuzz(n: int) -> settings:
 
 
 @functools.cache
-def _scratch() -> Path:
-    return Path(tempfile.mkdtemp(prefix="googlenet-fuzz-paths-"))
-
-
-@pytest.fixture(scope="module", autouse=True)
-def _clean_scratch():
-    yield
-    shutil.rmtree(_scratch(), ignore_errors=True)
-
-
-@functools.cache
 def tiny_checkpoint() -> Path:
     """A 3-class GoogLeNet at width 0.05, 32 px, saved by the package."""
     torch.manual_seed(0)
     contract = default_contract("googlenet", 3, **TINY).replace(class_names=("a", "b", "c"), input_size=32)
-    return save_weights(_scratch() / "tiny.safetensors", create_model("googlenet", 3, **TINY), contract.to_meta())
+    return save_weights(scratch_dir() / "tiny.safetensors", create_model("googlenet", 3, **TINY), contract.to_meta())
 
 
 def run(argv: list[str]) -> tuple[int, str, str]:
@@ -86,7 +73,7 @@ def _counter() -> list[int]:
 def fresh_root() -> Path:
     """A new folder for one example, holding a file ``afile`` and a folder ``adir``."""
     _counter()[0] += 1
-    root = _scratch() / f"ex{_counter()[0]}"
+    root = scratch_dir() / f"ex{_counter()[0]}"
     (root / "adir").mkdir(parents=True)
     (root / "afile").write_text("a file\n")
     return root
