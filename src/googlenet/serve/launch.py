@@ -37,7 +37,8 @@ def start_server(
     """``googlenet serve --checkpoint CHECKPOINT --port 0 OPTIONS`` with ``threads`` OpenMP threads; the process and
     its URL (``http://127.0.0.1:PORT``) once ``/healthz`` answers 200. ``capture_stderr``: keep the server's log
     for :func:`stop_server` to return (else it goes to this process's stderr)."""
-    env = {**os.environ, "OMP_NUM_THREADS": str(threads), "PYTHONPATH": str(PACKAGE_ROOT)}
+    path = os.pathsep.join(p for p in (str(PACKAGE_ROOT), os.environ.get("PYTHONPATH", "")) if p)  # the caller's too
+    env = {**os.environ, "OMP_NUM_THREADS": str(threads), "PYTHONPATH": path}
     argv = [sys.executable, "-m", "googlenet", "serve", "--checkpoint", str(checkpoint), "--port", "0", *options]
     stderr = subprocess.PIPE if capture_stderr else None
     proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=stderr, text=True, env=env)
