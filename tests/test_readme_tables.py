@@ -133,6 +133,9 @@ def test_recording_a_folder_that_holds_no_finished_run_is_refused(tmp_path: Path
     other = tmp_path / "other"  # JSON, but not a detection run's
     other.mkdir()
     (other / "metrics.json").write_text('{"val": {}}')
+    listed_run = tmp_path / "listed-run"  # a metrics.json holding a list
+    listed_run.mkdir()
+    (listed_run / "metrics.json").write_text("[]")
     listed, keyless = tmp_path / "listed.json", tmp_path / "keyless.json"  # eval records of another shape
     listed.write_text("[1, 2]")
     keyless.write_text('{"ap": 0.5}')
@@ -144,6 +147,7 @@ def test_recording_a_folder_that_holds_no_finished_run_is_refused(tmp_path: Path
         (["detection", str(det)], "is not JSON"),
         (["detection", str(empty)], "holds no metrics.json"),
         (["detection", str(other)], "its records have no field 'recipe'"),
+        (["detection", str(listed_run)], "not a run's records (a JSON list"),
         (["detection-eval", str(tmp_path / "none.json")], "no readable JSON record"),
         (["detection-eval", str(listed)], "not a run's records"),
         (["detection-eval", str(keyless)], "its records have no field 'checkpoint'"),

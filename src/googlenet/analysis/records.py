@@ -48,8 +48,13 @@ def _fields_of(source: Path) -> Iterator[None]:
         yield
     except KeyError as err:
         raise RecordError(f"{source}: its records have no field {err}") from None
-    except TypeError as err:  # a list or a number where a run's record holds a mapping
-        raise RecordError(f"{source}: not a run's records ({err})") from None
+
+
+def _mapping(data: object, source: Path) -> dict:
+    """``data`` (a JSON file's content) if it is an object, as a run's record is; else a :class:`RecordError`."""
+    if not isinstance(data, dict):
+        raise RecordError(f"{source}: not a run's records (a JSON {type(data).__name__}, not an object)")
+    return data
 
 
 SAVED = {"dataset": "data.dataset", "input_size": "data.input_size", "threads": "precision.threads"}
@@ -155,7 +160,7 @@ def record_detection(run: Path, command: str, note: str | None = None) -> dict:
     except json.JSONDecodeError as err:
         raise RecordError(f"{run / 'metrics.json'} is not JSON ({err})") from None
     with _fields_of(run):
-        return _detection_entry(run, result, command, note)
+        return _detection_entry(run, _mapping(result, run / "metrics.json"), command, note)
 
 
 def _detection_entry(run: Path, result: dict, command: str, note: str | None) -> dict:
@@ -190,7 +195,7 @@ def record_detection_eval(eval_json: Path, command: str, note: str | None = None
     except (OSError, json.JSONDecodeError) as err:
         raise RecordError(f"{eval_json}: no readable JSON record ({err})") from None
     with _fields_of(eval_json):
-        members = rec["ensemble"]["members"] if "ensemble" in rec else [rec["checkpoint"]]
+        members = rec["ensemble"]["members"] if "ensemble" in _mapping(rec, eval_json) else [rec["checkpoint"]]
     runs = [Path(m) if Path(m).is_dir() else Path(m).parent for m in members]
     trained = [record_detection(run, command) for run in runs]
     first = trained[0]

@@ -36,7 +36,8 @@ def start_server(
 ) -> tuple[subprocess.Popen, str]:
     """``googlenet serve --checkpoint CHECKPOINT --port 0 OPTIONS`` with ``threads`` OpenMP threads; the process and
     its URL (``http://127.0.0.1:PORT``) once ``/healthz`` answers 200. ``capture_stderr``: keep the server's log
-    for :func:`stop_server` to return (else it goes to this process's stderr)."""
+    in a pipe for :func:`stop_server` to return (else it goes to this process's stderr); a server that logs more
+    than the pipe holds (about 64 KiB) waits until it is read, so long runs pass ``capture_stderr=False``."""
     path = os.pathsep.join(p for p in (str(PACKAGE_ROOT), os.environ.get("PYTHONPATH", "")) if p)  # the caller's too
     env = {**os.environ, "OMP_NUM_THREADS": str(threads), "PYTHONPATH": path}
     argv = [sys.executable, "-m", "googlenet", "serve", "--checkpoint", str(checkpoint), "--port", "0", *options]
