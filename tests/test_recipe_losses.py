@@ -7,7 +7,8 @@ that changes what a recipe computes changes these losses.
 
 ``cifar10`` was recorded again when the recipe took ``data.in_memory: true`` (batches augmented in one seeded pass
 draw other crops than files augmented one by one); the recipe with ``data.in_memory=false`` still gives the losses
-recorded before, and is pinned under that name.
+recorded before, and is pinned under that name. ``imagenette-128-e20`` likewise when it took label smoothing 0.2
+(session 16): its earlier losses are pinned as ``imagenette-128-e20 optim.label_smoothing=0.1``.
 """
 
 from __future__ import annotations
@@ -56,7 +57,8 @@ def losses(out: Path) -> list[float]:
         return [float(row["loss"]) for row in csv.DictReader(f)]
 
 
-CASES = [*list_recipes(), "cifar10 data.in_memory=false"]  # every shipped recipe, and cifar10 as first recorded
+# every shipped recipe, and cifar10 and imagenette-128-e20 as first recorded
+CASES = [*list_recipes(), "cifar10 data.in_memory=false", "imagenette-128-e20 optim.label_smoothing=0.1"]
 
 
 def run_recipe(recipe: str, dataset: Path, out: Path) -> list[float]:

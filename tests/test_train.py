@@ -24,21 +24,34 @@ from googlenet.train.state import load_state, rng_state, save_state
 from googlenet.weights import CheckpointError, load_checkpoint
 from test_data import make_folder
 
-# recipe: the run in its header's evidence
-RECORDED_RECIPES = {"imagenette-128-e20": "in128-w1-e20-rrc35-e160", "imagenette-128-w1": "w1-ls02"}
+# recipe: the runs of its header's evidence; the first is imagenette-128 with overrides, each later one the recipe as
+# it then stood with one more override (a lever taken into it)
+RECORDED_RECIPES = {
+    "imagenette-128-e20": ("in128-w1-e20-rrc35-e160", "fp32-e20-ls02"),
+    "imagenette-128-w1": ("w1-ls02",),
+}
 
 
-@pytest.mark.parametrize(("recipe", "run"), RECORDED_RECIPES.items())
-def test_recipe_is_the_recorded_run_of_its_evidence(recipe: str, run: str) -> None:
-    """A recipe whose evidence is one run (imagenette-128 with overrides, recorded in analysis/results.yaml) must
-    configure exactly that run."""
+def _recorded_command(run: str) -> tuple[str, list[str]]:
+    """The recipe and the overrides of ``run``'s recorded command; ``log.*`` (what is printed) left out."""
     from googlenet.analysis.accuracy import project_results
 
     (command,) = [r.detail for r in project_results() if f"--out runs/{run} " in r.detail]
     words = command.split()
-    assert words[:4] == ["googlenet", "train", "--recipe", "imagenette-128"]
-    overrides = [w for w in words[6:] if "=" in w]
-    assert load_recipe(recipe) == load_recipe("imagenette-128", parse_overrides(overrides))
+    assert words[:3] == ["googlenet", "train", "--recipe"]
+    return words[3], [w for w in words[6:] if "=" in w and not w.startswith("log.")]
+
+
+@pytest.mark.parametrize(("recipe", "runs"), RECORDED_RECIPES.items())
+def test_recipe_is_the_recorded_run_of_its_evidence(recipe: str, runs: tuple[str, ...]) -> None:
+    """A recipe whose evidence is recorded runs (analysis/results.yaml) must configure exactly what they ran."""
+    base, overrides = _recorded_command(runs[0])
+    assert base == "imagenette-128"
+    for later in runs[1:]:
+        name, more = _recorded_command(later)
+        assert name == recipe
+        overrides += more
+    assert load_recipe(recipe) == load_recipe(base, parse_overrides(overrides))
 
 
 def test_recipes_ship_and_load() -> None:
